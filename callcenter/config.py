@@ -1,0 +1,144 @@
+"""Settings: a TOML file, overridden by environment variables, with every mistake reported at once.
+
+Precedence, lowest first: built-in defaults → the TOML file (``--config`` or
+``CALLCENTER_CONFIG``) → ``CALLCENTER_*`` environment variables.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+
+class ConfigError(ValueError):
+    """One or more settings are wrong; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("配置错误 / configuration errors:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("callcenter", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Database: a server DSN, or None for the private embedded PostgreSQL under ``home``.
+    dsn: str | None = None
+    home: Path = field(default_factory=default_home)
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    # Asterisk Manager Interface.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "callcenter"
+    ami_secret: str = "callcenter"
+    # Our FastAGI server, which Asterisk connects to for answered calls.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    # Admin web app.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    # Speech: a vosk model directory; None means DTMF only.
+    vosk_model: Path | None = None
+    asr_workers: int = 1
+    recordings_dir: Path | None = None
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def recordings(self) -> Path:
+        return self.recordings_dir or self.home / "recordings"
+
+
+# Environment variable → field name.  Kept explicit so `config check` can name them.
+ENV_VARS = {
+    "CALLCENTER_DSN": "dsn",
+    "CALLCENTER_HOME": "home",
+    "CALLCENTER_AMI_HOST": "ami_host",
+    "CALLCENTER_AMI_PORT": "ami_port",
+    "CALLCENTER_AMI_USER": "ami_user",
+    "CALLCENTER_AMI_SECRET": "ami_secret",
+    "CALLCENTER_AGI_HOST": "agi_host",
+    "CALLCENTER_AGI_PORT": "agi_port",
+    "CALLCENTER_WEB_HOST": "web_host",
+    "CALLCENTER_WEB_PORT": "web_port",
+    "CALLCENTER_VOSK_MODEL": "vosk_model",
+    "CALLCENTER_ASR_WORKERS": "asr_workers",
+    "CALLCENTER_RECORDINGS": "recordings_dir",
+}
+
+_PORT_FIELDS = {"ami_port", "agi_port", "web_port"}
+
+
+def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
+    """Convert one raw value to the field's type, appending a problem instead of raising."""
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if raw is None or raw == "":
+        return None if "None" in str(kind) else raw
+    try:
+        if "int" in str(kind):
+            value = int(raw)
+            if name in _PORT_FIELDS and not 1 <= value <= 65535:
+                raise ValueError("port out of range 1–65535")
+            if name.startswith(("db_pool", "asr_workers")) and value < 1:
+                raise ValueError("must be at least 1")
+            return value
+        if "Path" in str(kind):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{origin}: {name} = {raw!r}: {exc}")
+        return None
+
+
+def load_settings(config_file: str | os.PathLike | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings, raising :class:`ConfigError` that lists every problem found."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    config_file = config_file or environ.get("CALLCENTER_CONFIG")
+    known = {f.name for f in fields(Settings)}
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append(f"{path}: 配置文件不存在 (config file not found)")
+            data = {}
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{path}: TOML 语法错误: {exc}")
+            data = {}
+        for key, raw in _flatten(data).items():
+            if key not in known:
+                problems.append(f"{path}: 未知配置项 {key!r} (known: {', '.join(sorted(known))})")
+                continue
+            values[key] = _coerce(key, raw, problems, str(path))
+    for var, name in ENV_VARS.items():
+        if var in environ:
+            values[name] = _coerce(name, environ[var], problems, f"${var}")
+    if problems:
+        raise ConfigError(problems)
+    values = {k: v for k, v in values.items() if v is not None or k in {"dsn", "vosk_model", "recordings_dir"}}
+    return replace(Settings(), **values)
+
+
+def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``[ami] port = 1`` and ``ami_port = 1`` mean the same thing."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            for sub, inner in value.items():
+                flat[f"{key}_{sub}"] = inner
+        else:
+            flat[key] = value
+    return flat

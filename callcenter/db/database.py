@@ -1,0 +1,92 @@
+"""One asyncpg pool per process, opened once and closed cleanly.
+
+``open_database(settings)`` picks the server: ``settings.dsn`` when given,
+otherwise the embedded PostgreSQL under ``settings.home``.  It creates the
+``callcenter`` database on first use and applies pending migrations.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import asyncpg
+
+from ..config import Settings
+from .embedded import DATABASE_NAME, start_embedded, with_database
+from .migrations import migrate
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+@dataclass
+class Database:
+    pool: asyncpg.Pool
+    dsn: str
+    embedded: bool
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def describe_dsn(dsn: str) -> str:
+    """A DSN with any password removed, fit for logs and the terminal."""
+    if "@" not in dsn:
+        return dsn
+    scheme, _, rest = dsn.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+async def ensure_database(server_dsn: str, name: str) -> str:
+    """Create database ``name`` on the server if missing; return its DSN."""
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Identifiers cannot be bound as parameters; quote_ident makes the name safe.
+            quoted = await conn.fetchval("SELECT quote_ident($1)", name)
+            await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+    return with_database(server_dsn, name)
+
+
+async def resolve_dsn(settings: Settings) -> tuple[str, bool]:
+    """The DSN to use and whether it is the embedded server."""
+    if settings.dsn:
+        return settings.dsn, False
+    server = start_embedded(settings.pgdata)
+    return await ensure_database(server, DATABASE_NAME), True
+
+
+async def connect(settings: Settings, *, apply_migrations: bool = True) -> Database:
+    dsn, embedded = await resolve_dsn(settings)
+    if apply_migrations:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection
+    )
+    log.info("database ready: %s%s", describe_dsn(dsn), " (embedded)" if embedded else "")
+    return Database(pool=pool, dsn=dsn, embedded=embedded)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, apply_migrations: bool = True) -> AsyncIterator[Database]:
+    db = await connect(settings, apply_migrations=apply_migrations)
+    try:
+        yield db
+    finally:
+        await db.close()

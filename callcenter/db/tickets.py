@@ -1,0 +1,175 @@
+"""Ticket rows and their flow history.
+
+Every status change goes through :func:`apply_step`: the ticket row is locked,
+the pure flow machine decides, and the new state and its audit event are
+written in one transaction, so the trail can always replay to the status.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from ..ledger import flow
+from ..ledger.deadlines import DeadlinePolicy, compute_deadlines, policy_in_force
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StepResult:
+    ticket_id: int
+    from_state: flow.State
+    to_state: flow.State
+    event_id: int
+
+
+async def load_policies(conn: asyncpg.Connection) -> list[DeadlinePolicy]:
+    rows = await conn.fetch(
+        """SELECT effective_from, sign_hours, contact_hours, contact_hours_urgent,
+                  close_days, close_days_complex, close_hours_urgent
+             FROM deadline_policies ORDER BY effective_from"""
+    )
+    return [DeadlinePolicy(**dict(r)) for r in rows]
+
+
+async def load_utility_categories(conn: asyncpg.Connection) -> frozenset[str]:
+    rows = await conn.fetch("SELECT name FROM categories WHERE is_utility")
+    return frozenset(r["name"] for r in rows)
+
+
+async def refresh_deadlines(conn: asyncpg.Connection, ticket_id: int) -> None:
+    """Recompute a ticket's stored deadlines from the policy in force at its dispatch."""
+    row = await conn.fetchrow(
+        """SELECT dispatched_at, called_at, urgency, category_l1, is_complex, time_limit_hours
+             FROM tickets WHERE id = $1""", ticket_id)
+    start = row["dispatched_at"] or row["called_at"]
+    policy = policy_in_force(await load_policies(conn), start)
+    due = compute_deadlines(
+        policy, start, urgent=row["urgency"] == "紧急", category_l1=row["category_l1"],
+        is_complex=row["is_complex"], time_limit_hours=row["time_limit_hours"],
+        utility_categories=await load_utility_categories(conn),
+    )
+    await conn.execute(
+        "UPDATE tickets SET sign_due_at = $2, contact_due_at = $3, close_due_at = $4 WHERE id = $1",
+        ticket_id, due.sign_due_at, due.contact_due_at, due.close_due_at,
+    )
+
+
+async def apply_step(
+    conn: asyncpg.Connection,
+    ticket_id: int,
+    step: flow.Step,
+    *,
+    actor: str,
+    at: datetime | None = None,
+) -> StepResult:
+    """Apply one flow step atomically; raises :class:`flow.FlowError` if the flow forbids it."""
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
+        if row is None:
+            raise TicketNotFound(f"工单 {ticket_id} 不存在")
+        current = flow.parse_state(row["status"])
+        target = flow.apply(current, step)
+        action = flow.parse_action(step.action)
+        if step.unit_id is not None:
+            kind = await conn.fetchval("SELECT kind FROM units WHERE id = $1 AND active", step.unit_id)
+            if kind is None:
+                raise flow.FlowError(f"承办单位 {step.unit_id} 不存在或已停用")
+        data: dict[str, Any] = {}
+        if step.unit_id is not None:
+            data["unit_id"] = step.unit_id
+        if step.new_deadline is not None:
+            data["new_deadline"] = step.new_deadline.isoformat()
+        event_id = await conn.fetchval(
+            """INSERT INTO ticket_events (ticket_id, at, actor, action, from_state, to_state, reason, data)
+               VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7, $8) RETURNING id""",
+            ticket_id, at, actor, action.value, current.value, target.value, step.reason.strip(), data,
+        )
+        await _record_side_effects(conn, ticket_id, action, step, at)
+        await conn.execute("UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
+                           ticket_id, target.value)
+        return StepResult(ticket_id, current, target, event_id)
+
+
+async def _record_side_effects(conn: asyncpg.Connection, ticket_id: int, action: flow.Action,
+                               step: flow.Step, at: datetime | None) -> None:
+    """The columns a step sets besides the status (times, unit, counters)."""
+    if action is flow.Action.SIGN:
+        await conn.execute("UPDATE tickets SET signed_at = coalesce($2::timestamptz, now()) WHERE id = $1",
+                           ticket_id, at)
+    elif action in (flow.Action.DISPATCH, flow.Action.REDISPATCH):
+        await conn.execute(
+            """UPDATE tickets t
+                  SET department_id = CASE WHEN u.kind = 'department' THEN u.id ELSE t.department_id END,
+                      community_id  = CASE WHEN u.kind = 'community'  THEN u.id ELSE t.community_id END
+                 FROM units u WHERE t.id = $1 AND u.id = $2""", ticket_id, step.unit_id)
+    elif action is flow.Action.CONTACT:
+        await conn.execute(
+            """UPDATE tickets SET first_contact_at = coalesce(first_contact_at, $2::timestamptz, now())
+                WHERE id = $1""", ticket_id, at)
+    elif action is flow.Action.EXTEND:
+        await conn.execute("UPDATE tickets SET extended_due_at = $2, is_complex = true WHERE id = $1",
+                           ticket_id, step.new_deadline)
+    elif action is flow.Action.REOPEN:
+        await conn.execute("UPDATE tickets SET reopen_count = reopen_count + 1 WHERE id = $1", ticket_id)
+
+
+async def history(conn: asyncpg.Connection, ticket_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT id, at, actor, action, from_state, to_state, reason, data
+             FROM ticket_events WHERE ticket_id = $1 ORDER BY id""", ticket_id)
+
+
+async def get_ticket(conn: asyncpg.Connection, ticket_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", ticket_id)
+    if row is None:
+        raise TicketNotFound(f"工单 {ticket_id} 不存在")
+    return row
+
+
+async def ticket_id_by_no(conn: asyncpg.Connection, ticket_no: str) -> int:
+    ticket_id = await conn.fetchval("SELECT id FROM tickets WHERE ticket_no = $1", ticket_no)
+    if ticket_id is None:
+        raise TicketNotFound(f"工单编号 {ticket_no} 不存在")
+    return ticket_id
+
+
+@dataclass(frozen=True)
+class DeadlineWarning:
+    ticket_id: int
+    ticket_no: str
+    title: str
+    kind: str            # sign | contact | close
+    due_at: datetime
+    overdue: bool
+
+
+# Each deadline is watched only while the step it guards has not happened yet.
+_DEADLINE_SQL = """
+SELECT id, ticket_no, title, 'sign' AS kind, sign_due_at AS due_at
+  FROM tickets WHERE status = 'received' AND sign_due_at <= $1
+UNION ALL
+SELECT id, ticket_no, title, 'contact', contact_due_at
+  FROM tickets WHERE status IN ('signed', 'dispatched', 'handling')
+                 AND first_contact_at IS NULL AND contact_due_at <= $1
+UNION ALL
+SELECT id, ticket_no, title, 'close', coalesce(extended_due_at, close_due_at)
+  FROM tickets WHERE status IN ('signed', 'dispatched', 'handling', 'feedback')
+                 AND coalesce(extended_due_at, close_due_at) <= $1
+ORDER BY due_at, id
+LIMIT $2
+"""
+
+
+async def deadline_warnings(conn: asyncpg.Connection, *, now: datetime,
+                            warn_within: timedelta = timedelta(hours=4),
+                            limit: int = 500) -> list[DeadlineWarning]:
+    """超期预警: tickets past a deadline, or due within ``warn_within`` of ``now``."""
+    rows = await conn.fetch(_DEADLINE_SQL, now + warn_within, limit)
+    return [DeadlineWarning(r["id"], r["ticket_no"], r["title"], r["kind"], r["due_at"], r["due_at"] < now)
+            for r in rows]

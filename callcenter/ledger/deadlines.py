@@ -1,0 +1,79 @@
+"""Deadlines of a ticket (签收 / first contact / 办结) from a dated policy.
+
+The city changes these rules, so a policy carries the date it takes effect and
+a ticket is always judged by the policy in force when it was dispatched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Sequence
+
+from .timezone import local_date
+
+#: 一级分类 with the emergency (24 h) closure rule, unless the policy table says otherwise.
+UTILITY_CATEGORIES = frozenset({"水电气热"})
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    effective_from: date
+    sign_hours: int = 2
+    contact_hours: int = 24
+    contact_hours_urgent: int = 2
+    close_days: int = 7
+    close_days_complex: int = 15
+    close_hours_urgent: int = 24
+
+
+DEFAULT_POLICY = DeadlinePolicy(effective_from=date(2021, 1, 1))
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    sign_due_at: datetime
+    contact_due_at: datetime
+    close_due_at: datetime
+
+
+def policy_in_force(policies: Sequence[DeadlinePolicy], at: datetime) -> DeadlinePolicy:
+    """The newest policy whose effective date (Asia/Shanghai) is on or before ``at``."""
+    day = local_date(at)
+    candidates = [p for p in policies if p.effective_from <= day]
+    if not candidates:
+        raise LookupError(f"no deadline policy in force on {day}")
+    return max(candidates, key=lambda p: p.effective_from)
+
+
+def compute_deadlines(
+    policy: DeadlinePolicy,
+    dispatched_at: datetime,
+    *,
+    urgent: bool,
+    category_l1: str,
+    is_complex: bool = False,
+    time_limit_hours: int | None = None,
+    utility_categories: frozenset[str] = UTILITY_CATEGORIES,
+) -> Deadlines:
+    """Deadlines counted from dispatch.
+
+    The city's own 办理时限 (hours), when the export carries one, is the closure
+    limit; otherwise the policy decides: emergencies and 水电气热 close in 24 h,
+    complex tickets in 15 days, the rest in 7.
+    """
+    if dispatched_at.tzinfo is None:
+        raise ValueError("dispatched_at must be timezone-aware")
+    contact_hours = policy.contact_hours_urgent if urgent else policy.contact_hours
+    if time_limit_hours:
+        close = timedelta(hours=time_limit_hours)
+    elif urgent or category_l1 in utility_categories:
+        close = timedelta(hours=policy.close_hours_urgent)
+    elif is_complex:
+        close = timedelta(days=policy.close_days_complex)
+    else:
+        close = timedelta(days=policy.close_days)
+    return Deadlines(
+        sign_due_at=dispatched_at + timedelta(hours=policy.sign_hours),
+        contact_due_at=dispatched_at + timedelta(hours=contact_hours),
+        close_due_at=dispatched_at + close,
+    )

@@ -1,0 +1,20 @@
+"""The office's clock: Beijing time (Asia/Shanghai), used for every local date."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_date(at: datetime) -> date:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime: attach a timezone before asking for its local date")
+    return at.astimezone(OFFICE_TZ).date()
+
+
+def as_local(at: datetime) -> datetime:
+    """Interpret a naive datetime as Beijing time; convert an aware one."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=OFFICE_TZ)
+    return at.astimezone(OFFICE_TZ)
