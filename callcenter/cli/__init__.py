@@ -1,7 +1,8 @@
 """The ``callcenter`` command.
 
-Each capability registers its own subcommands (``register(subparsers)``) in a
-module of this package, so adding one never means editing the others.
+Each capability registers its own subcommands in a module of this package
+that defines ``register(subparsers)`` (and optionally ``ORDER`` for --help
+order); modules are discovered, so adding one never means editing the others.
 
 Exit codes scripts can trust: 0 success, 1 runtime failure, 2 bad usage or
 configuration, 3 input rejected (e.g. an import with invalid rows).
@@ -11,12 +12,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 
 from .common import CliError, ExitCode
 
-# Modules under callcenter.cli that contribute subcommands, in --help order.
-COMMAND_MODULES = ("database",)
+
+
+def command_modules() -> list:
+    """Every module of this package that contributes subcommands, in --help order."""
+    modules = [importlib.import_module(f"{__name__}.{info.name}")
+               for info in pkgutil.iter_modules(__path__) if info.name != "common"]
+    return sorted((m for m in modules if hasattr(m, "register")),
+                  key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $CALLCENTER_CONFIG)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+    for module in command_modules():
+        module.register(sub)
     return parser
 
 

@@ -9,6 +9,8 @@ from ..db.database import describe_dsn, resolve_dsn
 from ..db.migrations import MigrationError, migrate
 from .common import CliError, async_handler, settings_from
 
+ORDER = 30
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply pending schema migrations (schema/*.sql)",
