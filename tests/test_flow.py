@@ -10,6 +10,8 @@ from callcenter.db import tickets as repo
 from callcenter.ledger import flow
 from callcenter.ledger.flow import Action, State, Step
 
+from .factories import insert_ticket, insert_unit
+
 EXPECTED = {
     (State.RECEIVED, Action.SIGN): State.SIGNED,
     (State.RECEIVED, Action.RETURN): State.RETURNED,
@@ -96,21 +98,13 @@ def test_replay_rejects_a_tampered_trail():
 
 
 async def make_ticket(conn, no="T1", **cols) -> int:
-    values = {"ticket_no": no, "category_l1": "物业管理", "title": "楼道堆物",
-              "called_at": datetime(2024, 5, 1, 9, tzinfo=timezone.utc),
-              "dispatched_at": datetime(2024, 5, 1, 10, tzinfo=timezone.utc), **cols}
-    ticket_id = await conn.fetchval(
-        "INSERT INTO tickets (ticket_no, category_l1, title, called_at, dispatched_at, urgency) "
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        values["ticket_no"], values["category_l1"], values["title"], values["called_at"],
-        values["dispatched_at"], values.get("urgency", "一般"))
-    await repo.refresh_deadlines(conn, ticket_id)
-    return ticket_id
+    cols.setdefault("dispatched_at", datetime(2024, 5, 1, 10, tzinfo=timezone.utc))
+    return await insert_ticket(conn, no, **cols)
 
 
 async def test_steps_are_stored_with_who_when_why_and_replay(db):
     async with db.pool.acquire() as conn:
-        dept = await conn.fetchval("INSERT INTO units (kind, name) VALUES ('department', '城管科') RETURNING id")
+        dept = await insert_unit(conn, "城管科")
         tid = await make_ticket(conn)
         path = [Step(Action.SIGN), Step(Action.DISPATCH, unit_id=dept), Step(Action.ACCEPT),
                 Step(Action.CONTACT), Step(Action.FEEDBACK, reason="已清理"),

@@ -115,6 +115,10 @@ async def _record_side_effects(conn: asyncpg.Connection, ticket_id: int, action:
     elif action is flow.Action.EXTEND:
         await conn.execute("UPDATE tickets SET extended_due_at = $2, is_complex = true WHERE id = $1",
                            ticket_id, step.new_deadline)
+    elif action is flow.Action.REVIEW_PASS:
+        # Starts a callback round: the dialer counts attempts from here.
+        await conn.execute("UPDATE tickets SET awaiting_since = coalesce($2::timestamptz, now()) WHERE id = $1",
+                           ticket_id, at)
     elif action is flow.Action.REOPEN:
         await conn.execute("UPDATE tickets SET reopen_count = reopen_count + 1 WHERE id = $1", ticket_id)
 

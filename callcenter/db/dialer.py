@@ -1,0 +1,218 @@
+"""The dialer's queue in PostgreSQL: enrol tickets, claim due attempts, settle outcomes.
+
+Claims use ``FOR UPDATE SKIP LOCKED`` under a per-trunk advisory lock, so any
+number of service instances can share one database: none ever takes the same
+attempt, the trunk's channel limit holds across all of them, and the unique
+index on live phones makes a second simultaneous call to a number impossible.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from ..campaigns.outcomes import NextStep, Outcome
+from ..ledger import flow
+from ..ledger.timezone import OFFICE_TZ
+from . import tickets
+
+_TRUNK_LOCK = 0x7472  # "tr": namespace of the per-trunk advisory locks
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An attempt written ``dialing`` and ready for its Originate."""
+    attempt_id: uuid.UUID
+    ticket_id: int
+    ticket_no: str
+    campaign_id: int
+    phone: str
+    script: str
+    round_attempt: int
+    action_id: uuid.UUID
+    channel_id: uuid.UUID
+    other_channel_id: uuid.UUID
+
+
+async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
+    """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
+    status = await conn.execute(
+        """
+        INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
+                                       due_at, trunk_id)
+        SELECT gen_random_uuid(), t.id, c.id,
+               coalesce((SELECT max(attempt_no) FROM callback_attempts x WHERE x.ticket_id = t.id), 0) + 1,
+               1, t.caller_phone, c.script, $2, c.trunk_id
+          FROM campaigns c
+          JOIN tickets t ON t.status = 'awaiting_callback' AND t.caller_phone <> ''
+         WHERE c.id = $1
+           AND (c.closed_from IS NULL OR t.closed_at >= c.closed_from)
+           AND (c.closed_to IS NULL OR t.closed_at < c.closed_to)
+           AND (c.department_id IS NULL OR t.department_id = c.department_id)
+           AND (c.community_id IS NULL OR t.community_id = c.community_id)
+           AND (c.category_l1 IS NULL OR t.category_l1 = c.category_l1)
+           AND NOT EXISTS (SELECT 1 FROM callback_attempts a
+                            WHERE a.ticket_id = t.id
+                              AND a.created_at >= coalesce(t.awaiting_since, t.created_at))
+        ON CONFLICT DO NOTHING
+        """, campaign_id, due_at)
+    return int(status.split()[-1])
+
+
+async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: list[int], limit: int,
+                    instance: str, now: datetime) -> list[Claimed]:
+    """Claim up to ``limit`` due attempts of open campaigns on one trunk and write them ``dialing``.
+
+    The caller passes only campaigns whose calling window is open at ``now``.
+    Numbers on the do-not-call list, numbers already in a live call, and numbers
+    that reached their daily cap are left for later.
+    """
+    if limit <= 0 or not campaign_ids:
+        return []
+    day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _TRUNK_LOCK, trunk_id)
+        room = await conn.fetchval(
+            """SELECT t.max_channels - (SELECT count(*) FROM callback_attempts a
+                                         WHERE a.trunk_id = t.id AND a.state IN ('dialing', 'answered'))
+                 FROM trunks t WHERE t.id = $1""", trunk_id)
+        want = min(limit, room or 0)
+        if want <= 0:
+            return []
+        rows = await conn.fetch(
+            """
+            SELECT a.id, a.phone FROM callback_attempts a
+              JOIN campaigns c ON c.id = a.campaign_id
+             WHERE a.state = 'pending' AND a.due_at <= $1 AND a.trunk_id = $2
+               AND a.campaign_id = ANY($3::bigint[]) AND c.state = 'running'
+               AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = a.phone)
+               AND NOT EXISTS (SELECT 1 FROM callback_attempts l
+                                WHERE l.phone = a.phone AND l.state IN ('dialing', 'answered'))
+               AND (SELECT count(*) FROM callback_attempts p
+                     WHERE p.phone = a.phone AND p.dialed_at >= $4) < c.daily_cap_per_number
+             ORDER BY a.due_at, a.id
+             LIMIT $5
+             FOR UPDATE OF a SKIP LOCKED
+            """, now, trunk_id, campaign_ids, day_start, want * 2)
+        chosen, phones = [], set()
+        for row in rows:                      # one call per number, even within a batch
+            if row["phone"] not in phones and len(chosen) < want:
+                phones.add(row["phone"])
+                chosen.append(row["id"])
+        if not chosen:
+            return []
+        claimed = await conn.fetch(
+            """
+            UPDATE callback_attempts a
+               SET state = 'dialing', claimed_by = $2, dialed_at = $3, updated_at = now(),
+                   action_id = gen_random_uuid(), channel_id = gen_random_uuid(),
+                   other_channel_id = gen_random_uuid()
+              FROM tickets t
+             WHERE a.id = ANY($1::uuid[]) AND t.id = a.ticket_id
+         RETURNING a.id, a.ticket_id, t.ticket_no, a.campaign_id, a.phone, a.script, a.round_attempt,
+                   a.action_id, a.channel_id, a.other_channel_id
+            """, chosen, instance, now)
+    return [Claimed(r["id"], r["ticket_id"], r["ticket_no"], r["campaign_id"], r["phone"], r["script"],
+                    r["round_attempt"], r["action_id"], r["channel_id"], r["other_channel_id"])
+            for r in claimed]
+
+
+async def release_unsent(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> None:
+    """Put back an attempt whose Originate was certainly never sent (e.g. the link was down)."""
+    await conn.execute(
+        """UPDATE callback_attempts SET state = 'pending', claimed_by = NULL, dialed_at = NULL,
+                  action_id = NULL, channel_id = NULL, other_channel_id = NULL, updated_at = now()
+            WHERE id = $1 AND state = 'dialing'""", attempt_id)
+
+
+async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute(
+        """UPDATE callback_attempts SET state = 'answered', answered_at = coalesce(answered_at, $2),
+                  updated_at = now() WHERE id = $1 AND state = 'dialing'""", attempt_id, at)
+
+
+async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Outcome, ended_at: datetime,
+                 reason: int | None = None, cause: int | None = None, note: str = "") -> bool:
+    """Write the final outcome of a call once; a second report of the same call changes nothing.
+
+    An outcome the IVR already stored (complete / partial / refused) is kept: the
+    PBX's view of the hang-up never overrides what the citizen said.
+    """
+    status = await conn.execute(
+        """UPDATE callback_attempts
+              SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
+                  originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
+                  note = CASE WHEN $6 = '' THEN note ELSE $6 END, updated_at = now()
+            WHERE id = $1 AND state IN ('dialing', 'answered')""",
+        attempt_id, outcome.value, ended_at, reason, cause, note)
+    return status.endswith(" 1")
+
+
+async def answered_outcome(conn: asyncpg.Connection, attempt_id: uuid.UUID,
+                           questions: tuple[str, ...] = ("contacted", "solved", "satisfaction")) -> Outcome:
+    """Complete when every scored question has an understood answer, else partial."""
+    got = await conn.fetchval(
+        """SELECT count(DISTINCT question) FROM callback_answers
+            WHERE attempt_id = $1 AND question = ANY($2::text[]) AND intent IS NOT NULL""",
+        attempt_id, list(questions))
+    return Outcome.ANSWERED_COMPLETE if got == len(questions) else Outcome.ANSWERED_PARTIAL
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    attempt_id: uuid.UUID
+    ticket_id: int
+    campaign_id: int
+    outcome: Outcome
+    round_attempt: int
+    ended_at: datetime
+
+
+async def unsettled(conn: asyncpg.Connection, limit: int = 500) -> list[Unsettled]:
+    rows = await conn.fetch(
+        """SELECT id, ticket_id, campaign_id, outcome, round_attempt, ended_at FROM callback_attempts
+            WHERE state = 'finished' AND NOT settled ORDER BY ended_at LIMIT $1""", limit)
+    return [Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
+                      r["ended_at"]) for r in rows]
+
+
+async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep, *, actor: str = "dialer") -> bool:
+    """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT ticket_id, campaign_id, phone, script, round_attempt, trunk_id, outcome, settled
+                 FROM callback_attempts WHERE id = $1 AND state = 'finished' FOR UPDATE""", attempt_id)
+        if row is None or row["settled"]:
+            return False
+        if step.retry_at is not None:
+            await conn.execute(
+                """INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone,
+                                                  script, due_at, trunk_id)
+                   VALUES (gen_random_uuid(), $1, $2,
+                           (SELECT max(attempt_no) + 1 FROM callback_attempts WHERE ticket_id = $1),
+                           $3, $4, $5, $6, $7)""",
+                row["ticket_id"], row["campaign_id"], row["round_attempt"] + 1, row["phone"], row["script"],
+                step.retry_at, row["trunk_id"])
+        if step.ticket_action is not None:
+            status = await conn.fetchval("SELECT status FROM tickets WHERE id = $1", row["ticket_id"])
+            if status == flow.State.AWAITING_CALLBACK.value:
+                await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
+                                         actor=actor)
+        await conn.execute("UPDATE callback_attempts SET settled = true, updated_at = now() WHERE id = $1",
+                           attempt_id)
+        return True
+
+
+async def live_attempts(conn: asyncpg.Connection, instance: str) -> list[asyncpg.Record]:
+    """Calls this instance had in flight: what a restart must reconcile against the PBX."""
+    return await conn.fetch(
+        """SELECT id, ticket_id, state, action_id, channel_id, dialed_at, answered_at
+             FROM callback_attempts WHERE claimed_by = $1 AND state IN ('dialing', 'answered')""", instance)
+
+
+async def heartbeat(conn: asyncpg.Connection, instance: str) -> None:
+    await conn.execute(
+        """INSERT INTO service_instances (name) VALUES ($1)
+           ON CONFLICT (name) DO UPDATE SET last_seen = now()""", instance)

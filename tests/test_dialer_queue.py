@@ -1,0 +1,125 @@
+"""The dialer's queue in PostgreSQL: enrolment, claiming limits, settling — across connections."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+
+from callcenter.campaigns.outcomes import NextStep, Outcome
+from callcenter.db import campaigns as camp
+from callcenter.db import dialer
+
+from .factories import insert_ticket
+
+NOW = datetime(2024, 5, 6, 2, 30, tzinfo=timezone.utc)   # 10:30 Beijing
+
+
+async def setup_campaign(conn, *, tickets=5, max_channels=3, phones=None, cap=2) -> int:
+    await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", max_channels, 10)
+    for i in range(tickets):
+        phone = phones[i] if phones else f"138000000{i:02d}"
+        await insert_ticket(conn, f"T{i}", status="awaiting_callback", phone=phone)
+    cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="main",
+                                                             daily_cap_per_number=cap))
+    await camp.change_state(conn, cid, "start", actor="test")
+    await dialer.enrol(conn, cid, due_at=NOW - timedelta(minutes=1))
+    return cid
+
+
+async def test_enrol_is_idempotent_and_skips_anonymous(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=3)
+        await insert_ticket(conn, "ANON", status="awaiting_callback", phone="")
+        await insert_ticket(conn, "OPEN", status="handling", phone="13800000099")
+        assert await dialer.enrol(conn, cid, due_at=NOW) == 0
+        assert await conn.fetchval("SELECT count(*) FROM callback_attempts") == 3
+
+
+async def test_claim_respects_trunk_channels_and_writes_dialing(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=5, max_channels=3)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        first = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=10, instance="a", now=NOW)
+        more = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=10, instance="a", now=NOW)
+        states = await conn.fetch("SELECT state, action_id, channel_id FROM callback_attempts WHERE state='dialing'")
+    assert len(first) == 3 and more == []
+    assert len(states) == 3 and all(s["action_id"] and s["channel_id"] for s in states)
+    assert len({c.channel_id for c in first}) == 3
+
+
+async def test_one_call_per_number_do_not_call_and_daily_cap(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=4, max_channels=10, cap=1,
+                                   phones=["13800000001", "13800000001", "13800000002", "13800000003"])
+        await conn.execute("INSERT INTO do_not_call (phone, reason) VALUES ('13800000003', '本人要求')")
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        got = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=10, instance="a", now=NOW)
+        assert sorted(c.phone for c in got) == ["13800000001", "13800000002"]
+        # The same number's second ticket waits: finishing the call leaves it capped for today (cap 1).
+        first = next(c for c in got if c.phone == "13800000001")
+        await dialer.finish(conn, first.attempt_id, outcome=Outcome.BUSY, ended_at=NOW)
+        again = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=10, instance="a", now=NOW)
+        assert again == []
+        tomorrow = NOW + timedelta(days=1)
+        later = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=10, instance="a", now=tomorrow)
+        assert [c.phone for c in later] == ["13800000001"]
+
+
+async def test_database_refuses_a_second_live_call_to_a_number(db):
+    async with db.pool.acquire() as conn:
+        await setup_campaign(conn, tickets=2, phones=["13800000001", "13800000001"])
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("UPDATE callback_attempts SET state = 'dialing'")
+
+
+async def test_two_instances_never_claim_the_same_attempt(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=30, max_channels=12)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+
+    async def instance(name):
+        got = []
+        async with db.pool.acquire() as conn:
+            for _ in range(10):
+                got += await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=3,
+                                              instance=name, now=NOW)
+        return got
+
+    a, b = await asyncio.gather(instance("a"), instance("b"))
+    ids = [c.attempt_id for c in a + b]
+    assert len(ids) == len(set(ids)) == 12          # the trunk limit holds across both
+
+
+async def test_paused_campaign_is_not_claimed_and_stop_cancels_pending(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=3)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        await camp.change_state(conn, cid, "pause", actor="test")
+        assert await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW) == []
+        await camp.change_state(conn, cid, "stop", actor="test")
+        assert await conn.fetchval("SELECT count(*) FROM callback_attempts WHERE state = 'cancelled'") == 3
+        with pytest.raises(ValueError):
+            await camp.change_state(conn, cid, "resume", actor="test")
+
+
+async def test_settle_applies_the_next_step_once(db):
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=2, max_channels=5)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        busy, done = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
+        await dialer.finish(conn, busy.attempt_id, outcome=Outcome.BUSY, ended_at=NOW, reason=5, cause=17)
+        assert not await dialer.finish(conn, busy.attempt_id, outcome=Outcome.FAILED, ended_at=NOW)  # once only
+        await dialer.finish(conn, done.attempt_id, outcome=Outcome.ANSWERED_COMPLETE, ended_at=NOW)
+        retry_at = NOW + timedelta(minutes=30)
+        assert await dialer.settle(conn, busy.attempt_id, NextStep(retry_at, None))
+        assert not await dialer.settle(conn, busy.attempt_id, NextStep(retry_at, None))
+        assert await dialer.settle(conn, done.attempt_id, NextStep(None, "callback_done"))
+        rows = await conn.fetch("SELECT ticket_id, round_attempt, state, due_at, outcome FROM callback_attempts "
+                                "ORDER BY ticket_id, attempt_no")
+        statuses = dict(await conn.fetch("SELECT id, status FROM tickets"))
+    retry = [r for r in rows if r["ticket_id"] == busy.ticket_id]
+    assert [(r["round_attempt"], r["state"]) for r in retry] == [(1, "finished"), (2, "pending")]
+    assert retry[0]["outcome"] == "busy" and retry[1]["due_at"] == retry_at
+    assert statuses[done.ticket_id] == "called_back" and statuses[busy.ticket_id] == "awaiting_callback"
