@@ -1,0 +1,274 @@
+"""The dialer loop: due attempts → pacing per trunk → Originate → outcome → next step.
+
+Ordering that makes it crash-safe: an attempt is written ``dialing`` (with our
+ActionID and ChannelId) before its Originate is sent; the outcome is written
+before the next step is settled; settling happens exactly once.  After a
+restart or a lost AMI link, calls still marked live are reconciled against
+the PBX's channel list — never dialed again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import asyncpg
+
+from ..db import campaigns as campaign_repo
+from ..db import dialer as queue
+from .outcomes import Outcome, next_step, outcome_of_unanswered
+from .ports import LinkLost, OriginateRequest, Pbx
+
+log = logging.getLogger(__name__)
+ALL_STATES = ("draft", "running", "paused", "finished")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class DialerOptions:
+    instance: str = "callcenter-1"
+    tick: float = 0.2                       # seconds between claim rounds
+    claim_batch: int = 50
+    originate_timeout_ms: int = 30000
+    context: str = "callback-ivr"
+    hangup_wait: float = 4 * 3600           # longest call we wait for before reconciling it
+    refresh_every: float = 2.0              # campaigns/trunks reload, standing-campaign enrolment
+    reconcile_every: float = 15.0
+
+
+class TokenBucket:
+    """Call setups per second for one trunk; bursts are capped at one second's worth."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.clock = rate, clock
+        self.tokens, self.stamp = rate, clock()
+
+    def take(self, wanted: int) -> int:
+        now = self.clock()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+@dataclass
+class DialerStats:
+    placed: int = 0
+    answered: int = 0
+    finished: int = 0
+    reconciled: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Dialer:
+    def __init__(self, pool: asyncpg.Pool, pbx: Pbx, options: DialerOptions | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        self.pool, self.pbx, self.opt, self.clock = pool, pbx, options or DialerOptions(), clock
+        self.stats = DialerStats()
+        self._calls: dict[str, asyncio.Task] = {}          # attempt id → task following the call
+        self._buckets: dict[int, TokenBucket] = {}
+        self._trunks: dict[int, asyncpg.Record] = {}
+        self._campaigns: list[campaign_repo.Campaign] = []          # running ones
+        self._by_id: dict[int, campaign_repo.Campaign] = {}          # all, for settling late outcomes
+        self._stopping = asyncio.Event()
+        self._last_refresh = self._last_reconcile = 0.0
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def live_calls(self) -> int:
+        return len(self._calls)
+
+    async def run(self) -> None:
+        """Dial until :meth:`stop`; reconcile first, so a restart never repeats a call."""
+        await self.reconcile()
+        while not self._stopping.is_set():
+            try:
+                await self.step()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("dialer round failed, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.opt.tick)
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop claiming, let live calls finish within ``grace`` seconds, then leave the rest to reconcile."""
+        self._stopping.set()
+        if self._calls:
+            done, pending = await asyncio.wait(list(self._calls.values()), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # ----- one round -------------------------------------------------------------------------
+
+    async def step(self) -> None:
+        now_mono = time.monotonic()
+        if now_mono - self._last_refresh >= self.opt.refresh_every:
+            await self._refresh()
+            self._last_refresh = now_mono
+        if now_mono - self._last_reconcile >= self.opt.reconcile_every:
+            await self.reconcile()
+            self._last_reconcile = now_mono
+        await self.settle_finished()
+        if not self.pbx.connected:
+            return
+        await self._claim_and_dial()
+
+    async def _refresh(self) -> None:
+        async with self.pool.acquire() as conn:
+            await queue.heartbeat(conn, self.opt.instance)
+            every = await campaign_repo.load_campaigns(conn, states=ALL_STATES)
+            self._by_id = {c.id: c for c in every}
+            self._campaigns = [c for c in every if c.state.value == "running"]
+            self._trunks = {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
+            for campaign in self._campaigns:
+                if campaign.standing:
+                    await queue.enrol(conn, campaign.id, due_at=self.clock())
+        for trunk_id, trunk in self._trunks.items():
+            bucket = self._buckets.get(trunk_id)
+            if bucket is None or bucket.rate != float(trunk["max_cps"]):
+                self._buckets[trunk_id] = TokenBucket(float(trunk["max_cps"]))
+
+    async def _claim_and_dial(self) -> None:
+        now = self.clock()
+        by_trunk: dict[int, list[int]] = {}
+        for campaign in self._campaigns:
+            if campaign.windows.is_open(now):
+                by_trunk.setdefault(campaign.trunk_id, []).append(campaign.id)
+        for trunk_id, campaign_ids in by_trunk.items():
+            trunk = self._trunks.get(trunk_id)
+            if trunk is None:
+                continue
+            # The channel limit itself is enforced by claim_due, across every instance.
+            allowed = self._buckets[trunk_id].take(self.opt.claim_batch)
+            if allowed <= 0:
+                continue
+            async with self.pool.acquire() as conn:
+                claimed = await queue.claim_due(conn, trunk_id=trunk_id, campaign_ids=campaign_ids,
+                                                limit=allowed, instance=self.opt.instance, now=now)
+            caller = {c.id: c.caller_id for c in self._campaigns}
+            for call in claimed:
+                request = OriginateRequest(
+                    action_id=str(call.action_id), channel_id=str(call.channel_id),
+                    other_channel_id=str(call.other_channel_id),
+                    dial_string=trunk["dial_template"].replace("{number}", call.phone),
+                    caller_id=caller.get(call.campaign_id) or trunk["caller_id"],
+                    variables={"TICKET_ID": str(call.ticket_id), "ATTEMPT_ID": str(call.attempt_id),
+                               "CALLCENTER_SCRIPT": call.script},
+                    context=self.opt.context, timeout_ms=self.opt.originate_timeout_ms)
+                task = asyncio.create_task(self._follow(call, request))
+                self._calls[str(call.attempt_id)] = task
+                task.add_done_callback(lambda t, k=str(call.attempt_id): self._calls.pop(k, None))
+
+    # ----- one call --------------------------------------------------------------------------
+
+    async def _follow(self, call: queue.Claimed, request: OriginateRequest) -> None:
+        try:
+            handle = await self.pbx.originate(request)
+            try:
+                await handle.sent
+            except LinkLost:
+                # Never left the wire: put it back, it was not a call.
+                async with self.pool.acquire() as conn:
+                    await queue.release_unsent(conn, call.attempt_id)
+                return
+            self.stats.placed += 1
+            result = await handle.result
+            if not result.answered:
+                await self._finish(call.attempt_id, outcome_of_unanswered(result.reason, result.cause),
+                                   reason=result.reason, cause=result.cause)
+                return
+            self.stats.answered += 1
+            async with self.pool.acquire() as conn:
+                await queue.mark_answered(conn, call.attempt_id, self.clock())
+            cause = await asyncio.wait_for(handle.hangup, self.opt.hangup_wait)
+            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause)
+        except (LinkLost, asyncio.TimeoutError):
+            log.warning("call %s lost track of (link or timeout); it will be reconciled", call.attempt_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one call's failure must not stop the dialer
+            log.exception("following call %s failed; it will be reconciled", call.attempt_id)
+
+    async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "") -> None:
+        async with self.pool.acquire() as conn:
+            outcome = await queue.answered_outcome(conn, attempt_id)
+        await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
+
+    async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "") -> None:
+        async with self.pool.acquire() as conn:
+            if await queue.finish(conn, attempt_id, outcome=outcome, ended_at=self.clock(),
+                                  reason=reason, cause=cause, note=note):
+                self.stats.finished += 1
+                self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
+
+    async def settle_finished(self) -> None:
+        """Apply retry rules / ticket flow to every finished attempt not yet settled (any instance's)."""
+        async with self.pool.acquire() as conn:
+            pending = await queue.unsettled(conn)
+            if not pending:
+                return
+            if any(item.campaign_id not in self._by_id for item in pending):
+                self._by_id = {c.id: c for c in await campaign_repo.load_campaigns(conn, states=ALL_STATES)}
+            for item in pending:
+                campaign = self._by_id[item.campaign_id]
+                step = next_step(item.outcome, item.round_attempt, item.ended_at or self.clock(),
+                                 campaign.policy, campaign.windows)
+                await queue.settle(conn, item.attempt_id, step)
+
+    # ----- reconciliation --------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Settle the fate of calls marked live that this process is not following.
+
+        A channel the PBX still has is followed to its hang-up; a channel it no
+        longer has ended while we were not looking: answered calls are judged by
+        the answers stored, unanswered ones count as failed attempts (retried by
+        the rules, never re-sent as the same call).
+        """
+        if not self.pbx.connected:
+            return 0
+        async with self.pool.acquire() as conn:
+            rows = [r for r in await queue.live_attempts(conn, self.opt.instance)
+                    if str(r["id"]) not in self._calls]
+        if not rows:
+            return 0
+        live = await self.pbx.live_channel_ids()
+        for row in rows:
+            key = str(row["id"])
+            if row["channel_id"] is not None and str(row["channel_id"]) in live:
+                task = asyncio.create_task(self._follow_existing(row))
+                self._calls[key] = task
+                task.add_done_callback(lambda t, k=key: self._calls.pop(k, None))
+                continue
+            answered = row["state"] == "answered" or await self._has_answers(row["id"])
+            if answered:
+                await self._finish_answered(row["id"], reason=4, cause=None, note="reconciled after restart")
+            else:
+                await self._finish(row["id"], Outcome.FAILED, note="reconciled: no channel at the PBX")
+            self.stats.reconciled += 1
+        return len(rows)
+
+    async def _has_answers(self, attempt_id) -> bool:
+        async with self.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT 1 FROM callback_answers WHERE attempt_id = $1 LIMIT 1",
+                                            attempt_id))
+
+    async def _follow_existing(self, row) -> None:
+        try:
+            future = await self.pbx.wait_hangup(str(row["channel_id"]))
+            cause = await asyncio.wait_for(future, self.opt.hangup_wait)
+        except (LinkLost, asyncio.TimeoutError):
+            return
+        await self._finish_answered(row["id"], reason=4, cause=cause, note="reconciled: followed to hang-up")
+        self.stats.reconciled += 1
