@@ -131,9 +131,8 @@ class Dialer:
             self._by_id = {c.id: c for c in every}
             self._campaigns = [c for c in every if c.state.value == "running"]
             self._trunks = {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
-            for campaign in self._campaigns:
-                if campaign.standing:
-                    await queue.enrol(conn, campaign.id, due_at=self.clock())
+            for campaign in self._campaigns:   # enrol is idempotent per callback round
+                await queue.enrol(conn, campaign.id, due_at=self.clock())
         for trunk_id, trunk in self._trunks.items():
             bucket = self._buckets.get(trunk_id)
             if bucket is None or bucket.rate != float(trunk["max_cps"]):

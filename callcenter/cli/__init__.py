@@ -18,7 +18,6 @@ import sys
 from .common import CliError, ExitCode
 
 
-
 def command_modules() -> list:
     """Every module of this package that contributes subcommands, in --help order."""
     modules = [importlib.import_module(f"{__name__}.{info.name}")
@@ -42,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:          # --help (0) or a usage error (2): a code, not an exception
+        return int(exc.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

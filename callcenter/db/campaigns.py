@@ -148,3 +148,31 @@ async def progress(conn: asyncpg.Connection, campaign_id: int) -> dict[str, int]
     counts["tickets"] = await conn.fetchval(
         "SELECT count(DISTINCT ticket_id) FROM callback_attempts WHERE campaign_id = $1", campaign_id)
     return counts
+
+
+async def unit_id(conn: asyncpg.Connection, kind: str, name: str) -> int:
+    found = await conn.fetchval("SELECT id FROM units WHERE kind = $1 AND name = $2", kind, name)
+    if found is None:
+        raise CampaignNotFound(f"{'科室' if kind == 'department' else '社区'} {name!r} 不存在")
+    return found
+
+
+async def list_campaigns(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.id, c.name, c.state, c.script, c.standing, t.name AS trunk, c.created_at,
+                  (SELECT count(*) FROM callback_attempts a WHERE a.campaign_id = c.id) AS attempts
+             FROM campaigns c JOIN trunks t ON t.id = c.trunk_id ORDER BY c.id""")
+
+
+async def add_holiday(conn: asyncpg.Connection, day: date, name: str) -> None:
+    await conn.execute("INSERT INTO holidays (day, name) VALUES ($1, $2) ON CONFLICT (day) DO UPDATE "
+                       "SET name = excluded.name", day, name)
+
+
+async def add_do_not_call(conn: asyncpg.Connection, phone: str, reason: str, actor: str) -> None:
+    async with conn.transaction():
+        await conn.execute("INSERT INTO do_not_call (phone, reason, created_by) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (phone) DO UPDATE SET reason = excluded.reason", phone, reason, actor)
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, object_type, object_id, detail) "
+            "VALUES ($1, 'dnc.add', 'phone', $2, $3)", actor, phone, {"reason": reason})
