@@ -1,0 +1,183 @@
+"""``callcenter import|export|sample tickets``: the city's ticket files in and out, and demo data."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+
+from ..db.ticket_export import record_export
+from ..transfer import sample
+from ..transfer.exporter import default_export_path, export_tickets, month_bounds
+from ..transfer.importer import ImportRejected, import_tickets
+from ..transfer.progress import terminal_progress
+from ..transfer.reader import FileRejected, UnsupportedFile
+from ..transfer.writer import FORMATS, format_of
+from .common import CliError, ExitCode, async_handler, database
+
+ORDER = 40
+
+#: Rejected rows listed on the terminal; the rest are counted (the rejects file has them all).
+MAX_LISTED_ERRORS = 10_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    imp = sub.add_parser("import", help="import the city's ticket export (csv/xlsx) into the ledger")
+    imp_kinds = imp.add_subparsers(dest="import_kind", metavar="WHAT", required=True)
+    tickets = imp_kinds.add_parser(
+        "tickets", help="import tickets from a .csv (UTF-8/GB18030) or .xlsx file",
+        description="Import the city's ticket export. Headers are the city's Chinese ones (工单编号, 一级分类, "
+                    "来电时间 …) or the ledger's column names (ticket_no, category_l1, called_at …). "
+                    "All or nothing: if any row is invalid nothing is written and every bad row is listed "
+                    "(exit 3). Re-importing is safe: known 工单编号 are updated, never duplicated; the "
+                    "street's own flow (status, 签收, 联系 …) is never touched by a re-import. CSV must be "
+                    "UTF-8 (with or without BOM) or GB18030/GBK; times without a zone are Beijing time. "
+                    "Exit codes: 0 imported, 2 unusable path, 3 file or rows rejected, 1 other failure.")
+    tickets.add_argument("file", type=Path, help="the .csv or .xlsx file")
+    tickets.add_argument("--skip-invalid", action="store_true",
+                         help="import the valid rows; write the invalid ones with their reasons to "
+                              "FILE.rejects.csv beside the input")
+    tickets.set_defaults(handler=run_import)
+
+    exp = sub.add_parser("export", help="export one month of the ledger with the city's headers")
+    exp_kinds = exp.add_subparsers(dest="export_kind", metavar="WHAT", required=True)
+    tickets = exp_kinds.add_parser(
+        "tickets", help="export one month's tickets to csv/xlsx",
+        description="Write the tickets whose 来电时间 falls in one calendar month, Beijing time "
+                    "(Asia/Shanghai): --month 2024-05 means 2024-05-01 00:00 to 2024-06-01 00:00 +08:00. "
+                    "The headers are the city's, so the file re-imports cleanly. CSV is UTF-8 with BOM, "
+                    "which Excel on Chinese Windows opens correctly. The file contains citizens' phone "
+                    "numbers: each export is recorded in the audit log.")
+    tickets.add_argument("--month", required=True, metavar="YYYY-MM",
+                         help="calendar month of 来电时间 in Beijing time, e.g. 2024-05")
+    tickets.add_argument("--format", choices=FORMATS, help="csv or xlsx (default: from --out, else csv)")
+    tickets.add_argument("--out", type=Path, help="output file (default: tickets-YYYY-MM.FORMAT)")
+    tickets.set_defaults(handler=run_export)
+
+    smp = sub.add_parser("sample", help="generate synthetic demo data (fictitious people and numbers)")
+    smp_kinds = smp.add_subparsers(dest="sample_kind", metavar="WHAT", required=True)
+    tickets = smp_kinds.add_parser(
+        "tickets", help="write synthetic 西三旗街道 tickets in the city's export format",
+        description="Seeded, reproducible synthetic tickets for 海淀区西三旗街道. Every phone number is in "
+                    "the fictitious range 13800000000–13800099999 and every name is invented.")
+    tickets.add_argument("--rows", type=_non_negative, default=sample.SHIPPED_ROWS,
+                         help=f"number of tickets (default {sample.SHIPPED_ROWS})")
+    tickets.add_argument("--seed", type=int, default=sample.SHIPPED_SEED,
+                         help=f"random seed; same seed, same file (default {sample.SHIPPED_SEED})")
+    tickets.add_argument("--out", type=Path, required=True, help="output .csv or .xlsx file")
+    tickets.add_argument("--start", type=_day, default=sample.SHIPPED_START, metavar="YYYY-MM-DD",
+                         help=f"first day of calls (default {sample.SHIPPED_START})")
+    tickets.add_argument("--months", type=_positive, default=sample.SHIPPED_MONTHS,
+                         help=f"length of the period in months (default {sample.SHIPPED_MONTHS})")
+    tickets.set_defaults(handler=run_sample)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number ≥ 0: {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+@async_handler
+async def run_import(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        with terminal_progress(sys.stdout.isatty()) as progress:
+            async with database(args) as db:
+                report = await import_tickets(db.pool, path, skip_invalid=args.skip_invalid, progress=progress)
+    except UnsupportedFile as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from exc
+    except ConnectionError as exc:
+        raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
+    except (asyncpg.PostgresError, OSError) as exc:
+        raise CliError(f"{path.name}: 导入失败, 未写入任何数据 (import failed, nothing written): {exc}") from exc
+    except FileRejected as exc:
+        raise CliError(f"{exc}; 未导入任何数据 (nothing imported)", ExitCode.REJECTED) from exc
+    except ImportRejected as exc:
+        _print_errors(exc.errors)
+        raise CliError(f"{path.name}: {exc}", ExitCode.REJECTED) from exc
+    if report.ignored_headers:
+        print(f"忽略未知列 (ignored columns): {'、'.join(report.ignored_headers)}", file=sys.stderr)
+    print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
+          f"更新 updated {report.updated}, 未变 unchanged {report.unchanged}, 拒绝 rejected {report.rejected}")
+    if report.units_created:
+        print(f"新建单位 (new departments/communities): {report.units_created}")
+    if report.rejects_file:
+        _print_errors(report.errors)
+        print(f"被拒绝的行及原因已写入 (rejected rows written to): {report.rejects_file}")
+    return int(ExitCode.OK)
+
+
+def _print_errors(errors) -> None:
+    for error in errors[:MAX_LISTED_ERRORS]:
+        value = f" [{error.value}]" if error.value else ""
+        print(f"第 {error.line} 行 line {error.line}, 列 {error.column}: {error.reason}{value}", file=sys.stderr)
+    if len(errors) > MAX_LISTED_ERRORS:
+        print(f"… 另有 {len(errors) - MAX_LISTED_ERRORS} 个错误 (more errors)", file=sys.stderr)
+
+
+@async_handler
+async def run_export(args: argparse.Namespace) -> int:
+    try:
+        month_bounds(args.month)
+        fmt = args.format or (format_of(args.out) if args.out else "csv")
+    except ValueError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from exc
+    out = args.out or default_export_path(args.month, fmt)
+    try:
+        with terminal_progress(sys.stdout.isatty()) as progress:
+            async with database(args) as db:
+                rows = await export_tickets(db.pool, args.month, out, fmt, progress)
+                await record_export(db.pool, actor=_actor(), month=args.month, path=str(out.resolve()),
+                                    rows=rows)
+    except ConnectionError as exc:
+        raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise CliError(f"导出失败 (export failed): {exc}") from exc
+    except OSError as exc:
+        raise CliError(f"{out}: 导出失败 (export failed): {exc.strerror or exc}") from exc
+    print(f"exported {rows} tickets of {args.month} (来电时间, Asia/Shanghai) to {out}")
+    return int(ExitCode.OK)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    try:
+        fmt = format_of(args.out)
+    except ValueError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from exc
+    try:
+        rows = sample.write_sample(args.out, args.rows, seed=args.seed, start=args.start,
+                                   months=args.months, fmt=fmt)
+    except OSError as exc:
+        raise CliError(f"{args.out}: 无法写入 (cannot write): {exc.strerror or exc}") from exc
+    print(f"wrote {rows} synthetic tickets to {args.out} (seed {args.seed}, from {args.start}, "
+          f"{args.months} months; phones 13800000000–13800099999 are fictitious)")
+    return int(ExitCode.OK)

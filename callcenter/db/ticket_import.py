@@ -1,0 +1,244 @@
+"""Bulk upsert of imported tickets: COPY into a staging table, then one set-based merge.
+
+Row-by-row inserts would take minutes for a year of tickets; COPY plus a single
+``INSERT … ON CONFLICT`` takes seconds.  Everything happens in one transaction,
+so an import is whole or absent.  The city's columns are updated on re-import;
+the street's flow columns (status, signed_at, …) are written on first insert
+only, because from then on they belong to the flow (``tickets.apply_step``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import asyncpg
+
+from ..ledger.deadlines import Deadlines
+from ..ledger.ticket_record import COLUMNS, TicketRecord
+
+#: Serialises imports: two overlapping files must not interleave between reading the stored
+#: columns (is_complex, columns a file lacks) and the merge.
+_IMPORT_LOCK = 0x74696D70  # "timp"
+COPY_CHUNK = 10_000
+
+STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at")
+
+# Fixed SQL text from here on; only values are bound.
+_CREATE_STAGING = """
+CREATE TEMP TABLE ticket_import_staging (
+    line_no                 integer NOT NULL,
+    ticket_no               text NOT NULL,
+    ticket_type             text NOT NULL,
+    appeal_kind             text NOT NULL,
+    category_l1             text NOT NULL,
+    category_l2             text NOT NULL,
+    category_l3             text NOT NULL,
+    title                   text NOT NULL,
+    content                 text NOT NULL,
+    urgency                 text NOT NULL,
+    caller_name             text NOT NULL,
+    caller_phone            text NOT NULL,
+    district                text NOT NULL,
+    street                  text NOT NULL,
+    community_name          text NOT NULL,
+    address                 text NOT NULL,
+    host_unit               text NOT NULL,
+    department_name         text NOT NULL,
+    called_at               timestamptz NOT NULL,
+    dispatched_at           timestamptz,
+    time_limit_hours        integer,
+    closed_at               timestamptz,
+    city_status             text NOT NULL,
+    handling_result         text NOT NULL,
+    city_effective_callback boolean,
+    city_contacted          text NOT NULL,
+    city_solved             text NOT NULL,
+    city_satisfied          text NOT NULL,
+    sign_due_at             timestamptz NOT NULL,
+    contact_due_at          timestamptz NOT NULL,
+    close_due_at            timestamptz NOT NULL
+) ON COMMIT DROP
+"""
+
+# Existing tickets: take over the stored value of every column the file
+# does not have, so a file with fewer columns never blanks what it did not mention.
+# $2: the file has every input of the deadlines; if not, existing tickets keep theirs.
+_MERGE_EXISTING = """
+UPDATE ticket_import_staging s SET
+       ticket_type             = CASE WHEN 'ticket_type' = ANY($1::text[]) THEN s.ticket_type ELSE t.ticket_type END,
+       appeal_kind             = CASE WHEN 'appeal_kind' = ANY($1::text[]) THEN s.appeal_kind ELSE t.appeal_kind END,
+       category_l2             = CASE WHEN 'category_l2' = ANY($1::text[]) THEN s.category_l2 ELSE t.category_l2 END,
+       category_l3             = CASE WHEN 'category_l3' = ANY($1::text[]) THEN s.category_l3 ELSE t.category_l3 END,
+       title                   = CASE WHEN 'title' = ANY($1::text[]) THEN s.title ELSE t.title END,
+       content                 = CASE WHEN 'content' = ANY($1::text[]) THEN s.content ELSE t.content END,
+       urgency                 = CASE WHEN 'urgency' = ANY($1::text[]) THEN s.urgency ELSE t.urgency END,
+       caller_name             = CASE WHEN 'caller_name' = ANY($1::text[]) THEN s.caller_name ELSE t.caller_name END,
+       caller_phone            = CASE WHEN 'caller_phone' = ANY($1::text[]) THEN s.caller_phone ELSE t.caller_phone END,
+       district                = CASE WHEN 'district' = ANY($1::text[]) THEN s.district ELSE t.district END,
+       street                  = CASE WHEN 'street' = ANY($1::text[]) THEN s.street ELSE t.street END,
+       community_name          = CASE WHEN 'community_name' = ANY($1::text[]) THEN s.community_name ELSE t.community_name END,
+       address                 = CASE WHEN 'address' = ANY($1::text[]) THEN s.address ELSE t.address END,
+       host_unit               = CASE WHEN 'host_unit' = ANY($1::text[]) THEN s.host_unit ELSE t.host_unit END,
+       department_name         = CASE WHEN 'department_name' = ANY($1::text[]) THEN s.department_name ELSE t.department_name END,
+       dispatched_at           = CASE WHEN 'dispatched_at' = ANY($1::text[]) THEN s.dispatched_at ELSE t.dispatched_at END,
+       time_limit_hours        = CASE WHEN 'time_limit_hours' = ANY($1::text[]) THEN s.time_limit_hours ELSE t.time_limit_hours END,
+       closed_at               = CASE WHEN 'closed_at' = ANY($1::text[]) THEN s.closed_at ELSE t.closed_at END,
+       city_status             = CASE WHEN 'city_status' = ANY($1::text[]) THEN s.city_status ELSE t.city_status END,
+       handling_result         = CASE WHEN 'handling_result' = ANY($1::text[]) THEN s.handling_result ELSE t.handling_result END,
+       city_effective_callback = CASE WHEN 'city_effective_callback' = ANY($1::text[])
+                                      THEN s.city_effective_callback ELSE t.city_effective_callback END,
+       city_contacted          = CASE WHEN 'city_contacted' = ANY($1::text[]) THEN s.city_contacted ELSE t.city_contacted END,
+       city_solved             = CASE WHEN 'city_solved' = ANY($1::text[]) THEN s.city_solved ELSE t.city_solved END,
+       city_satisfied          = CASE WHEN 'city_satisfied' = ANY($1::text[]) THEN s.city_satisfied ELSE t.city_satisfied END,
+       sign_due_at             = CASE WHEN $2 THEN s.sign_due_at ELSE t.sign_due_at END,
+       contact_due_at          = CASE WHEN $2 THEN s.contact_due_at ELSE t.contact_due_at END,
+       close_due_at            = CASE WHEN $2 THEN s.close_due_at ELSE t.close_due_at END
+  FROM tickets t
+ WHERE t.ticket_no = s.ticket_no
+"""
+
+_CREATE_UNITS = """
+WITH created AS (
+    INSERT INTO units (kind, name)
+    SELECT DISTINCT 'department', department_name FROM ticket_import_staging WHERE department_name <> ''
+    UNION
+    SELECT DISTINCT 'community', community_name FROM ticket_import_staging WHERE community_name <> ''
+    ON CONFLICT (kind, name) DO NOTHING
+    RETURNING id)
+SELECT count(*) FROM created
+"""
+
+# New tickets get status 'received' (the column default) and one 'import' event; existing
+# ones are updated only when a city column differs.  department_id/community_id are set
+# by the flow's 派单 once a ticket is dispatched, so re-import only fills them when empty.
+_UPSERT = """
+WITH upserted AS (
+    INSERT INTO tickets AS t (
+        ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
+        urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
+        department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
+        handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied,
+        department_id, community_id, sign_due_at, contact_due_at, close_due_at)
+    SELECT s.ticket_no, s.ticket_type, s.appeal_kind, s.category_l1, s.category_l2, s.category_l3, s.title,
+           s.content, s.urgency, s.caller_name, s.caller_phone, s.district, s.street, s.community_name,
+           s.address, s.host_unit, s.department_name, s.called_at, s.dispatched_at, s.time_limit_hours,
+           s.closed_at, s.city_status, s.handling_result, s.city_effective_callback, s.city_contacted,
+           s.city_solved, s.city_satisfied, d.id, c.id, s.sign_due_at, s.contact_due_at, s.close_due_at
+      FROM ticket_import_staging s
+      LEFT JOIN units d ON d.kind = 'department' AND d.name = s.department_name
+      LEFT JOIN units c ON c.kind = 'community' AND c.name = s.community_name
+     ORDER BY s.line_no
+    ON CONFLICT (ticket_no) DO UPDATE SET
+        ticket_type             = EXCLUDED.ticket_type,
+        appeal_kind             = EXCLUDED.appeal_kind,
+        category_l1             = EXCLUDED.category_l1,
+        category_l2             = EXCLUDED.category_l2,
+        category_l3             = EXCLUDED.category_l3,
+        title                   = EXCLUDED.title,
+        content                 = EXCLUDED.content,
+        urgency                 = EXCLUDED.urgency,
+        caller_name             = EXCLUDED.caller_name,
+        caller_phone            = EXCLUDED.caller_phone,
+        district                = EXCLUDED.district,
+        street                  = EXCLUDED.street,
+        community_name          = EXCLUDED.community_name,
+        address                 = EXCLUDED.address,
+        host_unit               = EXCLUDED.host_unit,
+        department_name         = EXCLUDED.department_name,
+        called_at               = EXCLUDED.called_at,
+        dispatched_at           = EXCLUDED.dispatched_at,
+        time_limit_hours        = EXCLUDED.time_limit_hours,
+        closed_at               = EXCLUDED.closed_at,
+        city_status             = EXCLUDED.city_status,
+        handling_result         = EXCLUDED.handling_result,
+        city_effective_callback = EXCLUDED.city_effective_callback,
+        city_contacted          = EXCLUDED.city_contacted,
+        city_solved             = EXCLUDED.city_solved,
+        city_satisfied          = EXCLUDED.city_satisfied,
+        department_id           = coalesce(t.department_id, EXCLUDED.department_id),
+        community_id            = coalesce(t.community_id, EXCLUDED.community_id),
+        sign_due_at             = EXCLUDED.sign_due_at,
+        contact_due_at          = EXCLUDED.contact_due_at,
+        close_due_at            = EXCLUDED.close_due_at,
+        updated_at              = now()
+     WHERE (t.ticket_type, t.appeal_kind, t.category_l1, t.category_l2, t.category_l3, t.title, t.content,
+            t.urgency, t.caller_name, t.caller_phone, t.district, t.street, t.community_name, t.address,
+            t.host_unit, t.department_name, t.called_at, t.dispatched_at, t.time_limit_hours, t.closed_at,
+            t.city_status, t.handling_result, t.city_effective_callback, t.city_contacted, t.city_solved,
+            t.city_satisfied)
+           IS DISTINCT FROM
+           (EXCLUDED.ticket_type, EXCLUDED.appeal_kind, EXCLUDED.category_l1, EXCLUDED.category_l2,
+            EXCLUDED.category_l3, EXCLUDED.title, EXCLUDED.content, EXCLUDED.urgency, EXCLUDED.caller_name,
+            EXCLUDED.caller_phone, EXCLUDED.district, EXCLUDED.street, EXCLUDED.community_name,
+            EXCLUDED.address, EXCLUDED.host_unit, EXCLUDED.department_name, EXCLUDED.called_at,
+            EXCLUDED.dispatched_at, EXCLUDED.time_limit_hours, EXCLUDED.closed_at, EXCLUDED.city_status,
+            EXCLUDED.handling_result, EXCLUDED.city_effective_callback, EXCLUDED.city_contacted,
+            EXCLUDED.city_solved, EXCLUDED.city_satisfied)
+    RETURNING t.id, (t.xmax = 0) AS is_new      -- xmax 0: the row was inserted, not updated
+), events AS (
+    INSERT INTO ticket_events (ticket_id, actor, action, from_state, to_state, data)
+    SELECT id, 'import', 'import', NULL, 'received', jsonb_build_object('source', $1::text)
+      FROM upserted WHERE is_new
+     ORDER BY id
+)
+SELECT count(*) FILTER (WHERE is_new) AS inserted, count(*) FILTER (WHERE NOT is_new) AS updated FROM upserted
+"""
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+    units_created: int
+
+
+async def load_category_names(conn: asyncpg.Connection) -> frozenset[str]:
+    """Every 一级分类 the ledger accepts."""
+    return frozenset(r["name"] for r in await conn.fetch("SELECT name FROM categories"))
+
+
+async def upsert_tickets(
+    conn: asyncpg.Connection,
+    records: Sequence[TicketRecord],
+    line_numbers: Sequence[int],
+    *,
+    present_columns: frozenset[str],
+    deadlines: Callable[[TicketRecord, bool], Deadlines],
+    source: str,
+    on_copied: Callable[[int], None] = lambda n: None,
+    on_merge: Callable[[], None] = lambda: None,
+) -> ImportCounts:
+    """Insert new tickets and update changed ones, in one transaction.
+
+    ``deadlines(record, is_complex)`` computes a ticket's deadlines (the domain's
+    rule; ``is_complex`` is the flow's 延期 flag of an existing ticket).
+    ``present_columns``: the ticket columns the file has; the others keep their
+    stored values on existing tickets.  Deadlines are recomputed for existing
+    tickets only when the file has every column they depend on.  ``on_copied(n)``
+    and ``on_merge()`` report progress: rows staged, then the set-based merge begins.
+    """
+    deadline_inputs = {"dispatched_at", "urgency", "time_limit_hours", "category_l1", "called_at"}
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK)
+        complex_nos = {r["ticket_no"] for r in await conn.fetch(
+            "SELECT ticket_no FROM tickets WHERE is_complex AND ticket_no = ANY($1::text[])",
+            [r.ticket_no for r in records])}
+        await conn.execute(_CREATE_STAGING)
+        for start in range(0, len(records), COPY_CHUNK):
+            chunk = records[start:start + COPY_CHUNK]
+            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos))
+                    for rec, line in zip(chunk, line_numbers[start:start + COPY_CHUNK])]
+            await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
+            on_copied(len(rows))
+        on_merge()
+        await conn.execute("ANALYZE ticket_import_staging")
+        await conn.execute(_MERGE_EXISTING, sorted(present_columns), deadline_inputs <= present_columns)
+        units_created = await conn.fetchval(_CREATE_UNITS)
+        counts = await conn.fetchrow(_UPSERT, source)
+    inserted, updated = counts["inserted"], counts["updated"]
+    return ImportCounts(inserted, updated, len(records) - inserted - updated, units_created)
+
+
+def _staging_row(record: TicketRecord, line: int, due: Deadlines) -> tuple:
+    return (line, *(getattr(record, c) for c in COLUMNS), due.sign_due_at, due.contact_due_at, due.close_due_at)
