@@ -25,3 +25,11 @@ async def insert_ticket(conn, no: str = "T1", *, status: str = "received", phone
 
 async def insert_unit(conn, name: str, kind: str = "department") -> int:
     return await conn.fetchval("INSERT INTO units (kind, name) VALUES ($1, $2) RETURNING id", kind, name)
+
+
+async def insert_user(conn, username: str, role: str = "agent", password: str = "correct-horse-1",
+                      display_name: str = "") -> int:
+    """A staff account with a real scrypt hash (sign-in tests log in with ``password``)."""
+    from callcenter.db.users import add_user
+    from callcenter.security.passwords import hash_password
+    return await add_user(conn, username, role, hash_password(password), display_name)

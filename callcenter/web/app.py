@@ -1,0 +1,76 @@
+"""``create_app``: the admin web app, assembled from one module per page area.
+
+To add a page area: write a module with ``routes = web.RouteTableDef()``
+(every handler decorated with ``@require_role`` or ``@public``) and optional
+``NAV`` entries, and append it to :data:`PAGE_MODULES`.  The app refuses to
+start if any route forgets to say who may use it.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Settings
+from ..db.database import Database
+from . import api_session, health, home, keys, login, ticket_export, tickets
+from .access import access_middleware, route_table
+from .config import WebConfig, web_config_from
+from .csrf import csrf_middleware
+from .errors import error_middleware
+from .render import STATIC, setup_templates
+from .sessions import session_middleware
+
+#: Page areas, in nav order.  Registration order matters where patterns overlap:
+#: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.
+PAGE_MODULES: list[ModuleType] = [home, login, health, tickets, ticket_export, api_session]
+
+#: Largest request body (forms, JSON): the ledger takes no uploads here.
+MAX_BODY = 1024 * 1024
+
+
+def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | None = None) -> web.Application:
+    """The web app over ``db``.
+
+    ``extras``: optional components by name: ``ami``, ``asr``, ``dialer`` (for
+    /healthz and later pages) and ``web_config`` (a :class:`WebConfig`; default
+    from ``settings``).  Unknown names are an error, not silently ignored.
+    """
+    extras = dict(extras or {})
+    config = extras.pop("web_config", None) or web_config_from(settings)
+    if not isinstance(config, WebConfig):
+        raise TypeError("extras['web_config'] must be a WebConfig")
+    unknown = set(extras) - set(keys.EXTRA_KEYS)
+    if unknown:
+        raise ValueError(f"unknown extras {sorted(unknown)}; known: {sorted(keys.EXTRA_KEYS)} and web_config")
+    app = web.Application(
+        middlewares=[error_middleware, session_middleware, access_middleware, csrf_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[keys.DB] = db
+    app[keys.SETTINGS] = settings
+    app[keys.WEB_CONFIG] = config
+    for name, key in keys.EXTRA_KEYS.items():
+        app[key] = extras.get(name)
+    setup_templates(app)
+    nav = []
+    for module in PAGE_MODULES:
+        app.add_routes(module.routes)
+        nav.extend(getattr(module, "NAV", ()))
+    app[keys.NAV] = nav
+    app.router.add_static("/static/", STATIC, name="static")
+    app.on_response_prepare.append(_security_headers)
+    route_table(app)          # raises if any route declares no roles
+    return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Defence in depth: no framing, no MIME sniffing, no inline or foreign scripts."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -1,0 +1,63 @@
+"""Friendly Chinese error pages; a traceback goes to the log, never to the browser."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .access import is_api
+from .render import render
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "不支持的请求方式",
+    413: "请求内容过大",
+    429: "请求过于频繁",
+    500: "系统内部错误",
+}
+DEFAULT_MESSAGES = {
+    403: "您的账号没有访问此页面的权限。如需开通, 请联系管理员。",
+    404: "您要找的页面或工单不存在, 可能已被删除或地址有误。",
+    500: "处理请求时出错, 已记录日志。请稍后重试, 如反复出现请联系管理员。",
+}
+
+
+def _message(exc: web.HTTPException) -> str:
+    # aiohttp fills text with "404: Not Found" when the raiser gave none: show ours then.
+    default_text = f"{exc.status}: {exc.reason}"
+    if exc.text and exc.text != default_text:
+        return exc.text
+    return DEFAULT_MESSAGES.get(exc.status, exc.reason)
+
+
+async def error_response(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    if is_api(request.path):
+        return web.json_response({"error": TITLES.get(status, "error"), "message": message}, status=status)
+    try:
+        return await render("error.html", request, {"status": status, "title": TITLES.get(status, "出错了"),
+                                                    "message": message}, status=status, with_flash=False)
+    except Exception:  # the page itself failed (e.g. database down): plain text, still no traceback
+        log.exception("rendering the error page failed")
+        return web.Response(text=f"{status} {TITLES.get(status, '出错了')}: {message}", status=status,
+                            content_type="text/plain")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = await error_response(request, exc.status, _message(exc))
+        for morsel in exc.cookies.values():      # e.g. a cleared stale session cookie
+            response.cookies[morsel.key] = morsel
+        return response
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await error_response(request, 500, DEFAULT_MESSAGES[500])

@@ -1,0 +1,64 @@
+"""``/healthz`` for monitoring: is the database answering, and what do AMI and ASR report.
+
+AMI, ASR and dialer objects are wired in by the service through
+``create_app(extras=...)``.  Each may offer ``health()`` (plain or async)
+returning something JSON-able, or be a callable doing the same; absent ones
+report "not configured".  Only the database decides the HTTP status.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .access import public
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+DB_TIMEOUT_S = 3.0
+
+
+async def component_health(component: Any) -> Any:
+    if component is None:
+        return "not configured"
+    probe = getattr(component, "health", None) or (component if callable(component) else None)
+    if probe is None:
+        return "configured"
+    try:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await asyncio.wait_for(value, DB_TIMEOUT_S)
+        return value
+    except Exception as exc:  # a broken component must not break the health page
+        log.warning("health probe of %r failed: %s", component, exc)
+        return "error"
+
+
+async def database_health(app: web.Application) -> str:
+    try:
+        async with asyncio.timeout(DB_TIMEOUT_S):
+            async with app[keys.DB].pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        log.warning("health check: database unavailable: %s", exc)
+        return "error"
+
+
+@routes.get("/healthz", name="healthz")
+@public
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    body = {
+        "database": await database_health(app),
+        "ami": await component_health(app.get(keys.AMI)),
+        "asr": await component_health(app.get(keys.ASR)),
+    }
+    if app.get(keys.DIALER) is not None:
+        body["dialer"] = await component_health(app[keys.DIALER])
+    return web.json_response(body, status=200 if body["database"] == "ok" else 503,
+                             headers={"Cache-Control": "no-store"})

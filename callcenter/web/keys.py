@@ -1,0 +1,26 @@
+"""Typed keys for what the app and each request carry (aiohttp AppKey: no string typos)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Settings
+from ..db.database import Database
+from .config import WebConfig
+
+DB = web.AppKey("cc_db", Database)
+SETTINGS = web.AppKey("cc_settings", Settings)
+WEB_CONFIG = web.AppKey("cc_web_config", WebConfig)
+NAV = web.AppKey("cc_nav", list)
+# Components the service wires in later; each may be None ("not configured").
+AMI = web.AppKey("cc_ami", object)
+ASR = web.AppKey("cc_asr", object)
+DIALER = web.AppKey("cc_dialer", object)
+#: Extras by the name create_app(extras=...) accepts them under.
+EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER}
+
+# Per-request values (set by the session middleware).  aiohttp >= 3.12 has typed
+# request keys; older versions take the plain string.
+_RequestKey = getattr(web, "RequestKey", None)
+USER: Any = _RequestKey("cc_user", object) if _RequestKey else "cc_user"   # SessionUser | None

@@ -1,0 +1,87 @@
+"""Templates: one jinja2 environment, autoescape always on, and what every page needs.
+
+Every template gets the signed-in user, the CSRF token for its forms, the
+nav entries this role may open and the flash messages of the session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from ..db import web_sessions as sessions_repo
+from ..ledger.privacy import mask_phone
+from ..ledger.timezone import OFFICE_TZ
+from . import keys
+from .access import current_user, may_open
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A nav link to a named GET route; shown only to roles that route allows."""
+    label: str
+    route_name: str
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored instant as Beijing wall time (the office's clock, whatever the server's)."""
+    if value is None:
+        return ""
+    return value.astimezone(OFFICE_TZ).strftime(fmt)
+
+
+def phone(value: str | None, full: bool = False) -> str:
+    """Masked unless the page decided this viewer may see the full number."""
+    return (value or "") if full else mask_phone(value)
+
+
+async def _page_context(request: web.Request, *, with_flash: bool) -> dict[str, Any]:
+    user = current_user(request)
+    nav = [item for item in request.app[keys.NAV] if may_open(user, request.app, item.route_name)]
+    flashes: list[dict] = []
+    if user is not None and with_flash:
+        async with request.app[keys.DB].pool.acquire() as conn:
+            flashes = await sessions_repo.pop_flash(conn, user.session_id)
+    return {"user": user, "csrf_token": user.csrf_token if user else "", "nav": nav, "flashes": flashes,
+            "request_path": request.path}
+
+
+def setup_templates(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["phone"] = phone
+
+
+async def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,
+                 status: int = 200, with_flash: bool = True) -> web.Response:
+    """A full page: the template's own context plus what the layout needs.
+
+    Flash messages are taken (and so removed) only by pages that show them, never
+    by redirects or JSON, so a message survives until someone can read it.
+    """
+    page = await _page_context(request, with_flash=with_flash)
+    page.update(context or {})
+    response = aiohttp_jinja2.render_template(template, request, page, status=status)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def flash(request: web.Request, kind: str, message: str) -> None:
+    """A message for the next page this session sees (kind: ok | error)."""
+    user = current_user(request)
+    if user is not None:
+        async with request.app[keys.DB].pool.acquire() as conn:
+            await sessions_repo.push_flash(conn, user.session_id, kind, message)

@@ -1,0 +1,105 @@
+"""The ledger's query string ↔ a TicketFilter and a page key, with clear errors for bad input.
+
+Dates are Beijing calendar days (来电时间 from the start of 起 to the end of 止).
+The page key travels in the URL as ``<ISO time>~<id>`` so "下一页" is a plain link.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Mapping
+from urllib.parse import urlencode
+
+from ..db.ticket_queries import PageKey, TicketFilter
+from ..ledger import flow
+from ..ledger.timezone import OFFICE_TZ
+
+#: Query parameters the ledger understands (the export takes the same ones).
+FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q")
+MAX_KEYWORD = 200
+_MAX_ID = 2 ** 63 - 1
+
+
+@dataclass
+class ParsedQuery:
+    filter: TicketFilter
+    after: PageKey | None
+    values: dict[str, str]                 # the cleaned parameters, to refill the form
+    errors: list[str] = field(default_factory=list)
+
+
+def _positive_id(raw: str, label: str, errors: list[str]) -> int | None:
+    if not raw:
+        return None
+    if raw.isdigit() and 0 < int(raw) <= _MAX_ID:
+        return int(raw)
+    errors.append(f"{label}无效: {raw[:40]}")
+    return None
+
+
+def _day(raw: str, label: str, errors: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"{label}格式应为 YYYY-MM-DD: {raw[:40]}")
+        return None
+
+
+def encode_key(key: PageKey) -> str:
+    return f"{key.called_at.isoformat()}~{key.id}"
+
+
+def decode_key(raw: str) -> PageKey:
+    stamp, sep, ident = raw.partition("~")
+    try:
+        at = datetime.fromisoformat(stamp)
+        if not sep or at.tzinfo is None or not ident.isdigit() or int(ident) > _MAX_ID:
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError("分页参数无效, 请从第一页重新浏览") from None
+    return PageKey(at, int(ident))
+
+
+def parse_query(query: Mapping[str, str]) -> ParsedQuery:
+    """Everything wrong is reported at once; a bad parameter is dropped, not guessed at."""
+    values = {name: str(query.get(name, "")).strip() for name in FILTER_PARAMS}
+    errors: list[str] = []
+    status = values["status"] or None
+    if status is not None and status not in {s.value for s in flow.State}:
+        errors.append(f"未知状态: {status[:40]}")
+        status = None
+    keyword = values["q"] or None
+    if keyword is not None and len(keyword) > MAX_KEYWORD:
+        errors.append(f"关键词最长 {MAX_KEYWORD} 个字符")
+        keyword = None
+    if keyword is not None and "\x00" in keyword:
+        errors.append("关键词包含非法字符")
+        keyword = None
+    start = _day(values["from"], "起始日期", errors)
+    end = _day(values["to"], "截止日期", errors)
+    if start and end and end < start:
+        errors.append("截止日期早于起始日期")
+    after = None
+    if query.get("after"):
+        try:
+            after = decode_key(str(query["after"]))
+        except ValueError as exc:
+            errors.append(str(exc))
+    flt = TicketFilter(
+        status=status,
+        department_id=_positive_id(values["department"], "科室", errors),
+        community_id=_positive_id(values["community"], "社区", errors),
+        category_l1=values["category"] or None,
+        called_from=datetime.combine(start, time(), OFFICE_TZ) if start else None,
+        called_until=datetime.combine(end + timedelta(days=1), time(), OFFICE_TZ) if end else None,
+        keyword=keyword,
+    )
+    return ParsedQuery(flt, after, values, errors)
+
+
+def filter_query_string(values: Mapping[str, str], **extra: str) -> str:
+    """The filter as a query string (non-empty values only), plus e.g. ``after=``."""
+    pairs = [(k, v) for k, v in values.items() if v] + [(k, v) for k, v in extra.items() if v]
+    return urlencode(pairs)

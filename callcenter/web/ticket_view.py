@@ -1,0 +1,117 @@
+"""How a ticket is presented: deadline status (超期), its fields in the city's words, the action forms.
+
+Pure functions over a ticket row and its history, so the rules are testable
+without a browser.  Who may take which flow step is decided here too: the
+decisions that judge the street's own work (结案审核, 延期, 重新办理, and
+recording the 分中心's ruling on a return) are for supervisors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from ..ledger import flow
+from ..ledger import ticket_record as tr
+from ..ledger.flow import Action, State
+from .access import ALL_STAFF, MANAGERS
+
+ACTION_ROLES: dict[Action, frozenset[str]] = {
+    Action.REVIEW_PASS: MANAGERS,
+    Action.REVIEW_REJECT: MANAGERS,
+    Action.EXTEND: MANAGERS,
+    Action.REOPEN: MANAGERS,
+    Action.RETURN_APPROVED: MANAGERS,
+    Action.RETURN_REJECTED: MANAGERS,
+}
+
+
+def may_take(role: str, action: Action) -> bool:
+    return role in ACTION_ROLES.get(action, ALL_STAFF)
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    action: Action
+    label: str
+    needs_reason: bool
+    needs_unit: bool
+    needs_deadline: bool
+
+
+def action_forms(state: str, role: str) -> list[ActionForm]:
+    """The flow steps legal now that this role may take, with what each form must ask for."""
+    forms = []
+    for action in flow.allowed_actions(flow.parse_state(state)):
+        if may_take(role, action):
+            rule = flow.RULES[action]
+            forms.append(ActionForm(action, action.label, rule.needs_reason, rule.needs_unit, rule.needs_deadline))
+    return forms
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    label: str
+    due_at: datetime | None
+    done_at: datetime | None
+    status: str          # 未到期 | 已超期 | 按时完成 | 超期完成 | 无
+    overdue: bool
+
+
+def _judge(label: str, due: datetime | None, done: datetime | None, still_open: bool,
+           now: datetime) -> DeadlineView:
+    if due is None:
+        return DeadlineView(label, None, done, "无", False)
+    if done is not None:
+        late = done > due
+        return DeadlineView(label, due, done, "超期完成" if late else "按时完成", late)
+    if not still_open:
+        return DeadlineView(label, due, None, "无", False)
+    if now > due:
+        return DeadlineView(label, due, None, "已超期", True)
+    return DeadlineView(label, due, None, "未到期", False)
+
+
+def deadline_views(ticket: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
+                   now: datetime) -> list[DeadlineView]:
+    """签收 / 首次联系 / 办结 deadlines, each met, pending, or 超期."""
+    state = flow.parse_state(ticket["status"])
+    working = state in flow.OPEN_STATES
+    closed_at = None
+    if not working:
+        fed_back = [e["at"] for e in events if e["to_state"] == State.FEEDBACK.value]
+        closed_at = max(fed_back) if fed_back else None
+    close_due = ticket["extended_due_at"] or ticket["close_due_at"]
+    return [
+        _judge("签收", ticket["sign_due_at"], ticket["signed_at"], state is State.RECEIVED, now),
+        _judge("首次联系", ticket["contact_due_at"], ticket["first_contact_at"],
+               working and state is not State.RECEIVED, now),
+        _judge("办结" + ("(已延期)" if ticket["extended_due_at"] else ""), close_due, closed_at, working, now),
+    ]
+
+
+#: City columns holding instants (shown in Beijing time) and the phone (masked unless allowed).
+_TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at"})
+
+
+def city_fields(ticket: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(column, Chinese header, value) for every column of the city's export, in its order."""
+    return [(f.column, f.header, ticket[f.column]) for f in tr.FIELDS]
+
+
+def is_time_column(column: str) -> bool:
+    return column in _TIME_COLUMNS
+
+
+def state_label(value: str) -> str:
+    try:
+        return flow.State(value).label
+    except ValueError:
+        return value
+
+
+def action_label(value: str) -> str:
+    try:
+        return flow.Action(value).label
+    except ValueError:
+        return value
