@@ -1,0 +1,125 @@
+"""One answered callback call, from "who is this?" to the stored outcome.
+
+The FastAGI server hands every call here.  The call must prove which attempt
+it belongs to before a single question is asked: the ATTEMPT_ID and
+TICKET_ID channel variables set at Originate, cross-checked with the channel's
+Uniqueid (our ChannelId).  Answers filed under the wrong ticket would corrupt
+the three rates, so any disagreement ends the call unheard.  Then the script
+runs, each answer is committed as it arrives, and the IVR's verdict
+(complete / partial / refused) is written at the end.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..asr.base import NoSpeech, Recognizer
+from ..db import callbacks
+from .answers import Answer
+from .channel import CallInfo, Channel, ChannelGone
+from .context import CallContext
+from .loader import ScriptLibrary
+from .runner import RunResult, run_script
+from .tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+#: Channel variables the dialer sets in its Originate.
+ATTEMPT_VAR = "ATTEMPT_ID"
+TICKET_VAR = "TICKET_ID"
+SCRIPT_VAR = "CALLCENTER_SCRIPT"
+
+
+class CallRejected(Exception):
+    """The call cannot be tied to exactly one attempt; nothing is asked or stored."""
+
+
+class AttemptAnswers:
+    """Stores each answer of one attempt as the citizen's version 1, committed at once."""
+
+    def __init__(self, pool: Any, attempt_id):
+        self.pool = pool
+        self.attempt_id = attempt_id
+
+    async def store(self, answer: Answer) -> bool:
+        async with self.pool.acquire() as conn:
+            return await callbacks.record_answer(
+                conn, self.attempt_id, answer.question, intent=answer.intent, source=answer.source,
+                digits=answer.digits, transcript=answer.transcript, confidence=answer.confidence,
+                recording_path=answer.recording_path, needs_review=answer.needs_review)
+
+
+@dataclass
+class CallbackIvr:
+    """The FastAGI call handler for callback surveys (``AgiServer(CallbackIvr(...))``)."""
+    pool: Any
+    library: ScriptLibrary
+    recognizer: Recognizer | None = None
+    synthesizer: Synthesizer | None = None
+    recordings_dir: Path | None = None
+
+    async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
+        try:
+            await channel.answer()
+            facts = await self.identify(channel, call)
+            script = self.library.get(await channel.get_variable(SCRIPT_VAR) or facts.script)
+        except (CallRejected, LookupError) as exc:
+            log.error("call %s (%s) rejected: %s", call.channel_id, call.channel_name, exc)
+            try:
+                await channel.hangup()
+            except ChannelGone:
+                pass
+            return None
+        except ChannelGone as gone:
+            log.info("call %s gone before the survey started: %s", call.channel_id, gone.reason)
+            return None
+        try:
+            async with self.pool.acquire() as conn:
+                if not await callbacks.mark_answered(conn, facts.attempt_id):
+                    log.warning("attempt %s answered while %s; answers are stored all the same",
+                                facts.attempt_id, facts.state)
+        except Exception:   # the citizen is on the line: ask anyway, each answer is stored on its own
+            log.exception("attempt %s: could not mark it answered", facts.attempt_id)
+        context = CallContext.for_ticket(str(facts.attempt_id), ticket_id=facts.ticket_id,
+                                         ticket_no=facts.ticket_no, title=facts.title,
+                                         called_at=facts.called_at, category=facts.category)
+        result = await run_script(script, channel, context, AttemptAnswers(self.pool, facts.attempt_id),
+                                  recognizer=self.recognizer or NoSpeech(), synthesizer=self.synthesizer,
+                                  recordings_dir=self.recordings_dir)
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await callbacks.finish_attempt(conn, facts.attempt_id, result.outcome)
+        except Exception:
+            log.exception("attempt %s: could not record outcome %s (the dialer will judge it from the answers)",
+                          facts.attempt_id, result.outcome)
+        else:
+            log.info("attempt %s: %s (%s), path %s", facts.attempt_id, stored, result.ended_by,
+                     " → ".join(result.path))
+        return result
+
+    async def identify(self, channel: Channel, call: CallInfo) -> callbacks.CallFacts:
+        attempt_var = await channel.get_variable(ATTEMPT_VAR)
+        ticket_var = await channel.get_variable(TICKET_VAR)
+        async with self.pool.acquire() as conn:
+            by_var = await callbacks.call_facts(conn, attempt_var) if attempt_var else None
+            by_channel = await callbacks.call_facts_by_channel(conn, call.channel_id)
+        if attempt_var and by_var is None:
+            raise CallRejected(f"ATTEMPT_ID {attempt_var!r} names no callback attempt")
+        facts = by_var or by_channel
+        if facts is None:
+            raise CallRejected(f"no ATTEMPT_ID and no attempt has ChannelId {call.channel_id!r}")
+        if by_var and by_channel and by_var.attempt_id != by_channel.attempt_id:
+            raise CallRejected(f"ATTEMPT_ID {attempt_var} but ChannelId {call.channel_id} is attempt "
+                               f"{by_channel.attempt_id}")
+        if facts.channel_id is not None and str(facts.channel_id) != call.channel_id.strip():
+            raise CallRejected(f"attempt {facts.attempt_id} was dialled as channel {facts.channel_id}, "
+                               f"but this call is {call.channel_id!r}")
+        if facts.outcome is not None or facts.state in ("finished", "cancelled"):
+            raise CallRejected(f"attempt {facts.attempt_id} is already {facts.outcome or facts.state}; "
+                               f"a replayed call must not change it")
+        if ticket_var and ticket_var.strip() != str(facts.ticket_id):
+            raise CallRejected(f"TICKET_ID {ticket_var!r} but attempt {facts.attempt_id} is for ticket "
+                               f"{facts.ticket_id}")
+        return facts

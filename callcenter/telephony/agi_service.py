@@ -1,0 +1,36 @@
+"""The callback FastAGI service as ``callcenter serve`` runs it, built from settings in one call.
+
+Why a factory: the scripts must be validated before Asterisk can connect
+(a bad script stops start-up with FILE:LINE errors, not a citizen's call),
+and the pieces (scripts, recordings directory, speech, synthesised prompts)
+come from settings the same way everywhere: service, demo, tests.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..asr.base import Recognizer
+from ..config import Settings
+from ..ivr.loader import ScriptLibrary
+from ..ivr.session import CallbackIvr
+from ..ivr.tts import EspeakSynthesizer, Synthesizer
+from .agi import AgiServer
+
+
+def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer | None = None,
+                        synthesizer: Synthesizer | None = None, scripts: Path | None = None,
+                        sounds_dir: Path | None = None) -> AgiServer:
+    """An unstarted :class:`AgiServer` on ``settings.agi_host:agi_port`` serving route ``callback``.
+
+    Raises :class:`callcenter.ivr.loader.ScriptError` listing every problem of
+    every script.  ``synthesizer`` defaults to espeak-ng with a cache under
+    ``settings.home/tts`` (the greeting's date and title; skipped if espeak-ng
+    is missing).  Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
+    must be able to write there (same host, or a shared mount at the same path).
+    """
+    library = ScriptLibrary.from_directory(scripts, sounds_dir=sounds_dir)
+    ivr = CallbackIvr(pool, library, recognizer=recognizer,
+                      synthesizer=synthesizer or EspeakSynthesizer(settings.home / "tts"),
+                      recordings_dir=settings.recordings)
+    return AgiServer(ivr, host=settings.agi_host, port=settings.agi_port)
