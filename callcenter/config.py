@@ -6,6 +6,7 @@ Precedence, lowest first: built-in defaults → the TOML file (``--config`` or
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -47,8 +48,14 @@ class Settings:
     # Speech: a vosk model directory; None means DTMF only.
     vosk_model: Path | None = None
     asr_workers: int = 1
+    asr_worker_memory_mb: int = 0           # address-space cap per ASR worker; 0 = none
+    asr_review_threshold: float = 0.6       # speech answers below this confidence go to a supervisor
     recordings_dir: Path | None = None
     timezone: str = "Asia/Shanghai"
+    # Service: the name this instance claims calls under (stable across restarts, so a restarted
+    # instance reconciles its own calls at once; unique per instance sharing one database).
+    instance_name: str = field(default_factory=socket.gethostname)
+    shutdown_grace: float = 30.0            # seconds live calls get to finish after SIGTERM
 
     @property
     def pgdata(self) -> Path:
@@ -73,7 +80,11 @@ ENV_VARS = {
     "CALLCENTER_WEB_PORT": "web_port",
     "CALLCENTER_VOSK_MODEL": "vosk_model",
     "CALLCENTER_ASR_WORKERS": "asr_workers",
+    "CALLCENTER_ASR_WORKER_MEMORY_MB": "asr_worker_memory_mb",
+    "CALLCENTER_ASR_REVIEW_THRESHOLD": "asr_review_threshold",
     "CALLCENTER_RECORDINGS": "recordings_dir",
+    "CALLCENTER_INSTANCE": "instance_name",
+    "CALLCENTER_SHUTDOWN_GRACE": "shutdown_grace",
 }
 
 _PORT_FIELDS = {"ami_port", "agi_port", "web_port"}
@@ -85,12 +96,21 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
     if raw is None or raw == "":
         return None if "None" in str(kind) else raw
     try:
+        if str(kind) == "float":
+            value = float(raw)
+            if name == "asr_review_threshold" and not 0.0 <= value <= 1.0:
+                raise ValueError("must be between 0 and 1")
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
         if "int" in str(kind):
             value = int(raw)
             if name in _PORT_FIELDS and not 1 <= value <= 65535:
                 raise ValueError("port out of range 1–65535")
             if name.startswith(("db_pool", "asr_workers")) and value < 1:
                 raise ValueError("must be at least 1")
+            if name == "asr_worker_memory_mb" and value < 0:
+                raise ValueError("must be 0 (no cap) or a size in MiB")
             return value
         if "Path" in str(kind):
             return Path(str(raw)).expanduser()

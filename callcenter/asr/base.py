@@ -22,6 +22,7 @@ class Recognition:
     confidence: float                    # 0.0 – 1.0, engine word confidences combined with match clarity
     needs_review: bool                   # below the threshold: a supervisor decides, never a silent guess
     words: tuple[tuple[str, float], ...] = field(default=())   # (word, confidence) as the engine gave them
+    free_text: str = ""                  # free-form transcription of the same audio, for the supervisor to read
 
 
 @runtime_checkable
@@ -39,5 +40,14 @@ class NoSpeech:
 
     available = False
 
+    def __init__(self, reason: str = "no vosk model configured (CALLCENTER_VOSK_MODEL)"):
+        self.reason = reason
+
     async def recognize(self, audio: Path, *, question: str, phrases: Mapping[str, str]) -> Recognition:
-        raise SpeechUnavailable("no vosk model configured (CALLCENTER_VOSK_MODEL): DTMF only")
+        raise SpeechUnavailable(f"{self.reason}: DTMF only")
+
+    async def start(self) -> None:
+        """Nothing to load (every recognizer may be started and closed the same way)."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
