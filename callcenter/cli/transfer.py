@@ -15,6 +15,7 @@ from ..transfer.exporter import default_export_path, export_tickets, month_bound
 from ..transfer.importer import ImportRejected, import_tickets
 from ..transfer.progress import terminal_progress
 from ..transfer.reader import FileRejected, UnsupportedFile
+from ..transfer.urban_import import import_urban_cases
 from ..transfer.writer import FORMATS, format_of
 from .common import CliError, ExitCode, async_handler, database
 
@@ -41,6 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="import the valid rows; write the invalid ones with their reasons to "
                               "FILE.rejects.csv beside the input")
     tickets.set_defaults(handler=run_import)
+    urban = imp_kinds.add_parser(
+        "urban", help="import urban-management / grid cases (csv/xlsx) awaiting 审核",
+        description="Import cases from the district's urban-management platform or grid inspections. Headers: "
+                    "案件编号, 案件类型, 上报时间 (required), 案件来源 (城管平台/网格巡查), 问题描述, 问题点位, 所在社区, "
+                    "上报人, or the column names (case_no, case_type, reported_at …). Same rules as `import "
+                    "tickets`: all or nothing, every bad row listed (exit 3), or --skip-invalid; known 案件编号 are "
+                    "left unchanged. Exit codes: 0 imported, 2 unusable path, 3 file or rows rejected, 1 other failure.")
+    urban.add_argument("file", type=Path, help="the .csv or .xlsx file")
+    urban.add_argument("--skip-invalid", action="store_true",
+                       help="import the valid rows; write the invalid ones with their reasons to FILE.rejects.csv")
+    urban.set_defaults(handler=run_import_urban)
 
     exp = sub.add_parser("export", help="export one month of the ledger with the city's headers")
     exp_kinds = exp.add_subparsers(dest="export_kind", metavar="WHAT", required=True)
@@ -123,6 +135,33 @@ async def run_import(args: argparse.Namespace) -> int:
           f"更新 updated {report.updated}, 未变 unchanged {report.unchanged}, 拒绝 rejected {report.rejected}")
     if report.units_created:
         print(f"新建单位 (new departments/communities): {report.units_created}")
+    if report.rejects_file:
+        _print_errors(report.errors)
+        print(f"被拒绝的行及原因已写入 (rejected rows written to): {report.rejects_file}")
+    return int(ExitCode.OK)
+
+
+@async_handler
+async def run_import_urban(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        async with database(args) as db:
+            report = await import_urban_cases(db.pool, path, actor=_actor(), skip_invalid=args.skip_invalid)
+    except UnsupportedFile as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from exc
+    except ConnectionError as exc:
+        raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
+    except (asyncpg.PostgresError, OSError) as exc:
+        raise CliError(f"{path.name}: 导入失败, 未写入任何数据 (import failed, nothing written): {exc}") from exc
+    except FileRejected as exc:
+        raise CliError(f"{exc}; 未导入任何数据 (nothing imported)", ExitCode.REJECTED) from exc
+    except ImportRejected as exc:
+        _print_errors(exc.errors)
+        raise CliError(f"{path.name}: {exc}", ExitCode.REJECTED) from exc
+    if report.ignored_headers:
+        print(f"忽略未知列 (ignored columns): {'、'.join(report.ignored_headers)}", file=sys.stderr)
+    print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
+          f"已存在 existing {report.existing}, 拒绝 rejected {report.rejected}")
     if report.rejects_file:
         _print_errors(report.errors)
         print(f"被拒绝的行及原因已写入 (rejected rows written to): {report.rejects_file}")

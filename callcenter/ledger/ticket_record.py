@@ -253,6 +253,12 @@ def _hours(value: Any) -> int | None:
     return hours
 
 
+#: Cell parsers other record types (e.g. urban cases) build their fields from.
+text_cell = _text
+required_text = _required_text
+required_time = _required_time
+
+
 # --- the columns ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -334,10 +340,16 @@ assert {f.name for f in dc_fields(TicketRecord)} == set(COLUMNS), "FIELDS and Ti
 
 # --- header row -------------------------------------------------------------------------
 
-_BY_NAME: dict[str, Field] = {}
-for _f in FIELDS:
-    _BY_NAME[_f.header] = _f
-    _BY_NAME[_f.column] = _f
+def _by_name(fields: Sequence[Field]) -> dict[str, Field]:
+    """Header text or column name → field (both spellings are accepted in a file)."""
+    names: dict[str, Field] = {}
+    for f in fields:
+        names[f.header] = f
+        names[f.column] = f
+    return names
+
+
+_BY_NAME = _by_name(FIELDS)
 
 
 def _header_key(value: Any) -> str:
@@ -350,23 +362,29 @@ class HeaderMap:
     positions: Mapping[str, int]      # column → cell index
     labels: Mapping[str, str]         # column → header text in the file
     ignored: tuple[str, ...]          # headers we do not know (reported, not imported)
+    fields: tuple[Field, ...] = FIELDS  # the record type's columns
 
     @property
     def present(self) -> frozenset[str]:
         return frozenset(self.positions)
 
     def label(self, column: str) -> str:
-        return self.labels.get(column) or next(f.header for f in FIELDS if f.column == column)
+        return self.labels.get(column) or next(f.header for f in self.fields if f.column == column)
 
     @cached_property
     def plan(self) -> tuple[tuple[Field, int, str], ...]:
         """(field, cell index, label) of each present column, worked out once per file, not per row."""
-        return tuple((f, self.positions[f.column], self.label(f.column)) for f in FIELDS
+        return tuple((f, self.positions[f.column], self.label(f.column)) for f in self.fields
                      if f.column in self.positions)
 
 
-def resolve_headers(headers: Sequence[Any]) -> HeaderMap:
-    """Map the header row; raises :class:`HeaderError` naming every missing/duplicated column."""
+def resolve_headers(headers: Sequence[Any], fields: Sequence[Field] = FIELDS) -> HeaderMap:
+    """Map the header row; raises :class:`HeaderError` naming every missing/duplicated column.
+
+    ``fields``: the columns of the record type (tickets by default; other files, such as
+    urban cases, describe theirs with the same :class:`Field` and get the same reporting).
+    """
+    by_name = _BY_NAME if fields is FIELDS else _by_name(fields)
     positions: dict[str, int] = {}
     labels: dict[str, str] = {}
     ignored: list[str] = []
@@ -375,7 +393,7 @@ def resolve_headers(headers: Sequence[Any]) -> HeaderMap:
         key = _header_key(raw)
         if not key:
             continue
-        field = _BY_NAME.get(key)
+        field = by_name.get(key)
         if field is None:
             ignored.append(cell_text(raw))
         elif field.column in positions:
@@ -383,17 +401,16 @@ def resolve_headers(headers: Sequence[Any]) -> HeaderMap:
         else:
             positions[field.column] = index
             labels[field.column] = cell_text(raw)
-    missing = [f"{f.header} ({f.column})" for f in REQUIRED if f.column not in positions]
+    missing = [f"{f.header} ({f.column})" for f in fields if f.required and f.column not in positions]
     if missing or duplicated:
         raise HeaderError(missing, duplicated)
-    return HeaderMap(positions, labels, tuple(ignored))
+    return HeaderMap(positions, labels, tuple(ignored), tuple(fields))
 
 
 # --- a row ------------------------------------------------------------------------------
 
-def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
-              categories: Iterable[str] | frozenset[str]) -> TicketRecord | list[RowError]:
-    """A record, or every error found in the row (``categories``: known 一级分类)."""
+def parse_fields(cells: Sequence[Any], headers: HeaderMap, line: int) -> tuple[dict[str, Any], list[RowError]]:
+    """Each present column parsed by its field: (values by column, every cell error of the row)."""
     values: dict[str, Any] = {}
     errors: list[RowError] = []
     width = len(cells)
@@ -403,6 +420,13 @@ def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
             values[field.column] = field.parse(raw)
         except FieldError as exc:
             errors.append(RowError(line, label, str(exc), cell_text(raw)))
+    return values, errors
+
+
+def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
+              categories: Iterable[str] | frozenset[str]) -> TicketRecord | list[RowError]:
+    """A record, or every error found in the row (``categories``: known 一级分类)."""
+    values, errors = parse_fields(cells, headers, line)
     category = values.get("category_l1")
     if category and category not in categories:
         errors.append(RowError(line, headers.label("category_l1"),

@@ -191,6 +191,20 @@ def _hot_spots(ws: Worksheet, m: Monthly) -> None:
     _widths(ws, [24, 10, 24, 40, 17, 17])
 
 
+def _urban(ws: Worksheet, m: Monthly) -> None:
+    """城市管理: cases by type, community and unit, on-time closure, repeat locations (callcenter.db.urban)."""
+    row = _header(ws, "城市管理 / 网格案件", m)
+    u = m.urban
+    on_time = display(_ratio(u.closed_on_time, u.closed))
+    last = _table(ws, row, ["上报案件", "已结案", "按期结案", "按期结案率(%)"], [[u.total, u.closed, u.closed_on_time, on_time]])
+    last = _table(ws, last + 2, ["案件类型", "案件数"], u.by_type)
+    last = _table(ws, last + 2, ["社区", "案件数"], u.by_community)
+    last = _table(ws, last + 2, ["承办单位", "案件数", "已结案", "按期结案", "按期结案率(%)"],
+                  [[name, n, closed, ok, display(_ratio(ok, closed))] for name, n, closed, ok in u.by_department])
+    _table(ws, last + 2, ["重复点位", "案件数", "案件类型"], u.repeat_locations)
+    _widths(ws, [24, 10, 10, 10, 14])
+
+
 def build_workbook(m: Monthly) -> Workbook:
     wb = Workbook()
     summary = wb.active
@@ -202,6 +216,8 @@ def build_workbook(m: Monthly) -> Workbook:
     _daily(wb.create_sheet("日趋势"), m)
     _problems(wb.create_sheet("不满意未解决"), m)
     _hot_spots(wb.create_sheet("热点与重复"), m)
+    if m.urban is not None and m.urban.total:      # only when the period had urban cases
+        _urban(wb.create_sheet("城市管理"), m)
     return wb
 
 

@@ -13,6 +13,7 @@ from typing import Hashable
 
 from ..db import analysis
 from ..db import scoring as repo
+from ..db import urban as urban_repo
 from ..db.analysis import Compliance
 from ..scoring.explain import Explanation, explain
 from ..scoring.periods import Calendar, Period, day_window, period, previous
@@ -188,6 +189,7 @@ class Monthly:
     compliance: list[Compliance]
     problems: list
     explanation: Explanation
+    urban: urban_repo.UrbanStats | None = None     # 城市管理 cases reported in the period
 
 
 async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly:
@@ -215,4 +217,5 @@ async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly
         compliance=await analysis.deadline_compliance(conn, p.start, p.end, now=as_of),
         problems=await repo.problem_tickets(conn, p.start, p.end, as_of=as_of),
         explanation=(await explain_unit(conn, label, "street", as_of=as_of))[2],
+        urban=await urban_repo.statistics(conn, p.start, p.end),
     )

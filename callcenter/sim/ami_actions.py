@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .ami_wire import ClientAction, Headers, encode, event
 from .call_engine import parse_originate
+from .queues import QueueError, queues_of
 
 if TYPE_CHECKING:
     from .ami_server import AmiServer
@@ -156,3 +157,81 @@ async def hangup(server: "AmiServer", session: "AmiSession", a: ClientAction) ->
         session.respond(a, [("Response", "Error"), ("Message", "No such channel")])
         return
     session.respond(a, [("Response", "Success"), ("Message", "Channel Hungup")])
+
+
+# -- queues (transcript 10); the queue logic lives in sim/queues.py ---------------------------
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "yes", "1", "on")
+
+
+@action("QueueAdd")
+async def queue_add(server: "AmiServer", session: "AmiSession", a: ClientAction) -> None:
+    queue, interface = a.get("Queue") or "", a.get("Interface") or ""
+    if not queue or not interface:
+        session.respond(a, [("Response", "Error"), ("Message", "'Queue' and 'Interface' not specified.")])
+        return
+    try:
+        queues_of(server.engine).check_add(queue, interface)
+    except QueueError as exc:
+        session.respond(a, [("Response", "Error"), ("Message", str(exc))])
+        return
+    session.respond(a, [("Response", "Success"), ("Message", "Added interface to queue")])
+    queues_of(server.engine).add_member(queue, interface, a.get("MemberName") or "", _flag(a.get("Paused")),
+                                        a.get("Reason") or "")
+
+
+@action("QueueRemove")
+async def queue_remove(server: "AmiServer", session: "AmiSession", a: ClientAction) -> None:
+    queue, interface = a.get("Queue") or "", a.get("Interface") or ""
+    if not queue or not interface:
+        session.respond(a, [("Response", "Error"), ("Message", "Need 'Queue' and 'Interface' parameters.")])
+        return
+    engine = queues_of(server.engine)
+    try:
+        engine.check_remove(queue, interface)
+    except QueueError as exc:
+        session.respond(a, [("Response", "Error"), ("Message", str(exc))])
+        return
+    session.respond(a, [("Response", "Success"), ("Message", "Removed interface from queue")])
+    engine.remove_member(queue, interface)
+
+
+@action("QueuePause")
+async def queue_pause(server: "AmiServer", session: "AmiSession", a: ClientAction) -> None:
+    interface, paused = a.get("Interface") or "", a.get("Paused")
+    if not interface or paused is None:
+        session.respond(a, [("Response", "Error"), ("Message", "Need 'Interface' and 'Paused' parameters.")])
+        return
+    engine = queues_of(server.engine)
+    try:
+        engine.check_pause(a.get("Queue"), interface)
+    except QueueError as exc:
+        session.respond(a, [("Response", "Error"), ("Message", str(exc))])
+        return
+    on = _flag(paused)
+    session.respond(a, [("Response", "Success"),
+                        ("Message", "Interface paused successfully" if on else "Interface unpaused successfully")])
+    engine.pause_member(a.get("Queue"), interface, on, a.get("Reason") or "")
+
+
+@action("QueueStatus")
+async def queue_status(server: "AmiServer", session: "AmiSession", a: ClientAction) -> None:
+    """List items end with ActionID here (transcript 10), unlike CoreShowChannels'."""
+    items = queues_of(server.engine).status_items(a.get("Queue"))
+    session.respond(a, [("Response", "Success"), ("EventList", "start"), ("Message", "Queue status will follow")])
+    aid = [("ActionID", a.action_id)] if a.action_id is not None else []
+    for item in items:
+        session.send(item + aid)
+    session.send([("Event", "QueueStatusComplete")] + aid + [("EventList", "Complete"),
+                                                             ("ListItems", str(len(items)))])
+
+
+@action("MixMonitor")
+async def mix_monitor(server: "AmiServer", session: "AmiSession", a: ClientAction) -> None:
+    """Recording is acknowledged, not simulated: the service only needs to know it started."""
+    channel = server.engine.channels.by_name(a.get("Channel") or "")
+    if channel is None:
+        session.respond(a, [("Response", "Error"), ("Message", "No such channel")])
+        return
+    session.respond(a, [("Response", "Success")])

@@ -23,6 +23,8 @@ from .ami_wire import ClientAction, Headers, event
 from .channels import (CAUSE_TXT, STATE_BUSY, STATE_RING, STATE_RINGING, STATE_UP, ChannelRegistry,
                        SimChannel)
 from .citizens import CitizenBook, CitizenScript, Pickup
+from .ground_truth import CallLog
+from .queues import QUEUE_CONTEXTS, queues_of
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,8 @@ class CallEngine:
         self.rng = random.Random(seed)
         self.calls: dict[str, asyncio.Task] = {}     # by ChannelId
         self.outcomes: dict[str, str] = {}           # ChannelId → pickup value actually simulated
+        self.log = CallLog()                         # ground truth: every call, when it was live
+        self.queues = None                           # sim.queues.QueueEngine, made on first use (queues_of)
         self._threadids = itertools.count(139758237972160, 2048)
 
     def start(self, request: OriginateRequest, *, on_pickup: Callable[[bool], None] | None = None) -> asyncio.Task:
@@ -154,6 +158,8 @@ class CallEngine:
         return True
 
     async def close(self) -> None:
+        if self.queues is not None:
+            await self.queues.close()
         tasks = list(self.calls.values())
         for task in tasks:
             task.cancel()
@@ -223,10 +229,14 @@ class CallEngine:
                 state["reported"] = True
                 if on_pickup:
                     on_pickup(answered)
+        self.log.began(r.channel_id, r.number, r.context)
         try:
             self.channels.add(one)
             self.channels.add(two)
             self._prelude_one(r, one, two)
+            if r.context in QUEUE_CONTEXTS:             # into the hotline queue (transcript 10)
+                await queues_of(self).originated(r, one, two, report)
+                return
             if pickup is Pickup.INVALID:
                 report(False)
                 self._originate_response(r, one, 0)
@@ -248,6 +258,7 @@ class CallEngine:
             self._torn_down(r, one, two, state, report)
             raise
         finally:
+            self.log.ended(r.channel_id)
             self.channels.remove(one)
             self.channels.remove(two)
 

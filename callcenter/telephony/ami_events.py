@@ -15,10 +15,13 @@ QUEUE_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon",
                 "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer",
                 "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved")
 
-EVENTS_WE_USE: frozenset[str] = frozenset(CALL_EVENTS + SYSTEM_EVENTS + LIST_EVENTS + QUEUE_EVENTS)
+# The hotline dialplan's UserEvent(CallbackRequested) ([hotline-exit] in docker/asterisk/extensions.conf).
+USER_EVENTS = ("UserEvent",)
 
-# Privilege classes of the events above (queue events are "agent"); "dialplan" (VarSet, Newexten) stays off.
-EVENT_CLASSES = "system,call,agent"
+EVENTS_WE_USE: frozenset[str] = frozenset(CALL_EVENTS + SYSTEM_EVENTS + LIST_EVENTS + QUEUE_EVENTS + USER_EVENTS)
+
+# Privilege classes of the events above (queue events are "agent", UserEvent "user"); "dialplan" stays off.
+EVENT_CLASSES = "system,call,agent,user"
 
 
 def filter_regex(names: frozenset[str] | set[str] = EVENTS_WE_USE) -> str:

@@ -14,20 +14,27 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import api_session, health, home, keys, login, ticket_export, tickets
+from . import (api, api_session, appeals, calls, campaigns_page, console, health, home, keys, login, metrics,
+               recordings, repeat, review, ticket_export, tickets, urban, wall)
 from .access import access_middleware, route_table
+from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
 from .csrf import csrf_middleware
 from .errors import error_middleware
+from .limits import MAX_BODY
 from .render import STATIC, setup_templates
 from .sessions import session_middleware
 
 #: Page areas, in nav order.  Registration order matters where patterns overlap:
 #: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.
-PAGE_MODULES: list[ModuleType] = [home, login, health, tickets, ticket_export, api_session]
+PAGE_MODULES: list[ModuleType] = [
+    home, login, health, tickets, ticket_export, api_session,
+    calls, recordings, review,              # 回访审核
+    console, wall, repeat,                  # 心理疏导专线
+    campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
+    api, metrics,
+]
 
-#: Largest request body (forms, JSON): the ledger takes no uploads here.
-MAX_BODY = 1024 * 1024
 
 
 def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | None = None) -> web.Application:
@@ -45,7 +52,7 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
     if unknown:
         raise ValueError(f"unknown extras {sorted(unknown)}; known: {sorted(keys.EXTRA_KEYS)} and web_config")
     app = web.Application(
-        middlewares=[error_middleware, session_middleware, access_middleware, csrf_middleware],
+        middlewares=[error_middleware, session_middleware, token_middleware, access_middleware, csrf_middleware],
         client_max_size=MAX_BODY,
     )
     app[keys.DB] = db
@@ -58,6 +65,8 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
     for module in PAGE_MODULES:
         app.add_routes(module.routes)
         nav.extend(getattr(module, "NAV", ()))
+        if hasattr(module, "setup_app"):      # per-app state a page area keeps (e.g. a cache)
+            module.setup_app(app)
     app[keys.NAV] = nav
     app.router.add_static("/static/", STATIC, name="static")
     app.on_response_prepare.append(_security_headers)

@@ -1,6 +1,7 @@
 """Friendly Chinese error pages; a traceback goes to the log, never to the browser."""
 from __future__ import annotations
 
+import json
 import logging
 
 from aiohttp import web
@@ -9,6 +10,12 @@ from .access import is_api
 from .render import render
 
 log = logging.getLogger(__name__)
+
+
+def _readable_json(value) -> str:
+    """Chinese messages as characters, not \\u escapes (still valid UTF-8 JSON)."""
+    return json.dumps(value, ensure_ascii=False)
+
 
 TITLES = {
     400: "请求有误",
@@ -37,7 +44,8 @@ def _message(exc: web.HTTPException) -> str:
 
 async def error_response(request: web.Request, status: int, message: str) -> web.StreamResponse:
     if is_api(request.path):
-        return web.json_response({"error": TITLES.get(status, "error"), "message": message}, status=status)
+        return web.json_response({"error": TITLES.get(status, "error"), "message": message}, status=status,
+                                 dumps=_readable_json)
     try:
         return await render("error.html", request, {"status": status, "title": TITLES.get(status, "出错了"),
                                                     "message": message}, status=status, with_flash=False)

@@ -1,9 +1,11 @@
 """``/healthz`` for monitoring: is the database answering, and what do AMI and ASR report.
 
 AMI, ASR and dialer objects are wired in by the service through
-``create_app(extras=...)``.  Each may offer ``health()`` (plain or async)
-returning something JSON-able, or be a callable doing the same; absent ones
-report "not configured".  Only the database decides the HTTP status.
+``create_app(extras=...)``.  Each may offer ``health()`` (plain or async) or
+``as_dict()`` (a SpeechStatus) returning something JSON-able, or be a
+callable doing the same; an AMI link without ``health()`` reports its public
+``snapshot()`` fields; absent ones report "not configured".  Only the
+database decides the HTTP status.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from . import keys
 from .access import public
+from .components import ami_snapshot, speech_view
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -25,9 +28,11 @@ DB_TIMEOUT_S = 3.0
 async def component_health(component: Any) -> Any:
     if component is None:
         return "not configured"
-    probe = getattr(component, "health", None) or (component if callable(component) else None)
+    probe = (getattr(component, "health", None) or getattr(component, "as_dict", None)
+             or (component if callable(component) else None))
     if probe is None:
-        return "configured"
+        snapshot = ami_snapshot(component)        # the AMI link: its public counters, never its credentials
+        return snapshot if snapshot is not None else "configured"
     try:
         value = probe()
         if inspect.isawaitable(value):
@@ -58,6 +63,8 @@ async def healthz(request: web.Request) -> web.Response:
         "ami": await component_health(app.get(keys.AMI)),
         "asr": await component_health(app.get(keys.ASR)),
     }
+    if body["asr"] == "configured":               # a recognizer object: say which mode and how many workers
+        body["asr"] = speech_view(app).as_dict()
     if app.get(keys.DIALER) is not None:
         body["dialer"] = await component_health(app[keys.DIALER])
     return web.json_response(body, status=200 if body["database"] == "ok" else 503,

@@ -17,8 +17,9 @@ NAV = web.AppKey("cc_nav", list)
 AMI = web.AppKey("cc_ami", object)
 ASR = web.AppKey("cc_asr", object)
 DIALER = web.AppKey("cc_dialer", object)
+HOTLINE = web.AppKey("cc_hotline", object)      # callcenter.hotline.service.HotlineService
 #: Extras by the name create_app(extras=...) accepts them under.
-EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER}
+EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER, "hotline": HOTLINE}
 
 # Per-request values (set by the session middleware).  aiohttp >= 3.12 has typed
 # request keys; older versions take the plain string.

@@ -12,6 +12,7 @@ from ..ledger.timezone import OFFICE_TZ
 from . import keys
 from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .render import NavItem, flash, render
+from .ticket_callbacks import ticket_callbacks_context
 from .ticket_filters import encode_key, filter_query_string, parse_query
 from .ticket_view import (action_forms, action_label, city_fields, deadline_views, is_time_column, may_take,
                           state_label)
@@ -77,8 +78,10 @@ async def ticket_detail(request: web.Request) -> web.Response:
         events = await tickets_repo.history(conn, ticket_id)
         units = await queries.active_units(conn)
         names = await queries.unit_names(conn)
+        callbacks_context = await ticket_callbacks_context(conn, ticket_id, user.role)
     now = datetime.now(OFFICE_TZ)
     return await render("tickets/detail.html", request, {
+        **callbacks_context,
         "t": ticket,
         "fields": city_fields(ticket),
         "is_time_column": is_time_column,

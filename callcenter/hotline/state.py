@@ -1,0 +1,328 @@
+"""The hotline's live state, rebuilt from AMI queue events alone: a pure state machine.
+
+Why pure: the same events always give the same state, so it is tested
+without sockets (and replayed from real Asterisk transcripts), and the
+service only has to act on the :class:`Effect` values ``apply`` returns.
+
+Event order follows Asterisk 22 (transcript 10): QueueCallerLeave comes
+*before* AgentConnect, so leaving the queue alone decides nothing; the
+outcome is fixed by AgentConnect/AgentComplete (answered),
+QueueCallerAbandon (abandoned), the dialplan's ``UserEvent
+CallbackRequested`` (callback requested), or a Hangup of a caller that left
+unanswered (abandoned: the queue timed out).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+ANSWERED, ABANDONED, CALLBACK = "answered", "abandoned", "callback_requested"
+OUTCOMES = (ANSWERED, ABANDONED, CALLBACK)
+
+#: QueueMemberStatus ``Status`` (Asterisk device states) → what the wall shows.
+DEVICE_STATUS = {"0": "unknown", "1": "idle", "2": "in_call", "3": "busy", "4": "invalid",
+                 "5": "unavailable", "6": "ringing", "7": "ringing", "8": "on_hold"}
+
+#: Answered within this many seconds counts towards the service level (12345 practice: 20 s).
+SERVICE_LEVEL_SECONDS = 20
+
+
+class Event(Protocol):
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+
+@dataclass
+class Caller:
+    """A call from the moment it joins the queue until its outcome is known."""
+    uniqueid: str
+    channel: str
+    caller_num: str
+    queue: str
+    joined_at: float
+    waiting: bool = True
+    position: int = 0
+    agent: str | None = None              # MemberName of the agent who answered
+    interface: str | None = None
+    answered_at: float | None = None
+    wait_s: float | None = None
+    talk_s: float | None = None
+
+
+@dataclass(frozen=True)
+class FinishedCall:
+    """What the ledger stores for one call (hotline_calls)."""
+    uniqueid: str
+    caller_num: str
+    queue: str
+    channel: str
+    joined_at: float
+    ended_at: float
+    outcome: str
+    wait_s: float
+    talk_s: float
+    agent: str | None
+    interface: str | None
+
+
+@dataclass
+class Agent:
+    """A queue member as the queue sees it; ``ringing_for`` is the caller's Uniqueid while it rings."""
+    interface: str
+    name: str
+    queue: str
+    status: str = "idle"
+    paused: bool = False
+    paused_reason: str = ""
+    calls_taken: int = 0
+    ringing_for: str | None = None
+    talking_to: str | None = None
+
+    @property
+    def display_status(self) -> str:
+        if self.talking_to:
+            return "in_call"
+        if self.ringing_for:
+            return "ringing"
+        if self.paused:
+            return "paused"
+        return self.status
+
+
+# -- effects: what the service must do after an event -----------------------------------
+
+@dataclass(frozen=True)
+class ScreenPop:
+    agent: str
+    interface: str
+    uniqueid: str
+    caller_num: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    channel: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
+class CallFinished:
+    call: FinishedCall
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The live picture changed (wall refresh)."""
+
+
+Effect = ScreenPop | StartRecording | CallFinished | StateChanged
+CHANGED = StateChanged()
+
+
+def _num(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class HotlineState:
+    """Callers waiting, agents, and calls in progress; feed it every queue event with the time it arrived."""
+    callers: dict[str, Caller] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)          # by Interface
+
+    def apply(self, event: Event, now: float) -> list[Effect]:
+        name = event.get("Event") or ""
+        handler = getattr(self, f"_on_{name}", None)
+        if handler is None:
+            return []
+        return handler(event, now)
+
+    # -- views ------------------------------------------------------------------------
+
+    def waiting(self, now: float) -> list[dict]:
+        """Callers still in the queue, longest waiting first."""
+        rows = [c for c in self.callers.values() if c.waiting]
+        rows.sort(key=lambda c: c.joined_at)
+        return [{"uniqueid": c.uniqueid, "caller_num": c.caller_num, "queue": c.queue,
+                 "wait_s": max(0.0, now - c.joined_at)} for c in rows]
+
+    def agent_rows(self) -> list[dict]:
+        return [{"interface": a.interface, "name": a.name, "queue": a.queue, "status": a.display_status,
+                 "paused": a.paused, "paused_reason": a.paused_reason, "calls_taken": a.calls_taken}
+                for a in sorted(self.agents.values(), key=lambda a: a.name)]
+
+    def agent_by_name(self, name: str) -> Agent | None:
+        return next((a for a in self.agents.values() if a.name == name), None)
+
+    # -- queue members ----------------------------------------------------------------
+
+    def _member(self, e: Event) -> Agent:
+        interface = e.get("Interface") or e.get("Location") or ""
+        agent = self.agents.get(interface)
+        if agent is None:
+            agent = Agent(interface, e.get("MemberName") or e.get("Name") or interface, e.get("Queue") or "")
+            self.agents[interface] = agent
+        agent.status = DEVICE_STATUS.get(e.get("Status") or "", agent.status)
+        agent.paused = (e.get("Paused") or "0") == "1"
+        agent.paused_reason = (e.get("PausedReason") or "") if agent.paused else ""
+        taken = _num(e.get("CallsTaken"))
+        if taken is not None:
+            agent.calls_taken = int(taken)
+        return agent
+
+    def _on_QueueMemberAdded(self, e: Event, now: float) -> list[Effect]:
+        self._member(e)
+        return [CHANGED]
+
+    _on_QueueMemberStatus = _on_QueueMemberAdded
+    _on_QueueMemberPause = _on_QueueMemberAdded
+    _on_QueueMember = _on_QueueMemberAdded            # QueueStatus list items (resync)
+
+    def _on_QueueMemberRemoved(self, e: Event, now: float) -> list[Effect]:
+        self.agents.pop(e.get("Interface") or "", None)
+        return [CHANGED]
+
+    # -- callers ----------------------------------------------------------------------
+
+    def _on_QueueCallerJoin(self, e: Event, now: float) -> list[Effect]:
+        uid = e.get("Uniqueid") or ""
+        self.callers[uid] = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "", e.get("Queue") or "",
+                                   joined_at=now, position=int(_num(e.get("Position")) or 0))
+        return [CHANGED]
+
+    def _on_QueueEntry(self, e: Event, now: float) -> list[Effect]:
+        """A QueueStatus list item: a caller we missed the join of (after a reconnect)."""
+        uid = e.get("Uniqueid") or ""
+        if uid and uid not in self.callers:
+            wait = _num(e.get("Wait")) or 0.0
+            self.callers[uid] = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "",
+                                       e.get("Queue") or "", joined_at=now - wait)
+            return [CHANGED]
+        return []
+
+    def _on_QueueCallerLeave(self, e: Event, now: float) -> list[Effect]:
+        caller = self.callers.get(e.get("Uniqueid") or "")
+        if caller is None or not caller.waiting:
+            return []
+        caller.waiting = False
+        if caller.wait_s is None:
+            caller.wait_s = now - caller.joined_at
+        return [CHANGED]
+
+    def _ringing_stop(self, uid: str) -> None:
+        for agent in self.agents.values():
+            if agent.ringing_for == uid:
+                agent.ringing_for = None
+
+    def _on_AgentCalled(self, e: Event, now: float) -> list[Effect]:
+        uid = e.get("Uniqueid") or ""
+        agent = self._agent_of(e)
+        agent.ringing_for = uid
+        caller = self.callers.get(uid)
+        number = caller.caller_num if caller else e.get("CallerIDNum") or ""
+        return [ScreenPop(agent.name, agent.interface, uid, number, e.get("Queue") or ""), CHANGED]
+
+    def _agent_of(self, e: Event) -> Agent:
+        interface = e.get("Interface") or ""
+        agent = self.agents.get(interface)
+        if agent is None:        # an event for a member we have not seen added (we joined late)
+            agent = Agent(interface, e.get("MemberName") or interface, e.get("Queue") or "")
+            self.agents[interface] = agent
+        return agent
+
+    def _on_AgentRingNoAnswer(self, e: Event, now: float) -> list[Effect]:
+        agent = self._agent_of(e)
+        if agent.ringing_for == (e.get("Uniqueid") or ""):
+            agent.ringing_for = None
+        return [CHANGED]
+
+    def _on_AgentConnect(self, e: Event, now: float) -> list[Effect]:
+        uid = e.get("Uniqueid") or ""
+        caller = self.callers.get(uid)
+        if caller is None:
+            caller = self.callers[uid] = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "",
+                                                e.get("Queue") or "", joined_at=now - (_num(e.get("HoldTime")) or 0))
+        agent = self._agent_of(e)
+        self._ringing_stop(uid)
+        agent.talking_to = uid
+        caller.waiting = False
+        caller.agent, caller.interface, caller.answered_at = agent.name, agent.interface, now
+        hold = _num(e.get("HoldTime"))
+        caller.wait_s = hold if hold is not None else now - caller.joined_at
+        return [StartRecording(caller.channel, uid), CHANGED]
+
+    def _on_AgentComplete(self, e: Event, now: float) -> list[Effect]:
+        uid = e.get("Uniqueid") or ""
+        caller = self.callers.get(uid)
+        agent = self._agent_of(e)
+        if agent.talking_to == uid:
+            agent.talking_to = None
+        if caller is None:
+            return [CHANGED]
+        talk = _num(e.get("TalkTime"))
+        caller.talk_s = talk if talk is not None else now - (caller.answered_at or now)
+        hold = _num(e.get("HoldTime"))
+        if hold is not None:
+            caller.wait_s = hold
+        caller.agent, caller.interface = agent.name, agent.interface
+        return [self._finish(caller, ANSWERED, now), CHANGED]
+
+    def _on_QueueCallerAbandon(self, e: Event, now: float) -> list[Effect]:
+        caller = self.callers.get(e.get("Uniqueid") or "")
+        if caller is None:
+            return []
+        self._ringing_stop(caller.uniqueid)
+        hold = _num(e.get("HoldTime"))
+        caller.wait_s = hold if hold is not None else now - caller.joined_at
+        caller.waiting = False
+        return [self._finish(caller, ABANDONED, now), CHANGED]
+
+    def _on_UserEvent(self, e: Event, now: float) -> list[Effect]:
+        if (e.get("UserEvent") or "") != "CallbackRequested":
+            return []
+        caller = self.callers.get(e.get("Uniqueid") or "")
+        if caller is None or caller.answered_at is not None:
+            return []
+        self._ringing_stop(caller.uniqueid)
+        if caller.wait_s is None:
+            caller.wait_s = now - caller.joined_at
+        caller.waiting = False
+        return [self._finish(caller, CALLBACK, now), CHANGED]
+
+    def _on_Hangup(self, e: Event, now: float) -> list[Effect]:
+        """A caller gone without an outcome event: unanswered (queue timeout, or an event we missed)."""
+        caller = self.callers.get(e.get("Uniqueid") or "")
+        if caller is None:
+            return []
+        self._ringing_stop(caller.uniqueid)
+        if caller.answered_at is not None:      # talk ended without AgentComplete (missed): keep what we know
+            caller.talk_s = now - caller.answered_at
+            for agent in self.agents.values():
+                if agent.talking_to == caller.uniqueid:
+                    agent.talking_to = None
+            return [self._finish(caller, ANSWERED, now), CHANGED]
+        if caller.wait_s is None:
+            caller.wait_s = now - caller.joined_at
+        return [self._finish(caller, ABANDONED, now), CHANGED]
+
+    def _finish(self, caller: Caller, outcome: str, now: float) -> CallFinished:
+        del self.callers[caller.uniqueid]
+        return CallFinished(FinishedCall(
+            uniqueid=caller.uniqueid, caller_num=caller.caller_num, queue=caller.queue, channel=caller.channel,
+            joined_at=caller.joined_at, ended_at=now, outcome=outcome, wait_s=round(caller.wait_s or 0.0, 3),
+            talk_s=round(caller.talk_s or 0.0, 3), agent=caller.agent if outcome == ANSWERED else None,
+            interface=caller.interface if outcome == ANSWERED else None))
+
+
+def service_level(wait_answered: list[float], abandoned: int, threshold: float = SERVICE_LEVEL_SECONDS) -> float | None:
+    """Share of offered calls (answered + abandoned) answered within ``threshold`` s; None when none offered."""
+    offered = len(wait_answered) + abandoned
+    if offered == 0:
+        return None
+    return sum(1 for w in wait_answered if w <= threshold) / offered
+
+
+__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "StartRecording", "CallFinished",
+           "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]

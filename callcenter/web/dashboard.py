@@ -1,0 +1,134 @@
+"""首页 figures: one assessment month's three rates, the ranking, the daily trend, and the work waiting.
+
+The rates come from the scoring engine (callcenter.reports.scorecard, SQL
+tallies over ticket_scores) and are rounded once, by its display helper.  The
+month's figures (10 s) and the work waiting (5 s) are cached per instance:
+fifty people opening the dashboard at nine o'clock ask the same question, and
+the answer only changes when a callback is scored or a ticket moves.  The cache lives on the app object
+(one per process), never in module state.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from ..db import campaigns as campaign_repo
+from ..db import review_queries, tickets as tickets_repo
+from ..db import scoring as scoring_repo
+from ..reports import scorecard
+from ..scoring.periods import Period, period, period_containing
+from ..scoring.rates import BASIS_LABELS, RATE_LABELS, display, shown
+
+#: Seconds a month's figures, and the lists of work waiting, are reused for.
+FIGURES_TTL = 10.0
+WAITING_TTL = 5.0
+#: Deadline warnings listed (the rest are in the ledger's filters).
+WARNINGS_SHOWN = 15
+CACHE = web.AppKey("cc_dashboard_cache", dict)
+DEADLINE_LABELS = {"sign": "签收", "contact": "首次联系", "close": "办结"}
+CAMPAIGN_STATE_LABELS = {"draft": "草稿", "running": "进行中", "paused": "已暂停", "finished": "已结束"}
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    period: Period
+    rule_set: str
+    street: dict[str, dict[str, Decimal | None]]      # basis → rate → shown figure
+    counts: dict[str, int]                              # effective callbacks / volume (剔除后)
+    ranking: list[dict[str, Any]]                       # departments, best first
+    trend: list[dict[str, Any]]                         # per report day
+
+
+def choose_period(label: str | None, now: datetime, cal) -> Period:
+    """The month asked for (``?period=YYYY-MM``), else the one running now."""
+    if label:
+        return period(label, cal)
+    return period_containing(now, cal)
+
+
+async def month_figures(conn: asyncpg.Connection, label: str) -> MonthFigures:
+    street = (await scorecard.rates_table(conn, label, "street")).rows
+    days = await scorecard.rates_table(conn, label, "day")
+    ranked = await scorecard.ranking(conn, label, "department")
+    shown_street = {basis: shown(street[0].basis(basis)) if street else
+                    {k: None for k in RATE_LABELS} for basis in BASIS_LABELS}
+    excluded = street[0].excluded.counts if street else None
+    return MonthFigures(
+        period=days.period,
+        rule_set=days.rule_set.name,
+        street=shown_street,
+        counts={"effective": excluded.n if excluded else 0, "volume": excluded.volume if excluded else 0},
+        ranking=[{"name": u.name, "rank": u.rank, "volume": u.volume,
+                  "composite": _number(display(u.rates.composite, percent=False)),
+                  "change": u.rank_change} for u in ranked.units],
+        trend=[{"day": r.key.isoformat() if isinstance(r.key, date) else str(r.key),
+                **{k: _number(v) for k, v in shown(r.excluded).items()}} for r in days.rows],
+    )
+
+
+def _number(value: Decimal | None) -> float | None:
+    """For the chart's JSON only; the page's text shows the Decimal itself."""
+    return None if value is None else float(value)
+
+
+async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
+    """``compute()``'s result, reused for ``ttl`` seconds; one request refreshes it while the others
+    keep answering with the previous value (no stampede, no one waits behind the refresh)."""
+    cache = app.get(CACHE)
+    if cache is None:
+        return await compute()
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    lock = cache.setdefault(("lock", key), asyncio.Lock())
+    if hit is not None and lock.locked():
+        return hit[1]                       # someone is refreshing: the previous figures are seconds old
+    async with lock:
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        value = await compute()
+        cache[key] = (time.monotonic(), value)
+        return value
+
+
+async def cached_month_figures(app: web.Application, conn: asyncpg.Connection, label: str) -> MonthFigures:
+    return await cached(app, f"month:{label}", FIGURES_TTL, lambda: month_figures(conn, label))
+
+
+async def cached_work_waiting(app: web.Application, conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
+    return await cached(app, "waiting", WAITING_TTL, lambda: work_waiting(conn, now))
+
+
+async def campaign_progress(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Campaigns not yet finished, each with its counters."""
+    result = []
+    for c in await campaign_repo.list_campaigns(conn):
+        if c["state"] == "finished":
+            continue
+        counts = await campaign_repo.progress(conn, c["id"])
+        result.append({"id": c["id"], "name": c["name"], "state": c["state"],
+                       "state_label": CAMPAIGN_STATE_LABELS.get(c["state"], c["state"]), "counts": counts})
+    return result
+
+
+async def work_waiting(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
+    warnings = await tickets_repo.deadline_warnings(conn, now=now, limit=WARNINGS_SHOWN + 1)
+    return {
+        "warnings": warnings[:WARNINGS_SHOWN],
+        "more_warnings": len(warnings) > WARNINGS_SHOWN,
+        "review_queue": await review_queries.review_queue_size(conn),
+        "campaigns": await campaign_progress(conn),
+    }
+
+
+async def calendar(conn: asyncpg.Connection):
+    return await scoring_repo.load_calendar(conn)
+

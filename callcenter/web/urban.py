@@ -1,0 +1,193 @@
+"""城市管理 / 网格 case pages (list, detail with flow steps, photos) and ``POST /api/urban-cases``.
+
+Supervisors and admins only.  The JSON endpoint takes a bearer token (a
+supervisor's or admin's; no CSRF needed) or a session with the X-CSRF-Token
+header, as all of /api does (callcenter.web.api_auth); its payload goes through
+the same fields as the import file, so a case is valid by the same rules
+whichever way it arrives.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from ..db import ticket_queries as queries
+from ..db import urban as repo
+from ..db.appeals import attachment_path, store_attachment
+from ..ledger import ticket_record as tr
+from ..ledger import urban as ub
+from ..ledger.timezone import OFFICE_TZ
+from . import keys
+from .access import MANAGERS, current_user, require_role
+from .appeals import UploadRejected, clean_filename, path_id, sniff_upload
+from .render import NavItem, flash, render
+
+routes = web.RouteTableDef()
+NAV = [NavItem("城市管理", "urban")]
+PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+MAX_PHOTOS = 6
+_JSON_ERROR = {"description": "错误", "content": {"application/json": {"schema": {"type": "object"}}}}
+#: Described in /api/openapi.json (callcenter.web.openapi collects it).
+OPENAPI_PATHS = {"/api/urban-cases": {"post": {
+    "summary": "登记一件城市管理 / 网格案件 (待审核)",
+    "description": "字段与 `callcenter import urban` 相同; 键可用列名或中文表头。时间无时区按北京时间。",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["case_no", "case_type", "reported_at"],
+        "properties": {f.column: {"type": "string", "description": f.header} for f in ub.FIELDS}}}}},
+    "responses": {"201": {"description": "已登记: id, case_no, state, url",
+                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "400": _JSON_ERROR, "401": _JSON_ERROR, "403": _JSON_ERROR, "409": _JSON_ERROR,
+                  "422": {"description": "字段错误: problems[] (field, reason, value)",
+                          "content": {"application/json": {"schema": {"type": "object"}}}}}}}}
+#: Audit trail actions as the page names them.
+EVENT_LABELS = {"create": "登记", **{a.value: a.label for a in ub.Action}}
+#: Cases due within this are highlighted on the list.
+DUE_SOON = timedelta(hours=24)
+
+
+def _now() -> datetime:
+    return datetime.now(OFFICE_TZ)
+
+
+@routes.get("/urban", name="urban")
+@require_role(*MANAGERS)
+async def case_list(request: web.Request) -> web.Response:
+    state = request.query.get("state") or None
+    if state is not None:
+        try:
+            ub.parse_state(state)
+        except ub.UrbanFlowError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+    overdue = request.query.get("overdue") == "1"
+    now = _now()
+    async with request.app[keys.DB].pool.acquire() as conn:
+        rows = await repo.list_cases(conn, state=state, overdue_at=now if overdue else None)
+    return await render("urban/list.html", request, {
+        "rows": rows, "states": list(ub.State), "state": state, "overdue": overdue,
+        "is_overdue": lambda r: ub.is_overdue(r["state"], r["deadline_at"], now),
+        "due_soon": lambda r: ub.due_soon(r["state"], r["deadline_at"], now, DUE_SOON),
+        "state_label": lambda s: ub.parse_state(s).label,
+    })
+
+
+@routes.get("/urban/{case_id:[^/]+}", name="urban_case")
+@require_role(*MANAGERS)
+async def case_detail(request: web.Request) -> web.Response:
+    case_id = path_id(request, "case_id")
+    async with request.app[keys.DB].pool.acquire() as conn:
+        try:
+            case = await repo.get_case(conn, case_id)
+        except repo.CaseNotFound:
+            raise web.HTTPNotFound(text=f"案件 {case_id} 不存在") from None
+        events = await repo.history(conn, case_id)
+        photos = await repo.photos(conn, case_id)
+        units = await queries.active_units(conn)
+    state = ub.parse_state(case["state"])
+    now = _now()
+    return await render("urban/detail.html", request, {
+        "c": case, "state": state, "events": events, "photos": photos, "units": units,
+        "actions": [(a, ub.RULES[a]) for a in ub.allowed_actions(state)],
+        "overdue": ub.is_overdue(state, case["deadline_at"], now),
+        "state_label": lambda s: ub.parse_state(s).label if s else "",
+        "action_label": lambda a: EVENT_LABELS.get(a, a),
+        "sources": ub.SOURCES, "max_photos": MAX_PHOTOS,
+    })
+
+
+def _deadline(raw: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=OFFICE_TZ)
+    except ValueError:
+        raise ub.UrbanFlowError(f"处置期限格式无效: {raw[:40]}") from None
+
+
+def _unit(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > 2 ** 31 - 1:
+        raise ub.UrbanFlowError(f"承办单位无效: {raw[:40]}")
+    return int(raw)
+
+
+async def _photos(request: web.Request, form) -> list[repo.Photo]:
+    items = [f for f in form.getall("photos", []) if not isinstance(f, str) and getattr(f, "filename", "")]
+    if len(items) > MAX_PHOTOS:
+        raise UploadRejected(f"一次最多上传 {MAX_PHOTOS} 张照片")
+    photos = []
+    for item in items:
+        data = item.file.read()
+        kind = sniff_upload(data, PHOTO_TYPES)
+        sha = await asyncio.to_thread(store_attachment, request.app[keys.SETTINGS].home, data)
+        photos.append(repo.Photo(sha, clean_filename(item.filename), kind, len(data)))
+    return photos
+
+
+@routes.post("/urban/{case_id:[^/]+}/step", name="urban_step")
+@require_role(*MANAGERS)
+async def case_step(request: web.Request) -> web.StreamResponse:
+    case_id = path_id(request, "case_id")
+    form = await request.post()
+    back = f"/urban/{case_id}"
+    try:
+        action = ub.parse_action(str(form.get("action", "")))
+        rule = ub.RULES[action]
+        text = lambda name: str(form.get(name, "")).strip()[:4000]  # noqa: E731
+        step = ub.Step(action, reason=text("reason"),
+                       unit_id=_unit(text("unit_id")) if rule.needs_unit else None,
+                       deadline=_deadline(text("deadline")) if rule.needs_deadline else None,
+                       result=text("result") if rule.needs_result else "")
+        photos = await _photos(request, form) if rule.needs_result else []
+        async with request.app[keys.DB].pool.acquire() as conn:
+            state = await repo.apply_step(conn, case_id, step, actor=current_user(request).username, photos=photos)
+    except repo.CaseNotFound:
+        raise web.HTTPNotFound() from None
+    except (ub.UrbanFlowError, UploadRejected) as exc:
+        await flash(request, "error", f"操作未执行: {exc}")
+        raise web.HTTPSeeOther(back) from None
+    await flash(request, "ok", f"已{action.label}: 现为{state.label}")
+    raise web.HTTPSeeOther(back)
+
+
+@routes.get("/urban/{case_id:[^/]+}/photos/{photo_id:[^/]+}", name="urban_photo")
+@require_role(*MANAGERS)
+async def case_photo(request: web.Request) -> web.StreamResponse:
+    case_id, photo_id = path_id(request, "case_id"), path_id(request, "photo_id")
+    async with request.app[keys.DB].pool.acquire() as conn:
+        row = await repo.photo(conn, case_id, photo_id)
+    if row is None:
+        raise web.HTTPNotFound()
+    path = attachment_path(request.app[keys.SETTINGS].home, row["sha256"])
+    if not path.is_file():
+        raise web.HTTPNotFound(text="照片文件缺失")
+    return web.Response(body=path.read_bytes(), content_type=row["content_type"],
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+@routes.post("/api/urban-cases", name="api_urban_create")
+@require_role(*MANAGERS)
+async def api_create(request: web.Request) -> web.Response:
+    """JSON in, JSON out: 201 with the case id, 400/422 with every problem, 409 for a known 案件编号."""
+    try:
+        payload = await request.json()
+    except ValueError:
+        return web.json_response({"error": "bad_json", "message": "请求体不是有效的 JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return web.json_response({"error": "bad_json", "message": "请求体须为 JSON 对象"}, status=400)
+    try:
+        parsed = ub.parse_mapping(payload, now=_now())
+    except tr.HeaderError as exc:
+        return web.json_response({"error": "invalid", "message": str(exc)}, status=422)
+    if isinstance(parsed, list):
+        return web.json_response({"error": "invalid", "problems": [
+            {"field": e.column, "reason": e.reason, "value": e.value} for e in parsed]}, status=422)
+    try:
+        async with request.app[keys.DB].pool.acquire() as conn:
+            case_id = await repo.create_case(conn, parsed, actor=current_user(request).username, source="api")
+    except repo.CaseExists as exc:
+        return web.json_response({"error": "exists", "message": str(exc)}, status=409)
+    return web.json_response({"id": case_id, "case_no": parsed.case_no, "state": ub.State.REVIEW.value,
+                              "url": f"/urban/{case_id}"}, status=201)

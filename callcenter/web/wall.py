@@ -1,0 +1,54 @@
+"""主管大屏 (supervisor live wall): waiting callers, agents, today's figures, high-risk alerts, pushed live.
+
+The page gets one full picture when the websocket opens, then every change:
+``live`` (queue and agents), ``stats`` (today's counts after each call is
+stored) and ``alert`` (a counseling record marked high risk, at once).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+from ..hotline.hub import WALL
+from .access import MANAGERS, require_role
+from .console import hotline_of
+from .render import NavItem, render
+
+routes = web.RouteTableDef()
+NAV = [NavItem("专线大屏", "wall")]
+
+
+@routes.get("/wall", name="wall")
+@require_role(*MANAGERS)
+async def wall(request: web.Request) -> web.Response:
+    return await render("hotline/wall.html", request, {})
+
+
+@routes.get("/wall/ws", name="wall_ws")
+@require_role(*MANAGERS)
+async def wall_ws(request: web.Request) -> web.WebSocketResponse:
+    service = hotline_of(request)
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    queue = service.hub.subscribe(WALL)
+    reader = asyncio.ensure_future(ws.receive())
+    try:
+        await ws.send_json({"type": "live", **service.live()})
+        await ws.send_json({"type": "stats", **await service.today()})
+        for alert in await service.todays_alerts():
+            await ws.send_json({"type": "alert", **alert})
+        while not ws.closed:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                getter.cancel()
+                if reader.result().type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
+                reader = asyncio.ensure_future(ws.receive())
+                continue
+            await ws.send_json(getter.result())
+    finally:
+        reader.cancel()
+        service.hub.unsubscribe(WALL, queue)
+    return ws

@@ -1,0 +1,120 @@
+"""The hotline state machine, fed real Asterisk events (transcript 10) and hand-made sequences."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from hypothesis import given, settings, strategies as st
+
+from callcenter.hotline.state import (ABANDONED, ANSWERED, CALLBACK, CallFinished, HotlineState, ScreenPop,
+                                      StartRecording, service_level)
+from callcenter.sim import transcripts
+from callcenter.telephony.ami_parser import AmiMessage
+
+TRANSCRIPT = Path(__file__).parent / "fixtures" / "asterisk" / "10-queue-answered-then-abandoned.ami.txt"
+
+
+def received_events() -> list[AmiMessage]:
+    return [AmiMessage(m) for s in transcripts.load(TRANSCRIPT) if s.direction == transcripts.RECEIVED
+            for m in s.messages if dict(m).get("Event")]
+
+
+def feed(state: HotlineState, events, start: float = 1000.0):
+    effects = []
+    for i, e in enumerate(events):
+        effects += state.apply(e if isinstance(e, AmiMessage) else AmiMessage(list(e.items())), start + i)
+    return effects
+
+
+def test_transcript_10_gives_one_answered_and_one_abandoned_call():
+    state = HotlineState()
+    effects = feed(state, received_events())
+    finished = [e.call for e in effects if isinstance(e, CallFinished)]
+    assert [(c.uniqueid, c.outcome) for c in finished] == [("chan-hot", ANSWERED), ("chan-ab", ABANDONED)]
+    answered, abandoned = finished
+    assert (answered.agent, answered.wait_s, answered.talk_s, answered.caller_num) == ("agent1", 2, 6, "13800000001")
+    assert (abandoned.agent, abandoned.wait_s, abandoned.caller_num) == (None, 5, "13800000002")
+    pops = [e for e in effects if isinstance(e, ScreenPop)]
+    assert pops == [ScreenPop("agent1", "Local/agent1@agent-sim", "chan-hot", "13800000001", "counsel")]
+    assert [e.uniqueid for e in effects if isinstance(e, StartRecording)] == ["chan-hot"]
+    assert state.callers == {} and state.agents == {}          # the member was removed at the end
+
+
+def test_live_views_while_waiting_ringing_and_paused():
+    state = HotlineState()
+    events = received_events()
+    names = [e.event for e in events]
+    feed(state, events[:names.index("AgentCalled") + 1], start=0)
+    assert [c["uniqueid"] for c in state.waiting(now=10)] == ["chan-hot"]
+    assert state.agent_rows()[0]["status"] == "ringing"
+    feed(state, events[:names.index("QueueMemberPause") + 1], start=100)
+    row = state.agent_rows()[0]
+    assert (row["status"], row["paused_reason"], row["calls_taken"]) == ("paused", "break", 1)
+    assert state.waiting(now=200) == []
+
+
+def _queue_event(name: str, uid: str, **extra) -> dict:
+    return {"Event": name, "Uniqueid": uid, "Channel": f"PJSIP/t-{uid}", "CallerIDNum": f"138{uid}",
+            "Queue": "counsel", **extra}
+
+
+def test_callback_request_after_leaving_the_queue_is_its_own_outcome():
+    state = HotlineState()
+    effects = feed(state, [_queue_event("QueueCallerJoin", "1"), _queue_event("QueueCallerLeave", "1"),
+                           {"Event": "UserEvent", "UserEvent": "CallbackRequested", "Uniqueid": "1"},
+                           {"Event": "Hangup", "Uniqueid": "1"}])
+    finished = [e.call for e in effects if isinstance(e, CallFinished)]
+    assert [(c.outcome, c.wait_s) for c in finished] == [(CALLBACK, 1.0)]
+
+
+def test_leaving_unanswered_then_hanging_up_is_abandoned():
+    state = HotlineState()
+    effects = feed(state, [_queue_event("QueueCallerJoin", "9"), _queue_event("QueueCallerLeave", "9"),
+                           {"Event": "Hangup", "Uniqueid": "9"}])
+    assert [e.call.outcome for e in effects if isinstance(e, CallFinished)] == [ABANDONED]
+
+
+# Property: whatever order callers join/leave/are answered in, every joined caller ends exactly once,
+# and the waiting list only ever holds callers that have not ended.
+ACTIONS = st.lists(st.tuples(st.sampled_from(["join", "connect", "complete", "abandon", "callback", "hangup"]),
+                             st.integers(0, 5)), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ACTIONS)
+def test_every_call_finishes_once_per_entry_and_waiting_is_consistent(actions):
+    state = HotlineState()
+    entered: Counter[str] = Counter()
+    finished = []
+    for step, (kind, n) in enumerate(actions):
+        uid = str(n)
+        event = {
+            "join": _queue_event("QueueCallerJoin", uid),
+            "connect": _queue_event("AgentConnect", uid, Interface="PJSIP/a", MemberName="a", HoldTime="3"),
+            "complete": _queue_event("AgentComplete", uid, Interface="PJSIP/a", MemberName="a", TalkTime="7"),
+            "abandon": _queue_event("QueueCallerAbandon", uid, HoldTime="4"),
+            "callback": {"Event": "UserEvent", "UserEvent": "CallbackRequested", "Uniqueid": uid},
+            "hangup": {"Event": "Hangup", "Uniqueid": uid},
+        }[kind]
+        if kind in ("join", "connect") and uid not in state.callers:
+            entered[uid] += 1         # a connect we saw no join for still starts a call (late start-up)
+        elif kind == "join":
+            continue                  # Asterisk never re-joins a live Uniqueid
+        for effect in state.apply(AmiMessage(list(event.items())), float(step)):
+            if isinstance(effect, CallFinished):
+                finished.append(effect.call)
+        waiting = {c["uniqueid"] for c in state.waiting(now=float(step))}
+        assert waiting <= set(state.callers)
+    ended = Counter(c.uniqueid for c in finished)
+    for uid, times in entered.items():
+        assert times == ended[uid] + (uid in state.callers)
+    assert set(ended) <= set(entered)
+    for call in finished:
+        assert call.outcome in (ANSWERED, ABANDONED, CALLBACK)
+        assert call.wait_s >= 0 and call.talk_s >= 0
+        assert (call.agent is not None) == (call.outcome == ANSWERED)
+
+
+def test_service_level_counts_answered_within_threshold_over_offered():
+    assert service_level([5, 19, 21], abandoned=1) == 0.5
+    assert service_level([], abandoned=0) is None
