@@ -191,3 +191,20 @@ async def test_silent_asterisk_times_out_as_a_failure():
     ch = AgiChannel(reader, Wire(), command_timeout_s=0.01)
     with pytest.raises(ChannelFailure, match="no reply"):
         await ch.answer()
+
+
+async def test_a_reply_may_take_as_long_as_the_prompt_plays():
+    """STREAM FILE answers when the prompt has finished: seconds, far beyond the hang-up grace."""
+    reader = asyncio.StreamReader()
+    chan = AgiChannel(reader, Wire(), hangup_grace_s=0.01, command_timeout_s=5)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, reader.feed_data, b"200 result=0 endpos=24000\n")
+    reply = await chan.command("STREAM FILE", "callback/greeting-intro", '""')
+    assert reply.result == "0" and reply.endpos == 24000
+
+
+async def test_no_reply_within_the_command_timeout_is_a_channel_failure():
+    reader = asyncio.StreamReader()
+    chan = AgiChannel(reader, Wire(), hangup_grace_s=0.01, command_timeout_s=0.2)
+    with pytest.raises(ChannelFailure, match="no reply"):
+        await chan.command("STREAM FILE", "callback/greeting-intro", '""')

@@ -32,14 +32,18 @@ async def test_attempts_are_numbered_per_ticket_and_found_by_id_and_channel(db):
         assert await callbacks.call_facts(conn, str(uuid.uuid4())) is None
 
 
-async def test_mark_answered_only_from_pending_or_dialing(db):
+async def test_mark_answered_keeps_the_first_time_and_never_revives_a_finished_call(db):
     _, attempt = await new_attempt(db)
     async with db.pool.acquire() as conn:
         assert await callbacks.mark_answered(conn, attempt)
         first = await conn.fetchval("SELECT answered_at FROM callback_attempts WHERE id = $1", attempt)
-        assert not await callbacks.mark_answered(conn, attempt)
+        # The dialer may have marked it first (OriginateResponse before the AGI session): still answered.
+        assert await callbacks.mark_answered(conn, attempt)
         assert await conn.fetchval("SELECT answered_at FROM callback_attempts WHERE id = $1", attempt) == first
         assert await conn.fetchval("SELECT state FROM callback_attempts WHERE id = $1", attempt) == "answered"
+        await conn.execute("UPDATE callback_attempts SET state = 'finished' WHERE id = $1", attempt)
+        assert not await callbacks.mark_answered(conn, attempt)
+        assert await conn.fetchval("SELECT state FROM callback_attempts WHERE id = $1", attempt) == "finished"
 
 
 async def test_version_one_is_never_overwritten(db):

@@ -89,6 +89,14 @@ def test_no_answer_retries_at_another_time_of_day(ended_at):
     assert WINDOWS.segment_at(step.retry_at) != WINDOWS.segment_at(ended_at)
 
 
+def test_no_answer_may_retry_in_the_same_window_when_the_campaign_says_so():
+    at = local(2024, 5, 6, 10)
+    policy = RetryPolicy(delays={Outcome.NO_ANSWER: timedelta(minutes=5)}, no_answer_elsewhere=False)
+    step = next_step(Outcome.NO_ANSWER, 1, at, policy, WINDOWS)
+    assert step.retry_at == at + timedelta(minutes=5)
+    assert WINDOWS.segment_at(step.retry_at) == WINDOWS.segment_at(at)
+
+
 def test_final_outcomes_decide_the_ticket():
     at = local(2024, 5, 6, 10)
     assert next_step(Outcome.ANSWERED_COMPLETE, 1, at, RetryPolicy(), WINDOWS).ticket_action == "callback_done"

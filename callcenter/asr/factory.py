@@ -24,6 +24,8 @@ class SpeechStatus:
     def as_dict(self) -> dict:
         return {"mode": self.mode, "model": self.model, "detail": self.detail}
 
+    health = as_dict          # what /healthz asks every component for
+
 
 def speech_status(settings: Settings) -> SpeechStatus:
     """Whether speech can run with these settings, and if not, why (cheap: no model is loaded)."""

@@ -40,6 +40,7 @@ class DialerOptions:
     hangup_wait: float = 4 * 3600           # longest call we wait for before reconciling it
     refresh_every: float = 2.0              # campaigns/trunks reload, standing-campaign enrolment
     reconcile_every: float = 15.0
+    orphaned_after: timedelta = timedelta(seconds=60)   # another instance silent this long: adopt its calls
 
 
 class TokenBucket:
@@ -57,6 +58,9 @@ class TokenBucket:
         self.tokens -= granted
         return granted
 
+    def give_back(self, unused: int) -> None:
+        self.tokens = min(self.rate, self.tokens + max(0, unused))
+
 
 @dataclass
 class DialerStats:
@@ -64,6 +68,12 @@ class DialerStats:
     answered: int = 0
     finished: int = 0
     reconciled: int = 0
+    rounds: int = 0
+    round_seconds: float = 0.0            # time spent in rounds (refresh, sweep, claim), for /metrics and tuning
+    claim_seconds: float = 0.0
+    claims: int = 0
+    claimed: int = 0
+    tokens_granted: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -78,7 +88,8 @@ class Dialer:
         self._campaigns: list[campaign_repo.Campaign] = []          # running ones
         self._by_id: dict[int, campaign_repo.Campaign] = {}          # all, for settling late outcomes
         self._stopping = asyncio.Event()
-        self._last_refresh = self._last_reconcile = 0.0
+        self._wake = asyncio.Event()          # a call ended: a channel is free now, don't wait for the tick
+        self._last_refresh = self._last_reconcile = self._last_sweep = 0.0
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -95,14 +106,27 @@ class Dialer:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("dialer round failed, retrying: %s", exc)
                 await asyncio.sleep(1.0)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.opt.tick)
-            except asyncio.TimeoutError:
-                pass
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Sleep until the next tick, or less: until a call ends (its channel can be reused at once) or stop."""
+        if self._stopping.is_set() or self._wake.is_set():
+            return
+        waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.opt.tick, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop claiming, let live calls finish within ``grace`` seconds, then leave the rest to reconcile."""
         self._stopping.set()
+        s = self.stats
+        log.info("dialer %s stopping: %d placed, %d finished, %d reconciled; %d rounds, %.1f ms per round "
+                 "(%.1f ms claiming); %d claims took %d calls of %d setups allowed", self.opt.instance, s.placed,
+                 s.finished, s.reconciled, s.rounds, 1000 * s.round_seconds / max(1, s.rounds),
+                 1000 * s.claim_seconds / max(1, s.rounds), s.claims, s.claimed, s.tokens_granted)
         if self._calls:
             done, pending = await asyncio.wait(list(self._calls.values()), timeout=grace)
             for task in pending:
@@ -112,14 +136,24 @@ class Dialer:
     # ----- one round -------------------------------------------------------------------------
 
     async def step(self) -> None:
+        self._wake.clear()                    # calls ending from here on wake the next round early
         now_mono = time.monotonic()
+        try:
+            await self._round(now_mono)
+        finally:
+            self.stats.rounds += 1
+            self.stats.round_seconds += time.monotonic() - now_mono
+
+    async def _round(self, now_mono: float) -> None:
         if now_mono - self._last_refresh >= self.opt.refresh_every:
             await self._refresh()
             self._last_refresh = now_mono
         if now_mono - self._last_reconcile >= self.opt.reconcile_every:
             await self.reconcile()
             self._last_reconcile = now_mono
-        await self.settle_finished()
+        if now_mono - self._last_sweep >= self.opt.refresh_every:
+            await self.settle_finished()      # what another instance, or a crash, left unsettled
+            self._last_sweep = now_mono
         if not self.pbx.connected:
             return
         await self._claim_and_dial()
@@ -152,9 +186,15 @@ class Dialer:
             allowed = self._buckets[trunk_id].take(self.opt.claim_batch)
             if allowed <= 0:
                 continue
+            started = time.monotonic()
             async with self.pool.acquire() as conn:
                 claimed = await queue.claim_due(conn, trunk_id=trunk_id, campaign_ids=campaign_ids,
                                                 limit=allowed, instance=self.opt.instance, now=now)
+            self.stats.claim_seconds += time.monotonic() - started
+            self.stats.claims += 1
+            self.stats.claimed += len(claimed)
+            self.stats.tokens_granted += allowed
+            self._buckets[trunk_id].give_back(allowed - len(claimed))   # unused setups stay available
             caller = {c.id: c.caller_id for c in self._campaigns}
             for call in claimed:
                 request = OriginateRequest(
@@ -209,12 +249,15 @@ class Dialer:
             if await queue.finish(conn, attempt_id, outcome=outcome, ended_at=self.clock(),
                                   reason=reason, cause=cause, note=note):
                 self.stats.finished += 1
+                self._wake.set()
                 self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
+        # Settled right away by the call's own task, so the loop that claims never waits on it.
+        await self.settle_finished([attempt_id])
 
-    async def settle_finished(self) -> None:
-        """Apply retry rules / ticket flow to every finished attempt not yet settled (any instance's)."""
+    async def settle_finished(self, attempt_ids: list | None = None) -> None:
+        """Apply retry rules / ticket flow to finished attempts not yet settled (these, or any instance's)."""
         async with self.pool.acquire() as conn:
-            pending = await queue.unsettled(conn)
+            pending = await queue.unsettled(conn, attempt_ids=attempt_ids)
             if not pending:
                 return
             if any(item.campaign_id not in self._by_id for item in pending):
@@ -238,7 +281,7 @@ class Dialer:
         if not self.pbx.connected:
             return 0
         async with self.pool.acquire() as conn:
-            rows = [r for r in await queue.live_attempts(conn, self.opt.instance)
+            rows = [r for r in await queue.live_attempts(conn, self.opt.instance, self.opt.orphaned_after)
                     if str(r["id"]) not in self._calls]
         if not rows:
             return 0
@@ -250,18 +293,24 @@ class Dialer:
                 self._calls[key] = task
                 task.add_done_callback(lambda t, k=key: self._calls.pop(k, None))
                 continue
-            answered = row["state"] == "answered" or await self._has_answers(row["id"])
-            if answered:
-                await self._finish_answered(row["id"], reason=4, cause=None, note="reconciled after restart")
-            else:
-                await self._finish(row["id"], Outcome.FAILED, note="reconciled: no channel at the PBX")
-            self.stats.reconciled += 1
+            await self._finish_reconciled(row["id"], cause=None, note="reconciled: no channel at the PBX")
         return len(rows)
 
-    async def _has_answers(self, attempt_id) -> bool:
+    async def _finish_reconciled(self, attempt_id, *, cause: int | None, note: str) -> None:
+        """Judge a call whose Originate evidence was lost: by what the IVR stored, never by a guess.
+
+        Reached the IVR → complete or partial by its answers.  Never reached it →
+        an unanswered attempt (classified by the hang-up cause when we saw one),
+        which the retry rules handle like any other; the call itself is never re-sent.
+        """
         async with self.pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT 1 FROM callback_answers WHERE attempt_id = $1 LIMIT 1",
-                                            attempt_id))
+            answered = await queue.reached_the_ivr(conn, attempt_id)
+        if answered:
+            await self._finish_answered(attempt_id, reason=4, cause=cause, note=note)
+        else:
+            outcome = outcome_of_unanswered(None, cause) if cause else Outcome.FAILED
+            await self._finish(attempt_id, outcome, cause=cause, note=note)
+        self.stats.reconciled += 1
 
     async def _follow_existing(self, row) -> None:
         try:
@@ -269,5 +318,4 @@ class Dialer:
             cause = await asyncio.wait_for(future, self.opt.hangup_wait)
         except (LinkLost, asyncio.TimeoutError):
             return
-        await self._finish_answered(row["id"], reason=4, cause=cause, note="reconciled: followed to hang-up")
-        self.stats.reconciled += 1
+        await self._finish_reconciled(row["id"], cause=cause, note="reconciled: followed to hang-up")

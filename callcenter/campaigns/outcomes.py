@@ -59,6 +59,7 @@ class RetryPolicy:
         Outcome.FAILED: timedelta(hours=1),
         Outcome.ANSWERED_PARTIAL: timedelta(hours=2),
     })
+    no_answer_elsewhere: bool = True      # retry an unanswered citizen in another window segment
 
     def __post_init__(self):
         if self.max_attempts < 1:
@@ -86,5 +87,5 @@ def next_step(outcome: Outcome, attempt_no: int, ended_at: datetime,
         return NextStep(None, "callback_done" if reached else "callback_failed")
     earliest = ended_at + policy.delays.get(outcome, timedelta(hours=1))
     # A citizen who did not pick up is tried at another time of day, as the city does.
-    avoid = ended_at if outcome is Outcome.NO_ANSWER else None
+    avoid = ended_at if outcome is Outcome.NO_ANSWER and policy.no_answer_elsewhere else None
     return NextStep(windows.next_open(earliest, skip_segment_of=avoid), None)

@@ -98,6 +98,10 @@ def _register_campaign(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--retry-busy", type=duration, default=timedelta(minutes=30))
     c.add_argument("--retry-no-answer", type=duration, default=timedelta(hours=2))
     c.add_argument("--retry-failed", type=duration, default=timedelta(hours=1))
+    c.add_argument("--retry-partial", type=duration, default=timedelta(hours=2),
+                   help="a citizen who hung up mid-survey is called again after this (default 2h)")
+    c.add_argument("--no-answer-same-window", action="store_true",
+                   help="retry unanswered calls in the same window segment (default: another time of day)")
     c.add_argument("--daily-cap", type=int, default=2, help="calls per number per day (default 2)")
     c.add_argument("--caller-id", default="")
     c.set_defaults(handler=run_create)
@@ -151,6 +155,7 @@ async def run_create(args: argparse.Namespace) -> int:
                     windows=tuple(args.windows or CampaignDefaults.windows),
                     max_attempts=args.max_attempts, retry_busy=args.retry_busy,
                     retry_no_answer=args.retry_no_answer, retry_failed=args.retry_failed,
+                    retry_partial=args.retry_partial, retry_no_answer_elsewhere=not args.no_answer_same_window,
                     daily_cap_per_number=args.daily_cap, caller_id=args.caller_id, created_by=_actor())
                 campaign_id = await repo.create_campaign(conn, spec)
             except (repo.CampaignNotFound, ValueError) as exc:

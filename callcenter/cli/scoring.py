@@ -160,6 +160,32 @@ def _fmt(value) -> str:
     return "—" if value is None else str(value)
 
 
+def rate_records(table: scorecard.RatesTable, bases: list[str]) -> list[dict]:
+    """One flat record per unit and basis, with rates rounded for display."""
+    records = []
+    for row in table.rows:
+        for basis in bases:
+            r = row.basis(basis)
+            records.append({"unit": row.name, "basis": basis, "basis_label": BASIS_LABELS[basis],
+                            "volume": r.counts.volume, "effective": r.counts.n,
+                            "response": display(r.response), "solved": display(r.solved),
+                            "satisfied": display(r.satisfied), "composite": display(r.composite, percent=False)})
+    return records
+
+
+def rates_view(table: scorecard.RatesTable, records: list[dict]) -> Table:
+    """The terminal table of a rates table (``scoring rates`` and the demo's summary)."""
+    label = GROUP_LABELS[table.grouping]
+    out = Table(title=f"{table.period.describe()} 三率 — 按{label}",
+                caption=f"规则: {table.rule_set.describe()}；核减截至 {table.as_of:%Y-%m-%d %H:%M %z}")
+    for head in (label, "口径", "工单量", "有效回访", "响应率%", "解决率%", "满意率%", "综合成绩"):
+        out.add_column(head, justify="left" if head in (label, "口径") else "right")
+    for r in records:
+        out.add_row(r["unit"], r["basis_label"], str(r["volume"]), str(r["effective"]),
+                    *(_fmt(r[k]) for k in ("response", "solved", "satisfied", "composite")))
+    return out
+
+
 @async_handler
 async def run_rates(args: argparse.Namespace) -> int:
     async with database(args) as db:
@@ -170,14 +196,7 @@ async def run_rates(args: argparse.Namespace) -> int:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
             except LookupError as exc:
                 raise CliError(str(exc)) from exc
-    records = []
-    for row in table.rows:
-        for basis in _bases(args.basis):
-            r = row.basis(basis)
-            records.append({"unit": row.name, "basis": basis, "basis_label": BASIS_LABELS[basis],
-                            "volume": r.counts.volume, "effective": r.counts.n,
-                            "response": display(r.response), "solved": display(r.solved),
-                            "satisfied": display(r.satisfied), "composite": display(r.composite, percent=False)})
+    records = rate_records(table, _bases(args.basis))
     if args.format == "json":
         json.dump({"period": table.period.label, "from": table.period.start.isoformat(),
                    "to": table.period.end.isoformat(), "rule_set": table.rule_set.describe(),
@@ -192,14 +211,7 @@ async def run_rates(args: argparse.Namespace) -> int:
             writer.writerow([table.period.label, table.rule_set.name, r["unit"], r["basis_label"], r["volume"],
                              r["effective"], *(_fmt(r[k]) for k in ("response", "solved", "satisfied", "composite"))])
     else:
-        out = Table(title=f"{table.period.describe()} 三率 — 按{GROUP_LABELS[args.by]}",
-                    caption=f"规则: {table.rule_set.describe()}；核减截至 {table.as_of:%Y-%m-%d %H:%M %z}")
-        for head in (GROUP_LABELS[args.by], "口径", "工单量", "有效回访", "响应率%", "解决率%", "满意率%", "综合成绩"):
-            out.add_column(head, justify="left" if head in (GROUP_LABELS[args.by], "口径") else "right")
-        for r in records:
-            out.add_row(r["unit"], r["basis_label"], str(r["volume"]), str(r["effective"]),
-                        *(_fmt(r[k]) for k in ("response", "solved", "satisfied", "composite")))
-        _console().print(out)
+        _console().print(rates_view(table, records))
     return ExitCode.OK
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from .common import async_handler, database
+from .common import async_handler, settings_from
 
 ORDER = 15
 log = logging.getLogger(__name__)
@@ -33,8 +33,12 @@ async def wait_for_stop_signal() -> None:
 
 @async_handler
 async def run_serve(args: argparse.Namespace) -> int:
-    async with database(args):
+    from ..service import Service      # imported late: `callcenter --help` must not load the whole stack
+    service = await Service(settings_from(args)).start()
+    try:
         log.info("callcenter service running; SIGTERM to stop")
         await wait_for_stop_signal()
-        log.info("stopping")
+        log.info("stopping: no new calls; live calls get %.0f s to finish", service.settings.shutdown_grace)
+    finally:
+        await service.stop()
     return 0

@@ -99,11 +99,15 @@ async def call_facts_by_channel(conn: asyncpg.Connection, channel_id: str | uuid
 
 
 async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: datetime | None = None) -> bool:
-    """The IVR has the citizen on the line; False if the attempt was not waiting for that."""
+    """The IVR has the citizen on the line; False if the attempt was not waiting for that.
+
+    Already 'answered' counts as success: the dialer may have seen the
+    OriginateResponse (Reason 4) a moment before the AGI session began.
+    """
     status = await conn.execute(
         """UPDATE callback_attempts SET state = 'answered', answered_at = coalesce(answered_at, $2, now()),
                   updated_at = now()
-            WHERE id = $1 AND state IN ('pending', 'dialing')""", attempt_id, at)
+            WHERE id = $1 AND state IN ('pending', 'dialing', 'answered')""", attempt_id, at)
     return status.endswith(" 1")
 
 

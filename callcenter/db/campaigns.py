@@ -43,6 +43,7 @@ class CampaignSpec:
     retry_no_answer: timedelta = timedelta(hours=2)
     retry_failed: timedelta = timedelta(hours=1)
     retry_partial: timedelta = timedelta(hours=2)
+    retry_no_answer_elsewhere: bool = True    # no-answer retries go to another window segment
     daily_cap_per_number: int = 2
     caller_id: str = ""
     created_by: str = ""
@@ -73,13 +74,14 @@ async def create_campaign(conn: asyncpg.Connection, spec: CampaignSpec) -> int:
         return await conn.fetchval(
             """INSERT INTO campaigns (name, script, standing, closed_from, closed_to, department_id,
                    community_id, category_l1, windows, max_attempts, retry_busy_s, retry_no_answer_s,
-                   retry_failed_s, retry_partial_s, daily_cap_per_number, trunk_id, caller_id, created_by)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) RETURNING id""",
+                   retry_failed_s, retry_partial_s, daily_cap_per_number, trunk_id, caller_id, created_by,
+                   retry_no_answer_elsewhere)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) RETURNING id""",
             spec.name, spec.script, spec.standing, spec.closed_from, spec.closed_to, spec.department_id,
             spec.community_id, spec.category_l1, list(spec.windows), spec.max_attempts,
             int(spec.retry_busy.total_seconds()), int(spec.retry_no_answer.total_seconds()),
             int(spec.retry_failed.total_seconds()), int(spec.retry_partial.total_seconds()),
-            spec.daily_cap_per_number, trunk_id, spec.caller_id, spec.created_by)
+            spec.daily_cap_per_number, trunk_id, spec.caller_id, spec.created_by, spec.retry_no_answer_elsewhere)
     except asyncpg.UniqueViolationError:
         raise ValueError(f"活动名称 {spec.name!r} 已存在") from None
 
@@ -90,7 +92,7 @@ def _campaign(row: asyncpg.Record, holidays: frozenset[date]) -> Campaign:
         Outcome.NO_ANSWER: timedelta(seconds=row["retry_no_answer_s"]),
         Outcome.FAILED: timedelta(seconds=row["retry_failed_s"]),
         Outcome.ANSWERED_PARTIAL: timedelta(seconds=row["retry_partial_s"]),
-    })
+    }, no_answer_elsewhere=row["retry_no_answer_elsewhere"])
     return Campaign(row["id"], row["name"], row["script"], CampaignState(row["state"]), row["trunk_id"],
                     row["caller_id"], CallingWindows.parse(row["windows"], holidays), policy,
                     row["daily_cap_per_number"], row["standing"])
@@ -147,6 +149,11 @@ async def progress(conn: asyncpg.Connection, campaign_id: int) -> dict[str, int]
     counts["placed"] = sum(n for k, n in counts.items() if k not in ("pending", "cancelled"))
     counts["tickets"] = await conn.fetchval(
         "SELECT count(DISTINCT ticket_id) FROM callback_attempts WHERE campaign_id = $1", campaign_id)
+    # Tickets whose callback is not over yet: a call pending, live, or not yet settled into a retry/ledger step.
+    counts["open_tickets"] = await conn.fetchval(
+        """SELECT count(DISTINCT ticket_id) FROM callback_attempts
+            WHERE campaign_id = $1 AND (state IN ('pending', 'dialing', 'answered')
+                                        OR (state = 'finished' AND NOT settled))""", campaign_id)
     return counts
 
 

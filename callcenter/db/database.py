@@ -60,16 +60,31 @@ async def ensure_database(server_dsn: str, name: str) -> str:
     return with_database(server_dsn, name)
 
 
-async def resolve_dsn(settings: Settings) -> tuple[str, bool]:
-    """The DSN to use and whether it is the embedded server."""
-    if settings.dsn:
+async def resolve_dsn(settings: Settings, database: str | None = None) -> tuple[str, bool]:
+    """The DSN to use and whether it is the embedded server.
+
+    ``database`` names a database of its own on the same server (the demo
+    uses one, so it never touches the office's real ledger).
+    """
+    if settings.dsn and database is None:
         return settings.dsn, False
-    server = start_embedded(settings.pgdata)
-    return await ensure_database(server, DATABASE_NAME), True
+    server = settings.dsn or start_embedded(settings.pgdata)
+    return await ensure_database(server, database or DATABASE_NAME), not settings.dsn
 
 
-async def connect(settings: Settings, *, apply_migrations: bool = True) -> Database:
-    dsn, embedded = await resolve_dsn(settings)
+async def drop_database(settings: Settings, database: str) -> None:
+    """Drop a scratch database (the demo's) so the next run starts from nothing."""
+    server = settings.dsn or start_embedded(settings.pgdata)
+    conn = await asyncpg.connect(with_database(server, "postgres"))
+    try:
+        quoted = await conn.fetchval("SELECT quote_ident($1)", database)   # identifiers cannot be bound
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+async def connect(settings: Settings, *, apply_migrations: bool = True, database: str | None = None) -> Database:
+    dsn, embedded = await resolve_dsn(settings, database)
     if apply_migrations:
         conn = await asyncpg.connect(dsn)
         try:
@@ -84,8 +99,9 @@ async def connect(settings: Settings, *, apply_migrations: bool = True) -> Datab
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, apply_migrations: bool = True) -> AsyncIterator[Database]:
-    db = await connect(settings, apply_migrations=apply_migrations)
+async def open_database(settings: Settings, *, apply_migrations: bool = True,
+                        database: str | None = None) -> AsyncIterator[Database]:
+    db = await connect(settings, apply_migrations=apply_migrations, database=database)
     try:
         yield db
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
@@ -61,6 +61,56 @@ async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime)
     return int(status.split()[-1])
 
 
+# One page of the due queue, head first, each row judged: the checks run on this page only, so a
+# claim costs the same with 100 or 100,000 attempts waiting (rows that may not be dialed now are
+# skipped, never block the queue).
+_DUE_PAGE = """
+WITH page AS (
+    SELECT a.id, a.phone, a.due_at, a.campaign_id FROM callback_attempts a
+     WHERE a.state = 'pending' AND a.trunk_id = $2 AND a.due_at <= $1 AND a.campaign_id = ANY($3::bigint[])
+       AND (a.due_at, a.id) > ($6, $7)
+     ORDER BY a.due_at, a.id
+     LIMIT $5
+)
+SELECT page.id, page.phone, page.due_at,
+       c.state = 'running'
+       AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = page.phone)
+       AND NOT EXISTS (SELECT 1 FROM callback_attempts l
+                        WHERE l.phone = page.phone AND l.state IN ('dialing', 'answered'))
+       AND (SELECT count(*) FROM callback_attempts p
+             WHERE p.phone = page.phone AND p.dialed_at >= $4) < c.daily_cap_per_number AS eligible
+  FROM page JOIN campaigns c ON c.id = page.campaign_id
+ ORDER BY page.due_at, page.id
+"""
+_PAGE = 200
+_BEFORE_EVERYTHING = (datetime(1970, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=0))
+
+
+async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, campaign_ids: list[int],
+                    day_start: datetime, want: int) -> list[uuid.UUID]:
+    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number, locked."""
+    chosen: list[uuid.UUID] = []
+    phones: set[str] = set()
+    after_due, after_id = _BEFORE_EVERYTHING
+    while len(chosen) < want:
+        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, _PAGE, after_due, after_id)
+        for row in rows:
+            if row["eligible"] and row["phone"] not in phones and len(chosen) < want:
+                phones.add(row["phone"])
+                chosen.append(row["id"])
+        if len(rows) < _PAGE:
+            break
+        after_due, after_id = rows[-1]["due_at"], rows[-1]["id"]
+    if not chosen:
+        return []
+    # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer.
+    locked = await conn.fetch(
+        """SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
+            FOR UPDATE SKIP LOCKED""", chosen)
+    kept = {r["id"] for r in locked}
+    return [attempt for attempt in chosen if attempt in kept]
+
+
 async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: list[int], limit: int,
                     instance: str, now: datetime) -> list[Claimed]:
     """Claim up to ``limit`` due attempts of open campaigns on one trunk and write them ``dialing``.
@@ -81,26 +131,8 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
         want = min(limit, room or 0)
         if want <= 0:
             return []
-        rows = await conn.fetch(
-            """
-            SELECT a.id, a.phone FROM callback_attempts a
-              JOIN campaigns c ON c.id = a.campaign_id
-             WHERE a.state = 'pending' AND a.due_at <= $1 AND a.trunk_id = $2
-               AND a.campaign_id = ANY($3::bigint[]) AND c.state = 'running'
-               AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = a.phone)
-               AND NOT EXISTS (SELECT 1 FROM callback_attempts l
-                                WHERE l.phone = a.phone AND l.state IN ('dialing', 'answered'))
-               AND (SELECT count(*) FROM callback_attempts p
-                     WHERE p.phone = a.phone AND p.dialed_at >= $4) < c.daily_cap_per_number
-             ORDER BY a.due_at, a.id
-             LIMIT $5
-             FOR UPDATE OF a SKIP LOCKED
-            """, now, trunk_id, campaign_ids, day_start, want * 2)
-        chosen, phones = [], set()
-        for row in rows:                      # one call per number, even within a batch
-            if row["phone"] not in phones and len(chosen) < want:
-                phones.add(row["phone"])
-                chosen.append(row["id"])
+        chosen = await _pick_due(conn, now=now, trunk_id=trunk_id, campaign_ids=campaign_ids,
+                                 day_start=day_start, want=want)
         if not chosen:
             return []
         claimed = await conn.fetch(
@@ -170,10 +202,13 @@ class Unsettled:
     ended_at: datetime
 
 
-async def unsettled(conn: asyncpg.Connection, limit: int = 500) -> list[Unsettled]:
+async def unsettled(conn: asyncpg.Connection, limit: int = 500,
+                    attempt_ids: list[uuid.UUID] | None = None) -> list[Unsettled]:
+    """Finished attempts whose next step is not applied yet (only ``attempt_ids`` when given)."""
     rows = await conn.fetch(
         """SELECT id, ticket_id, campaign_id, outcome, round_attempt, ended_at FROM callback_attempts
-            WHERE state = 'finished' AND NOT settled ORDER BY ended_at LIMIT $1""", limit)
+            WHERE state = 'finished' AND NOT settled AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
+            ORDER BY ended_at LIMIT $1""", limit, attempt_ids)
     return [Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
                       r["ended_at"]) for r in rows]
 
@@ -205,11 +240,31 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
         return True
 
 
-async def live_attempts(conn: asyncpg.Connection, instance: str) -> list[asyncpg.Record]:
-    """Calls this instance had in flight: what a restart must reconcile against the PBX."""
+async def live_attempts(conn: asyncpg.Connection, instance: str,
+                        orphaned_after: timedelta = timedelta(seconds=60)) -> list[asyncpg.Record]:
+    """Calls in flight that this instance must reconcile against the PBX.
+
+    Its own (a restart under the same name picks them up at once), and those of
+    any instance whose heartbeat stopped ``orphaned_after`` ago: a dead
+    instance's calls must still reach a final state.  Two survivors adopting
+    the same call is harmless: finishing and settling are each done once.
+    """
     return await conn.fetch(
         """SELECT id, ticket_id, state, action_id, channel_id, dialed_at, answered_at
-             FROM callback_attempts WHERE claimed_by = $1 AND state IN ('dialing', 'answered')""", instance)
+             FROM callback_attempts
+            WHERE state IN ('dialing', 'answered')
+              AND (claimed_by = $1
+                   OR claimed_by IN (SELECT name FROM service_instances
+                                      WHERE name <> $1 AND last_seen < now() - $2::interval))""",
+        instance, orphaned_after)
+
+
+async def reached_the_ivr(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> bool:
+    """Whether the citizen answered: the IVR marks the attempt answered and stores answers as it goes."""
+    return bool(await conn.fetchval(
+        """SELECT state = 'answered' OR outcome IS NOT NULL
+                  OR EXISTS (SELECT 1 FROM callback_answers WHERE attempt_id = $1)
+             FROM callback_attempts WHERE id = $1""", attempt_id))
 
 
 async def heartbeat(conn: asyncpg.Connection, instance: str) -> None:

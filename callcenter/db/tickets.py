@@ -177,3 +177,10 @@ async def deadline_warnings(conn: asyncpg.Connection, *, now: datetime,
     rows = await conn.fetch(_DEADLINE_SQL, now + warn_within, limit)
     return [DeadlineWarning(r["id"], r["ticket_no"], r["title"], r["kind"], r["due_at"], r["due_at"] < now)
             for r in rows]
+
+
+async def tickets_in_state(conn: asyncpg.Connection, state: str) -> list[asyncpg.Record]:
+    """Tickets waiting in one flow state, oldest first, with the times and units the flow needs."""
+    return await conn.fetch(
+        """SELECT id, ticket_no, called_at, dispatched_at, closed_at, department_id, community_id
+             FROM tickets WHERE status = $1 ORDER BY called_at, id""", state)

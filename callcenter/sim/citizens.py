@@ -76,9 +76,12 @@ class CitizenBook:
     seed: int = 12345
     # Mix weights for numbers without a script.
     mix: dict[str, float] = field(default_factory=lambda: {
-        "complete": 0.62, "partial": 0.05, "busy": 0.08, "no-answer": 0.15,
+        "complete": 0.60, "partial": 0.05, "refused": 0.02, "busy": 0.08, "no-answer": 0.15,
         "congestion": 0.02, "rejected": 0.05, "invalid": 0.03,
     })
+    # Keys pressed by citizens who answer all three questions (callback_three_rates.toml):
+    # mostly contacted / solved / satisfied, with the partly-solved and unhappy minority a street sees.
+    answer_keys: tuple[str, str, str] = ("1111112", "1111123", "1111123")
 
     def script_for(self, number: str) -> CitizenScript:
         if number in self.by_number:
@@ -86,8 +89,10 @@ class CitizenBook:
         rng = random.Random(f"{self.seed}:{number}")
         kind = rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         if kind == "complete":
-            return CitizenScript(replies=tuple(Reply.press(rng.choice("112")) for _ in range(3)),
+            return CitizenScript(replies=tuple(Reply.press(rng.choice(keys)) for keys in self.answer_keys),
                                  ring_seconds=rng.uniform(1, 8))
         if kind == "partial":
             return CitizenScript(replies=(Reply.press("1"),), hangup_after_prompts=2)
+        if kind == "refused":
+            return CitizenScript(replies=(Reply.press("9"),))
         return CitizenScript(pickup=Pickup(kind), ring_seconds=rng.uniform(1, 8))

@@ -91,7 +91,9 @@ class AgiChannel:
 
     async def _reply(self, verb: str, timeout_s: float) -> AgiReply:
         for _ in range(MAX_USAGE_LINES):
-            line = await self._line(self.hangup_grace_s)      # the block is written at once
+            # The reply comes when the command is done: after the whole prompt has played, or the
+            # caller has pressed a key, so it may take as long as the command's own timeout.
+            line = await self._line(timeout_s)
             if line is None:
                 raise self._end(CallerHungUp("connection closed"))
             if line == "HANGUP":

@@ -177,6 +177,7 @@ class AmiLink:
         self._by_channel: dict[str, OriginateHandle] = {}      # by ChannelId and OtherChannelId
         self._event_handlers: dict[str, list[Callback]] = {}
         self._channel_handlers: dict[str, list[Callback]] = {}
+        self._disconnect_handlers: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task] = set()
         self._ready = asyncio.Event()
         self._runner: asyncio.Task | None = None
@@ -329,6 +330,12 @@ class AmiLink:
         self._fail_pending()
         for handle in set(self._originates.values()):
             handle.on_link_lost()
+        for callback in list(self._disconnect_handlers):
+            try:
+                callback()
+            except Exception:
+                self.counters.handler_errors += 1
+                log.exception("AMI disconnect handler failed")
 
     def _fail_pending(self) -> None:
         pending, self._pending = self._pending, {}
@@ -489,6 +496,10 @@ class AmiLink:
         """Call ``callback`` for events whose Uniqueid, DestUniqueid or Linkedid is this id."""
         self._channel_handlers.setdefault(uniqueid, []).append(callback)
 
+    def on_disconnected(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (sync) each time an established link drops: events may have been missed."""
+        self._disconnect_handlers.append(callback)
+
     def forget_channel(self, uniqueid: str) -> None:
         self._channel_handlers.pop(uniqueid, None)
 
@@ -586,6 +597,11 @@ class AmiLink:
         if elapsed >= 1.0:
             self._rate = self._rate_count / elapsed
             self._rate_started, self._rate_count = now, 0
+
+    def health(self) -> dict[str, object]:
+        """For /healthz: is the link up, and if not, why (no secrets: the secret is never in last_error)."""
+        return {"state": self.state, "logged_in": self.ready, "reconnects": self.counters.reconnects,
+                "last_error": self.last_error}
 
     def snapshot(self) -> dict[str, object]:
         """Link state and counters, flat, for /metrics."""

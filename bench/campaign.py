@@ -1,0 +1,211 @@
+"""Campaign throughput: N callbacks through `callcenter serve` against the simulator over real TCP.
+
+    .venv/bin/python bench/campaign.py                      # 10,000 calls, 500 channels
+    .venv/bin/python bench/campaign.py --calls 2000 --channels 100
+
+The service runs as its own process (as in production), so its CPU time is
+measured alone: CPU-seconds of that process ÷ calls.  The simulator (AMI
+server, call engine, FastAGI citizens) runs in this process; PostgreSQL is
+the embedded one (or CALLCENTER_DSN's server).  One attempt per ticket, so
+calls = tickets.
+
+Channel utilisation = channel-seconds the simulated PBX had in use ÷
+(trunk channels × time), over the busy phase: from the first Originate until
+no ticket is left to dial (the draining tail, when nothing is left to start,
+is reported separately).  Durations are compressed by --time-scale.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_web_ledger import fill  # noqa: E402  (bench/bench_web_ledger.py)
+from machine import describe  # noqa: E402  (bench/machine.py)
+
+from callcenter.db import campaigns as campaign_repo  # noqa: E402
+from callcenter.db.database import _init_connection, ensure_database  # noqa: E402
+from callcenter.db.embedded import start_embedded  # noqa: E402
+from callcenter.db.migrations import migrate  # noqa: E402
+from callcenter.sim.citizens import CitizenBook  # noqa: E402
+from callcenter.sim.simulator import SimConfig, Simulator  # noqa: E402
+
+DATABASE = "callcenter_bench_campaign"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def prepare(dsn: str, calls: int, channels: int, cps: float) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+        await _init_connection(conn)
+        await fill(conn, calls)
+        # Every ticket at 待回访 with a number of its own (the sample-style fill repeats none below 1e8).
+        await conn.execute("UPDATE tickets SET status = 'awaiting_callback', awaiting_since = now()")
+        await campaign_repo.upsert_trunk(conn, "bench", "Local/{number}@citizen-sim", channels, cps, "<01082345678>")
+        campaign_id = await campaign_repo.create_campaign(conn, campaign_repo.CampaignSpec(
+            name="bench", trunk="bench", windows=("00:00-23:59",), max_attempts=1, daily_cap_per_number=5))
+        await campaign_repo.change_state(conn, campaign_id, "start", actor="bench")
+        return campaign_id
+    finally:
+        await conn.close()
+
+
+async def counts(conn: asyncpg.Connection) -> tuple[int, int, int]:
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+                  count(*) FILTER (WHERE state IN ('dialing', 'answered')) AS live,
+                  count(*) FILTER (WHERE state = 'finished' AND settled) AS done
+             FROM callback_attempts""")
+    return row["pending"], row["live"], row["done"]
+
+
+async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tuple[float, float, int]]:
+    """Per outcome: median seconds from claim to the PBX ringing, and from the PBX hang-up to the ledger's end.
+
+    Together they are the channel time the trunk loses to the service on each call.
+    """
+    offset = time.time() - time.monotonic()
+    rows = await conn.fetch(
+        """SELECT channel_id::text AS channel_id, outcome, extract(epoch FROM dialed_at) AS dialed,
+                  extract(epoch FROM ended_at) AS ended FROM callback_attempts WHERE channel_id IS NOT NULL""")
+    calls = {c.channel_id: c for c in sim.engine.log.calls}
+    by_outcome: dict[str, tuple[list[float], list[float]]] = {}
+    for r in rows:
+        call = calls.get(r["channel_id"])
+        if call is None or call.ended is None or r["ended"] is None:
+            continue
+        setup, teardown = by_outcome.setdefault(r["outcome"], ([], []))
+        setup.append(call.started + offset - float(r["dialed"]))
+        teardown.append(float(r["ended"]) - (call.ended + offset))
+    return {k: (statistics.median(a), statistics.median(b), len(a)) for k, (a, b) in by_outcome.items()}
+
+
+async def run(args: argparse.Namespace) -> None:
+    home = Path(tempfile.mkdtemp(prefix="cc-bench-campaign-"))
+    server = os.environ.get("CALLCENTER_DSN") or start_embedded(home / "pgdata")
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")   # fixed name, not input
+    finally:
+        await conn.close()
+    dsn = await ensure_database(server, DATABASE)
+    t0 = time.perf_counter()
+    await prepare(dsn, args.calls, args.channels, args.cps)
+    print(f"seeded {args.calls} tickets in {time.perf_counter() - t0:.1f} s")
+
+    agi_port = free_port()
+    sim = Simulator(SimConfig(ami_port=0, agi_url=f"agi://127.0.0.1:{agi_port}/callback",
+                              time_scale=args.time_scale, noise_per_call=0, book=CitizenBook(seed=args.seed)))
+    sim_port = await sim.start()
+    config = home / "callcenter.toml"
+    config.write_text(f"db_pool_max = {args.pool}\n", encoding="utf-8")
+    env = dict(os.environ, CALLCENTER_DSN=dsn, CALLCENTER_HOME=str(home), CALLCENTER_CONFIG=str(config),
+               CALLCENTER_AMI_PORT=str(sim_port), CALLCENTER_AGI_PORT=str(agi_port),
+               CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="bench")
+    log = (home / "serve.log").open("wb")
+    service = subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    watch = await asyncpg.connect(dsn)
+    samples: list[tuple[float, int, int]] = []          # (time, channels live at the PBX, live in the ledger)
+    try:
+        while not sim.engine.log.calls:
+            if service.poll() is not None:
+                raise SystemExit(f"service exited: see {home / 'serve.log'}")
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        cpu_start = cpu_seconds(service.pid)
+        sim_cpu_start = time.process_time()
+        busy_end = None
+        while True:
+            pending, live, done = await counts(watch)
+            now = time.monotonic()
+            if pending == 0 and busy_end is None:
+                busy_end = now
+            if busy_end is None:
+                samples.append((now, sim.engine.log.live, live))
+            if done >= args.calls:
+                break
+            if service.poll() is not None:
+                raise SystemExit(f"service exited: see {home / 'serve.log'}")
+            await asyncio.sleep(0.25)
+        finished = time.monotonic()
+        cpu_used = cpu_seconds(service.pid) - cpu_start
+        sim_cpu = time.process_time() - sim_cpu_start
+        lags = await ledger_lags(watch, sim)
+        if os.environ.get("BENCH_TRACE"):
+            for t, pbx, led in samples[::8]:
+                print(f"    t+{t - started:5.1f}s pbx {pbx:4d} ledger {led:4d}")
+    finally:
+        await watch.close()
+        service.send_signal(signal.SIGTERM)
+        service.wait(60)
+        await sim.close()
+        log.close()
+
+    calls = len(sim.engine.log.calls)
+    busy_end = busy_end or finished
+    busy_s = sim.engine.log.busy_seconds(until=finished)
+    in_busy = sum(min(c.ended or finished, busy_end) - c.started for c in sim.engine.log.calls if c.started < busy_end)
+    util_busy = in_busy / (args.channels * (busy_end - started))
+    util_all = busy_s / (args.channels * (finished - started))
+    print(f"machine: {describe()}")
+    print(f"calls {calls} over {args.channels} channels (cps limit {args.cps}, time scale {args.time_scale}); "
+          f"max channels in use {sim.engine.log.max_live}")
+    print(f"  wall {finished - started:.1f} s; busy phase {busy_end - started:.1f} s; "
+          f"throughput {calls / (finished - started):.1f} calls/s")
+    print(f"  channel utilisation: busy phase {util_busy:.1%}; whole run incl. draining tail {util_all:.1%}")
+    if samples:
+        pbx_live = sum(s[1] for s in samples) / len(samples)
+        ledger_live = sum(s[2] for s in samples) / len(samples)
+        print(f"  busy phase means: {pbx_live:.1f} channels live at the PBX, {ledger_live:.1f} calls live in the "
+              f"ledger (the gap: calls ended at the PBX and not yet finished in the ledger, or not yet rung)")
+    for outcome, (setup, teardown, n) in sorted(lags.items()):
+        print(f"  {outcome:<18} {n:>6} calls: claim → ringing {setup * 1000:6.0f} ms; "
+              f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians)")
+    print(f"  service CPU {cpu_used:.1f} s = {cpu_used / calls * 1000:.2f} ms per call")
+    print(f"  simulator (this process) CPU {sim_cpu:.1f} s = {sim_cpu / (finished - started):.0%} of one core; "
+          f"machine has {os.cpu_count()} cores")
+    print(f"  double dials {len(sim.engine.log.channel_ids_dialed_twice())}, numbers rung while live "
+          f"{len(sim.engine.log.overlapping_numbers)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=10_000)
+    p.add_argument("--channels", type=int, default=500)
+    p.add_argument("--cps", type=float, default=250)
+    p.add_argument("--time-scale", type=float, default=0.25,
+                   help="simulated durations × this (0.25: a 90 s survey takes 22 s)")
+    p.add_argument("--pool", type=int, default=20, help="service's database pool size")
+    p.add_argument("--seed", type=int, default=12345)
+    asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""``callcenter demo``: the whole service on the embedded database and the simulator."""

@@ -1,0 +1,132 @@
+"""The whole service in one asyncio process: what ``callcenter serve`` and ``callcenter demo`` run.
+
+Start order follows what each piece needs before it may act: the ledger
+first; speech and the FastAGI server before any call can be answered; the
+AMI link; the dialer (which reconciles calls left live by a previous run
+before it dials anything); the hotline's live queue state; the web app last.  Stopping runs the other way,
+and gently: stop claiming, let live calls finish within the grace period,
+then close.  Anything cut off is reconciled on the next start, never lost.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aiohttp import web
+
+from .asr.factory import build_recognizer, speech_status
+from .campaigns.dialer import Dialer, DialerOptions
+from .config import Settings
+from .db.database import Database, connect
+from .hotline.service import HotlineService
+from .telephony.agi import AgiServer
+from .telephony.agi_service import callback_agi_server
+from .telephony.ami import AmiLink, AmiLinkConfig
+from .telephony.pbx import AmiPbx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceOptions:
+    """What differs between ``serve`` (defaults), the demo and tests."""
+    database: str | None = None               # a database of its own on the same server (the demo's)
+    web: bool = True
+    hotline: bool = True                      # the counseling queue (心理疏导专线) on the same Asterisk
+    dialer: DialerOptions | None = None       # default: instance name from settings
+    ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
+
+
+class Service:
+    """Owns every component; ``start()`` then ``stop()`` (or ``async with``)."""
+
+    def __init__(self, settings: Settings, options: ServiceOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or ServiceOptions()
+        self.db: Database | None = None
+        self.recognizer = None
+        self.agi: AgiServer | None = None
+        self.ami: AmiLink | None = None
+        self.dialer: Dialer | None = None
+        self.hotline: HotlineService | None = None
+        self.web_runner: web.AppRunner | None = None
+        self._dialer_task: asyncio.Task | None = None
+
+    @property
+    def web_port(self) -> int | None:
+        if self.web_runner is None or not self.web_runner.addresses:
+            return None
+        return self.web_runner.addresses[0][1]
+
+    async def start(self) -> "Service":
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(grace=0)
+            raise
+        return self
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self.db = await connect(settings, database=self.options.database)
+        self.recognizer = build_recognizer(settings)
+        await self.recognizer.start()
+        self.agi = callback_agi_server(settings, self.db.pool, recognizer=self.recognizer)
+        await self.agi.start()
+        if self.agi.port != settings.agi_port:      # port 0 asked for a free one: dial plans must use it
+            self.settings = settings = replace(settings, agi_port=self.agi.port)
+        self.ami = AmiLink(AmiLinkConfig.from_settings(settings, **self.options.ami))
+        await self.ami.start()
+        options = self.options.dialer or DialerOptions(instance=settings.instance_name)
+        self.dialer = Dialer(self.db.pool, AmiPbx(self.ami), options)
+        self._dialer_task = asyncio.create_task(self.dialer.run(), name="dialer")
+        self._dialer_task.add_done_callback(_log_crash)
+        if self.options.hotline:
+            self.hotline = HotlineService(recordings_dir=settings.recordings,
+                                          asr=getattr(self.recognizer, "pool", None))
+            await self.hotline.start(self.ami, self.db.pool, settings)
+        if self.options.web:
+            from .web.app import create_app
+            from .web.runner import start_web
+            extras = {"ami": self.ami, "asr": speech_status(settings), "dialer": self.dialer}
+            if self.hotline is not None:
+                extras["hotline"] = self.hotline
+            app = create_app(self.db, settings, extras=extras)
+            self.web_runner = await start_web(app, settings.web_host, settings.web_port)
+        log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
+                 settings.ami_host, settings.ami_port)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop dialing, give live calls ``grace`` seconds (default from settings), then close everything."""
+        grace = self.settings.shutdown_grace if grace is None else grace
+        if self.dialer is not None and self._dialer_task is not None:
+            await self.dialer.stop(grace)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._dialer_task, 5.0)
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        if self.hotline is not None:
+            await self.hotline.stop()
+        if self.agi is not None:
+            await self.agi.close(grace_s=min(grace, 5.0))
+        if self.ami is not None:
+            await self.ami.close()
+        if self.recognizer is not None:
+            await self.recognizer.close()
+        if self.db is not None:
+            await self.db.close()
+        self.web_runner = self.agi = self.ami = self.dialer = self.hotline = self.db = self._dialer_task = None
+
+    async def __aenter__(self) -> "Service":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dialer stopped unexpectedly", exc_info=task.exception())
