@@ -51,11 +51,13 @@ class Settings:
     asr_worker_memory_mb: int = 0           # address-space cap per ASR worker; 0 = none
     asr_review_threshold: float = 0.6       # speech answers below this confidence go to a supervisor
     recordings_dir: Path | None = None
+    recordings_min_free_mb: int = 1024      # below this, /healthz and the dashboard raise the disk alarm
     timezone: str = "Asia/Shanghai"
     # Service: the name this instance claims calls under (stable across restarts, so a restarted
     # instance reconciles its own calls at once; unique per instance sharing one database).
     instance_name: str = field(default_factory=socket.gethostname)
     shutdown_grace: float = 30.0            # seconds live calls get to finish after SIGTERM
+    retention_days: int = 365               # recordings and transcripts older than this are purged
 
     @property
     def pgdata(self) -> Path:
@@ -83,8 +85,10 @@ ENV_VARS = {
     "CALLCENTER_ASR_WORKER_MEMORY_MB": "asr_worker_memory_mb",
     "CALLCENTER_ASR_REVIEW_THRESHOLD": "asr_review_threshold",
     "CALLCENTER_RECORDINGS": "recordings_dir",
+    "CALLCENTER_RECORDINGS_MIN_FREE_MB": "recordings_min_free_mb",
     "CALLCENTER_INSTANCE": "instance_name",
     "CALLCENTER_SHUTDOWN_GRACE": "shutdown_grace",
+    "CALLCENTER_RETENTION_DAYS": "retention_days",
 }
 
 _PORT_FIELDS = {"ami_port", "agi_port", "web_port"}
@@ -107,7 +111,7 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
             value = int(raw)
             if name in _PORT_FIELDS and not 1 <= value <= 65535:
                 raise ValueError("port out of range 1–65535")
-            if name.startswith(("db_pool", "asr_workers")) and value < 1:
+            if name.startswith(("db_pool", "asr_workers", "retention_days")) and value < 1:
                 raise ValueError("must be at least 1")
             if name == "asr_worker_memory_mb" and value < 0:
                 raise ValueError("must be 0 (no cap) or a size in MiB")

@@ -10,6 +10,7 @@ from aiohttp import FormData
 from callcenter.db import appeals as repo
 from callcenter.ledger import appeals as ap
 from callcenter.web.access import route_table
+from callcenter.web.limits import MAX_UPLOAD
 
 from . import scoring_factories as f
 from .test_web_helpers import client, sign_in, users  # noqa: F401
@@ -96,7 +97,8 @@ async def test_from_candidate_to_submitted_with_evidence_and_docx(client, db, se
     assert "只接受" in await (await client.post(f"{appeal_url}/evidence", data=bad)).text()
     big = FormData()
     big.add_field("csrf_token", token)
-    big.add_field("file", PNG + b"\x00" * (990 * 1024), filename="big.png", content_type="image/png")
+    big.add_field("file", PNG + b"\x00" * (MAX_UPLOAD + 1 - len(PNG)), filename="big.png",
+                       content_type="image/png")   # one byte over, the body itself still within MAX_BODY
     assert "文件过大" in await (await client.post(f"{appeal_url}/evidence", data=big)).text()
     async with db.pool.acquire() as conn:
         [item] = await repo.evidence(conn, appeal_id)
@@ -108,6 +110,7 @@ async def test_from_candidate_to_submitted_with_evidence_and_docx(client, db, se
     response = await client.post(f"{appeal_url}/step", data={"csrf_token": token, "action": "submit"})
     page = await response.text()
     assert "已提交" in page
+    assert "办理记录" in page and "草稿 → 已提交" in page and "添加证据" in page     # the audit trail, labelled
     document = docx.Document(io.BytesIO(await (await client.get(f"{appeal_url}/statement.docx")).read()))
     text = "\n".join(p.text for p in document.paragraphs)
     assert "W1" in text and "超职责范围" in text and "现场.png" in text and "2024-05-19 15:00" in text

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.hotline.service import HotlineService
-from callcenter.sim.queues import AgentScript, QueueConfig, QueueEngine
-from callcenter.sim.simulator import SimConfig, Simulator
-from callcenter.telephony.ami import AmiLink
 from callcenter.web.runner import start_web
 
 from .factories import insert_ticket
-from .test_ami_link import link_config
+from .test_hotline_e2e import running_hotline
 from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
 
 CHROMIUM = Path(os.environ.get("CALLCENTER_CHROMIUM", "/usr/bin/chromium"))
@@ -31,57 +27,46 @@ async def test_agent_takes_one_call_in_a_real_browser(db, settings, users):  # n
     async with db.pool.acquire() as conn:
         await insert_ticket(conn, "T-HL", phone="13800000001", title="楼上漏水多次反映",
                             called_at=datetime.now(timezone.utc) - timedelta(days=3))
-    sim = Simulator(SimConfig(ami_port=0, time_scale=0.2, noise_per_call=0))
-    sim.engine.queues = QueueEngine(sim.engine, queues=[QueueConfig(strategy="rrmemory")],
-                                    default_agent=AgentScript(ring_seconds=2, talk_seconds=5))
-    await sim.start()
-    link = AmiLink(link_config(sim.port))
-    await link.start()
-    await link.wait_ready(5)
-    service = HotlineService()
-    await service.start(link, db.pool, settings)
-    runner = await start_web(make_app(db, settings, hotline=service, ami=link), "127.0.0.1", 0)
-    base = "http://%s:%s" % runner.addresses[0][:2]
     problems: list[str] = []
-    try:
-        async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-            try:
-                page = await browser.new_page(locale="zh-CN")
-                page.set_default_timeout(TIMEOUT_MS)
-                page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
-                        if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
-                page.on("pageerror", lambda e: problems.append(str(e)))
-                page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-                await page.goto(f"{base}/login?next=/console")
-                await page.fill("input[name=username]", "agent")
-                await page.fill("input[name=password]", PASSWORD)
-                await page.click("button[type=submit]")
-                await page.wait_for_url(f"{base}/console")
-                await page.click("#queue-login")
-                await page.wait_for_selector("#queue-logout")
-                await page.wait_for_selector("body[data-console-ready='1']")
+    async with running_hotline(db, settings, time_scale=0.2, talk_seconds=5) as (sim, link, service):
+        runner = await start_web(make_app(db, settings, hotline=service, ami=link), "127.0.0.1", 0)
+        base = "http://%s:%s" % runner.addresses[0][:2]
+        try:
+            async with playwright_api.async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                  args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                try:
+                    page = await browser.new_page(locale="zh-CN")
+                    page.set_default_timeout(TIMEOUT_MS)
+                    page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
+                            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
+                    page.on("pageerror", lambda e: problems.append(str(e)))
+                    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+                    await page.goto(f"{base}/login?next=/console")
+                    await page.fill("input[name=username]", "agent")
+                    await page.fill("input[name=password]", PASSWORD)
+                    await page.click("button[type=submit]")
+                    await page.wait_for_url(f"{base}/console")
+                    await page.click("#queue-login")
+                    await page.wait_for_selector("#queue-logout")
+                    await page.wait_for_selector("body[data-console-ready='1']")
 
-                sim.engine.queues.inbound("13800000001")
-                await page.wait_for_selector("#pop:not([hidden])")
-                assert await page.inner_text("#pop-phone") == "138****0001"
-                assert "楼上漏水多次反映" in await page.inner_text("#pop-tickets")
-                await page.wait_for_selector("#pop-state:has-text('通话已结束')")
+                    sim.engine.queues.inbound("13800000001")
+                    await page.wait_for_selector("#pop:not([hidden])")
+                    assert await page.inner_text("#pop-phone") == "138****0001"
+                    assert "楼上漏水多次反映" in await page.inner_text("#pop-tickets")
+                    await page.wait_for_selector("#pop-state:has-text('通话已结束')")
 
-                await page.fill("#record-topic", "漏水纠纷引发失眠")
-                await page.select_option("#record-emotion", "焦虑")
-                await page.select_option("#record-risk", "medium")
-                await page.fill("#record-next", "联系物业上门查看")
-                await page.click("#record-save")
-                await page.wait_for_selector("text=情绪疏导记录已保存")
-            finally:
-                await browser.close()
-    finally:
-        await runner.cleanup()
-        await service.stop()
-        await link.close()
-        await sim.close()
+                    await page.fill("#record-topic", "漏水纠纷引发失眠")
+                    await page.select_option("#record-emotion", "焦虑")
+                    await page.select_option("#record-risk", "medium")
+                    await page.fill("#record-next", "联系物业上门查看")
+                    await page.click("#record-save")
+                    await page.wait_for_selector("text=情绪疏导记录已保存")
+                finally:
+                    await browser.close()
+        finally:
+            await runner.cleanup()
     assert problems == []
     async with db.pool.acquire() as conn:
         record = await conn.fetchrow("SELECT r.topic, c.outcome, c.agent FROM counseling_records r "

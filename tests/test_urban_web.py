@@ -80,7 +80,9 @@ async def test_a_case_from_review_to_closed_through_the_pages(client, db):
     form.add_field("photos", JPEG, filename="after.jpg", content_type="image/jpeg")
     page = await (await client.post(f"{url}/step", data=form)).text()
     assert "已处置" in page
-    assert "已结案" in await step("close")
+    closed = await step("close")
+    assert "已结案" in closed
+    assert "流转记录" in closed and "已处置(待结案) → 已结案" in closed            # the audit trail, in the page's words
     async with db.pool.acquire() as conn:
         case = await repo.get_case(conn, created["id"])
         events = [e["action"] for e in await repo.history(conn, created["id"])]

@@ -134,7 +134,10 @@ async def test_healthz_reports_database_and_components(db, settings):
     try:
         response = await c.get("/healthz")
         assert response.status == 200
-        assert await response.json() == {"database": "ok", "ami": "not configured", "asr": "not configured"}
+        body = await response.json()
+        assert {k: body[k] for k in ("database", "ami", "asr")} == \
+            {"database": "ok", "ami": "not configured", "asr": "not configured"}
+        assert body["recordings"]["status"] in ("ok", "alarm")         # the disk alarm is always reported
     finally:
         await c.close()
 

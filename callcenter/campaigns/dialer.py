@@ -13,16 +13,18 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
 import asyncpg
 
 from ..db import campaigns as campaign_repo
 from ..db import dialer as queue
+from ..db.retry import on_connection, retrying
 from .outcomes import Outcome, next_step, outcome_of_unanswered
 from .ports import LinkLost, OriginateRequest, Pbx
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ALL_STATES = ("draft", "running", "paused", "finished")
 
 
@@ -218,8 +220,7 @@ class Dialer:
                 await handle.sent
             except LinkLost:
                 # Never left the wire: put it back, it was not a call.
-                async with self.pool.acquire() as conn:
-                    await queue.release_unsent(conn, call.attempt_id)
+                await self._write("release unsent", lambda conn: queue.release_unsent(conn, call.attempt_id))
                 return
             self.stats.placed += 1
             result = await handle.result
@@ -228,8 +229,7 @@ class Dialer:
                                    reason=result.reason, cause=result.cause)
                 return
             self.stats.answered += 1
-            async with self.pool.acquire() as conn:
-                await queue.mark_answered(conn, call.attempt_id, self.clock())
+            await self._write("mark answered", lambda conn: queue.mark_answered(conn, call.attempt_id, self.clock()))
             cause = await asyncio.wait_for(handle.hangup, self.opt.hangup_wait)
             await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause)
         except (LinkLost, asyncio.TimeoutError):
@@ -240,19 +240,22 @@ class Dialer:
             log.exception("following call %s failed; it will be reconciled", call.attempt_id)
 
     async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "") -> None:
-        async with self.pool.acquire() as conn:
-            outcome = await queue.answered_outcome(conn, attempt_id)
+        outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
         await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
 
     async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "") -> None:
-        async with self.pool.acquire() as conn:
-            if await queue.finish(conn, attempt_id, outcome=outcome, ended_at=self.clock(),
-                                  reason=reason, cause=cause, note=note):
-                self.stats.finished += 1
-                self._wake.set()
-                self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
+        ended_at = self.clock()
+        if await self._write("finish", lambda conn: queue.finish(conn, attempt_id, outcome=outcome, ended_at=ended_at,
+                                                                  reason=reason, cause=cause, note=note)):
+            self.stats.finished += 1
+            self._wake.set()
+            self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
         # Settled right away by the call's own task, so the loop that claims never waits on it.
-        await self.settle_finished([attempt_id])
+        await retrying(lambda: self.settle_finished([attempt_id]), what=f"attempt {attempt_id}: settle")
+
+    async def _write(self, what: str, step: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """One step of a live call's bookkeeping, retried through a database outage (each step is idempotent)."""
+        return await on_connection(self.pool, step, what=what)
 
     async def settle_finished(self, attempt_ids: list | None = None) -> None:
         """Apply retry rules / ticket flow to finished attempts not yet settled (these, or any instance's)."""
@@ -303,8 +306,7 @@ class Dialer:
         an unanswered attempt (classified by the hang-up cause when we saw one),
         which the retry rules handle like any other; the call itself is never re-sent.
         """
-        async with self.pool.acquire() as conn:
-            answered = await queue.reached_the_ivr(conn, attempt_id)
+        answered = await self._write("reached the IVR?", lambda conn: queue.reached_the_ivr(conn, attempt_id))
         if answered:
             await self._finish_answered(attempt_id, reason=4, cause=cause, note=note)
         else:

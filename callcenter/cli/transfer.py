@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import asyncpg
 
@@ -114,39 +116,37 @@ def _positive(text: str) -> int:
 @async_handler
 async def run_import(args: argparse.Namespace) -> int:
     path: Path = args.file
-    try:
+    with _import_errors(path):
         with terminal_progress(sys.stdout.isatty()) as progress:
             async with database(args) as db:
                 report = await import_tickets(db.pool, path, skip_invalid=args.skip_invalid, progress=progress)
-    except UnsupportedFile as exc:
-        raise CliError(str(exc), ExitCode.USAGE) from exc
-    except ConnectionError as exc:
-        raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
-    except (asyncpg.PostgresError, OSError) as exc:
-        raise CliError(f"{path.name}: 导入失败, 未写入任何数据 (import failed, nothing written): {exc}") from exc
-    except FileRejected as exc:
-        raise CliError(f"{exc}; 未导入任何数据 (nothing imported)", ExitCode.REJECTED) from exc
-    except ImportRejected as exc:
-        _print_errors(exc.errors)
-        raise CliError(f"{path.name}: {exc}", ExitCode.REJECTED) from exc
-    if report.ignored_headers:
-        print(f"忽略未知列 (ignored columns): {'、'.join(report.ignored_headers)}", file=sys.stderr)
+    _print_ignored_headers(report.ignored_headers)
     print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
           f"更新 updated {report.updated}, 未变 unchanged {report.unchanged}, 拒绝 rejected {report.rejected}")
     if report.units_created:
         print(f"新建单位 (new departments/communities): {report.units_created}")
-    if report.rejects_file:
-        _print_errors(report.errors)
-        print(f"被拒绝的行及原因已写入 (rejected rows written to): {report.rejects_file}")
+    _print_rejects(report.errors, report.rejects_file)
     return int(ExitCode.OK)
 
 
 @async_handler
 async def run_import_urban(args: argparse.Namespace) -> int:
     path: Path = args.file
-    try:
+    with _import_errors(path):
         async with database(args) as db:
             report = await import_urban_cases(db.pool, path, actor=_actor(), skip_invalid=args.skip_invalid)
+    _print_ignored_headers(report.ignored_headers)
+    print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
+          f"已存在 existing {report.existing}, 拒绝 rejected {report.rejected}")
+    _print_rejects(report.errors, report.rejects_file)
+    return int(ExitCode.OK)
+
+
+@contextmanager
+def _import_errors(path: Path) -> Iterator[None]:
+    """Both importers fail the same ways; map each to its message and exit code in one place."""
+    try:
+        yield
     except UnsupportedFile as exc:
         raise CliError(str(exc), ExitCode.USAGE) from exc
     except ConnectionError as exc:
@@ -158,14 +158,18 @@ async def run_import_urban(args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         _print_errors(exc.errors)
         raise CliError(f"{path.name}: {exc}", ExitCode.REJECTED) from exc
-    if report.ignored_headers:
-        print(f"忽略未知列 (ignored columns): {'、'.join(report.ignored_headers)}", file=sys.stderr)
-    print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
-          f"已存在 existing {report.existing}, 拒绝 rejected {report.rejected}")
-    if report.rejects_file:
-        _print_errors(report.errors)
-        print(f"被拒绝的行及原因已写入 (rejected rows written to): {report.rejects_file}")
-    return int(ExitCode.OK)
+
+
+def _print_ignored_headers(headers: Sequence[str]) -> None:
+    if headers:
+        print(f"忽略未知列 (ignored columns): {'、'.join(headers)}", file=sys.stderr)
+
+
+def _print_rejects(errors, rejects_file: Path | None) -> None:
+    """With --skip-invalid the bad rows were set aside: list them and say where they went."""
+    if rejects_file:
+        _print_errors(errors)
+        print(f"被拒绝的行及原因已写入 (rejected rows written to): {rejects_file}")
 
 
 def _print_errors(errors) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..asr.base import NoSpeech, Recognizer
 from ..db import callbacks
+from ..db.retry import on_connection
 from .answers import Answer
 from .channel import CallInfo, Channel, ChannelGone
 from .context import CallContext
@@ -44,11 +45,11 @@ class AttemptAnswers:
         self.attempt_id = attempt_id
 
     async def store(self, answer: Answer) -> bool:
-        async with self.pool.acquire() as conn:
-            return await callbacks.record_answer(
-                conn, self.attempt_id, answer.question, intent=answer.intent, source=answer.source,
-                digits=answer.digits, transcript=answer.transcript, confidence=answer.confidence,
-                recording_path=answer.recording_path, needs_review=answer.needs_review)
+        return await on_connection(self.pool, lambda conn: callbacks.record_answer(
+            conn, self.attempt_id, answer.question, intent=answer.intent, source=answer.source,
+            digits=answer.digits, transcript=answer.transcript, confidence=answer.confidence,
+            recording_path=answer.recording_path, needs_review=answer.needs_review),
+            what=f"attempt {self.attempt_id}: storing {answer.question!r}")
 
 
 @dataclass
@@ -76,10 +77,10 @@ class CallbackIvr:
             log.info("call %s gone before the survey started: %s", call.channel_id, gone.reason)
             return None
         try:
-            async with self.pool.acquire() as conn:
-                if not await callbacks.mark_answered(conn, facts.attempt_id):
-                    log.warning("attempt %s answered while %s; answers are stored all the same",
-                                facts.attempt_id, facts.state)
+            if not await on_connection(self.pool, lambda conn: callbacks.mark_answered(conn, facts.attempt_id),
+                                       what=f"attempt {facts.attempt_id}: answered", attempts=3):
+                log.warning("attempt %s answered while %s; answers are stored all the same",
+                            facts.attempt_id, facts.state)
         except Exception:   # the citizen is on the line: ask anyway, each answer is stored on its own
             log.exception("attempt %s: could not mark it answered", facts.attempt_id)
         context = CallContext.for_ticket(str(facts.attempt_id), ticket_id=facts.ticket_id,
@@ -89,8 +90,9 @@ class CallbackIvr:
                                   recognizer=self.recognizer or NoSpeech(), synthesizer=self.synthesizer,
                                   recordings_dir=self.recordings_dir)
         try:
-            async with self.pool.acquire() as conn:
-                stored = await callbacks.finish_attempt(conn, facts.attempt_id, result.outcome)
+            stored = await on_connection(
+                self.pool, lambda conn: callbacks.finish_attempt(conn, facts.attempt_id, result.outcome),
+                what=f"attempt {facts.attempt_id}: outcome")
         except Exception:
             log.exception("attempt %s: could not record outcome %s (the dialer will judge it from the answers)",
                           facts.attempt_id, result.outcome)
@@ -102,9 +104,11 @@ class CallbackIvr:
     async def identify(self, channel: Channel, call: CallInfo) -> callbacks.CallFacts:
         attempt_var = await channel.get_variable(ATTEMPT_VAR)
         ticket_var = await channel.get_variable(TICKET_VAR)
-        async with self.pool.acquire() as conn:
-            by_var = await callbacks.call_facts(conn, attempt_var) if attempt_var else None
-            by_channel = await callbacks.call_facts_by_channel(conn, call.channel_id)
+
+        async def lookup(conn):
+            return (await callbacks.call_facts(conn, attempt_var) if attempt_var else None,
+                    await callbacks.call_facts_by_channel(conn, call.channel_id))
+        by_var, by_channel = await on_connection(self.pool, lookup, what=f"call {call.channel_id}: which attempt")
         if attempt_var and by_var is None:
             raise CallRejected(f"ATTEMPT_ID {attempt_var!r} names no callback attempt")
         facts = by_var or by_channel

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
 from .privacy import mask_phone
+from .state_machine import Machine
 from .timezone import as_local
 
 
@@ -82,26 +83,17 @@ class AppealError(ValueError):
     """A step the appeal flow does not allow, or that lacks what it needs."""
 
 
+MACHINE = Machine(State, Action, RULES, AppealError, state_noun="申诉状态", action_noun="申诉操作")
+
+
 class IllegalTransition(AppealError):
     def __init__(self, state: State, action: Action):
         self.state, self.action = state, action
-        allowed = ", ".join(f"{a.value}({a.label})" for a in allowed_actions(state)) or "无"
-        super().__init__(f"申诉状态 {state.value}({state.label}) 不能执行 {action.value}({action.label}); "
-                         f"该状态允许: {allowed}")
+        super().__init__(MACHINE.refusal(state, action))
 
 
-def parse_state(value: str | State) -> State:
-    try:
-        return State(value)
-    except ValueError:
-        raise AppealError(f"未知申诉状态: {value!r}") from None
-
-
-def parse_action(value: str | Action) -> Action:
-    try:
-        return Action(value)
-    except ValueError:
-        raise AppealError(f"未知申诉操作: {value!r} (可用: {', '.join(a.value for a in Action)})") from None
+parse_state = MACHINE.parse_state
+parse_action = MACHINE.parse_action
 
 
 def check_grounds(grounds: str) -> str:
@@ -110,8 +102,7 @@ def check_grounds(grounds: str) -> str:
     return grounds
 
 
-def allowed_actions(state: State) -> list[Action]:
-    return [a for a, r in RULES.items() if state in r.sources]
+allowed_actions = MACHINE.allowed_actions
 
 
 @dataclass(frozen=True)

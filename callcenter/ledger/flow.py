@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
+from .state_machine import Machine
+
 
 class State(str, Enum):
     RECEIVED = "received"                    # 接收 (待签收)
@@ -124,33 +126,20 @@ class FlowError(ValueError):
     """A step that the flow does not allow, or that lacks what it needs."""
 
 
+MACHINE = Machine(State, Action, RULES, FlowError, state_noun="工单状态", action_noun="操作")
+
+
 class IllegalTransition(FlowError):
     def __init__(self, state: State, action: Action):
         self.state, self.action = state, action
-        allowed = ", ".join(f"{a.value}({a.label})" for a in allowed_actions(state)) or "无"
-        super().__init__(
-            f"工单状态 {state.value}({state.label}) 不能执行 {action.value}({action.label}); "
-            f"该状态允许: {allowed}"
-        )
+        super().__init__(MACHINE.refusal(state, action))
 
 
-def parse_state(value: str | State) -> State:
-    try:
-        return State(value)
-    except ValueError:
-        raise FlowError(f"未知工单状态: {value!r}") from None
+parse_state = MACHINE.parse_state
+parse_action = MACHINE.parse_action
 
 
-def parse_action(value: str | Action) -> Action:
-    try:
-        return Action(value)
-    except ValueError:
-        known = ", ".join(a.value for a in Action)
-        raise FlowError(f"未知操作: {value!r} (可用: {known})") from None
-
-
-def allowed_actions(state: State) -> list[Action]:
-    return [action for action, rule in RULES.items() if state in rule.sources]
+allowed_actions = MACHINE.allowed_actions
 
 
 @dataclass(frozen=True)
@@ -184,13 +173,4 @@ def replay(initial: State | str, actions: Iterable[tuple[str, str]]) -> State:
     Raises :class:`FlowError` when the trail contains a step the flow forbids or
     whose recorded target disagrees with the machine: a corrupted history.
     """
-    state = parse_state(initial)
-    for action, recorded in actions:
-        rule = RULES[parse_action(action)]
-        if state not in rule.sources:
-            raise IllegalTransition(state, parse_action(action))
-        expected = rule.target if rule.target is not None else state
-        if expected.value != recorded:
-            raise FlowError(f"审计记录不一致: {action} 应到 {expected.value}, 记录为 {recorded}")
-        state = expected
-    return state
+    return MACHINE.replay(initial, actions, IllegalTransition)

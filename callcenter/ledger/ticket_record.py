@@ -442,10 +442,6 @@ def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
     return TicketRecord(**values)
 
 
-def duplicate_error(line: int, headers: HeaderMap, ticket_no: str, first_line: int) -> RowError:
-    return RowError(line, headers.label("ticket_no"), f"工单编号与第 {first_line} 行重复", ticket_no)
-
-
 # --- record → cells (export, sample files) ----------------------------------------------
 
 def to_cells(record: TicketRecord) -> list[Any]:

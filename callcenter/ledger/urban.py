@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping
 
 from . import ticket_record as tr
+from .state_machine import Machine
 
 
 class State(str, Enum):
@@ -79,30 +80,20 @@ class UrbanFlowError(ValueError):
     """A step the case flow does not allow, or that lacks what it needs."""
 
 
+MACHINE = Machine(State, Action, RULES, UrbanFlowError, state_noun="案件状态", action_noun="案件操作")
+
+
 class IllegalTransition(UrbanFlowError):
     def __init__(self, state: State, action: Action):
         self.state, self.action = state, action
-        allowed = ", ".join(f"{a.value}({a.label})" for a in allowed_actions(state)) or "无"
-        super().__init__(f"案件状态 {state.value}({state.label}) 不能执行 {action.value}({action.label}); "
-                         f"该状态允许: {allowed}")
+        super().__init__(MACHINE.refusal(state, action))
 
 
-def parse_state(value: str | State) -> State:
-    try:
-        return State(value)
-    except ValueError:
-        raise UrbanFlowError(f"未知案件状态: {value!r}") from None
+parse_state = MACHINE.parse_state
+parse_action = MACHINE.parse_action
 
 
-def parse_action(value: str | Action) -> Action:
-    try:
-        return Action(value)
-    except ValueError:
-        raise UrbanFlowError(f"未知案件操作: {value!r} (可用: {', '.join(a.value for a in Action)})") from None
-
-
-def allowed_actions(state: State) -> list[Action]:
-    return [a for a, r in RULES.items() if state in r.sources]
+allowed_actions = MACHINE.allowed_actions
 
 
 @dataclass(frozen=True)
@@ -143,15 +134,7 @@ def apply(state: State | str, step: Step) -> State:
 
 def replay(actions: Iterable[tuple[str, str]], initial: State = State.REVIEW) -> State:
     """Replay ``(action, to_state)`` pairs of an audit trail; raises on a step the flow forbids."""
-    state = initial
-    for action, recorded in actions:
-        rule = RULES[parse_action(action)]
-        if state not in rule.sources:
-            raise IllegalTransition(state, parse_action(action))
-        if rule.target.value != recorded:
-            raise UrbanFlowError(f"审计记录不一致: {action} 应到 {rule.target.value}, 记录为 {recorded}")
-        state = rule.target
-    return state
+    return MACHINE.replay(initial, actions, IllegalTransition)
 
 
 # --- deadlines -----------------------------------------------------------------------------

@@ -240,13 +240,12 @@ class _Session:
             if reply.kind is ReplyKind.HANGUP:
                 await self.sleep(prompt_seconds(sound) * 0.3)
                 await self.hang_up(f"200 result=-1 endpos={int(samples * 0.3)}")
-            if reply.kind is ReplyKind.DIGITS:
+            key = reply.digits[:1] if reply.kind is ReplyKind.DIGITS else ""
+            if key and key in escape:            # a key this prompt cannot take waits for one that can
                 self.spend_reply()
-                key = reply.digits[:1]
-                if key and key in escape:
-                    self.end_prompt()
-                    await self.sleep(prompt_seconds(sound) * 0.4)
-                    return f"200 result={ord(key)} endpos={int(samples * 0.4)}"
+                self.end_prompt()
+                await self.sleep(prompt_seconds(sound) * 0.4)
+                return f"200 result={ord(key)} endpos={int(samples * 0.4)}"
         await self.sleep(prompt_seconds(sound))
         return f"200 result=0 endpos={samples}"
 

@@ -61,6 +61,37 @@ class Validated:
     def rows(self) -> int:
         return len(self.records) + len(self.rejected)
 
+    def add(self, line: int, cells: Sequence[Any], parsed: Any) -> None:
+        """File one row: a list of errors rejects it (kept with its cells for the rejects file)."""
+        if isinstance(parsed, list):
+            self.rejected.append(RejectedRow(line, list(cells), parsed))
+        else:
+            self.records.append(parsed)
+            self.lines.append(line)
+
+
+class NumberClaims:
+    """Which line of a file first used each number (工单编号, 案件编号): a later use is an error.
+
+    Invalid rows claim their number too, so a clerk sees every duplicate in one pass.
+    """
+
+    def __init__(self, header_map: tr.HeaderMap, column: str, noun: str):
+        self._at, self._label, self._noun = header_map.positions[column], header_map.label(column), noun
+        self._first: dict[str, int] = {}
+
+    def duplicate(self, line: int, cells: Sequence[Any]) -> tr.RowError | None:
+        number = tr.cell_text(cells[self._at]) if self._at < len(cells) else ""
+        first = self._first.setdefault(number, line) if number else line
+        if first == line:
+            return None
+        return tr.RowError(line, self._label, f"{self._noun}与第 {first} 行重复", number)
+
+
+def with_duplicate(parsed: Any, duplicate: tr.RowError) -> list[tr.RowError]:
+    """A row whose number is taken is rejected, whatever else is wrong with it (listed after)."""
+    return [duplicate, *parsed] if isinstance(parsed, list) else [duplicate]
+
 
 @dataclass(frozen=True)
 class ImportReport:
@@ -92,23 +123,15 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
             raise FileRejected(f"{path.name}: {exc}{hint}") from None
         result = Validated(list(table.headers), header_map, table.encoding)
         progress.phase("读取校验 read+validate", table.estimated_rows)
-        # Invalid rows claim their number too, so a clerk sees every duplicate in one pass.
-        first_seen: dict[str, int] = {}
-        number_at = header_map.positions["ticket_no"]
+        claims = NumberClaims(header_map, "ticket_no", "工单编号")
         for count, (line, cells) in enumerate(table.rows, start=1):
             parsed = tr.parse_row(cells, header_map, line, categories)
-            number = tr.cell_text(cells[number_at]) if number_at < len(cells) else ""
-            first = first_seen.setdefault(number, line) if number else line
-            if first != line:
-                duplicate = tr.duplicate_error(line, header_map, number, first)
-                parsed = [duplicate] if isinstance(parsed, tr.TicketRecord) else [duplicate, *parsed]
+            duplicate = claims.duplicate(line, cells)
+            if duplicate is not None:
+                parsed = with_duplicate(parsed, duplicate)
             elif isinstance(parsed, tr.TicketRecord):
                 parsed = _check_policy(parsed, policies, header_map, line)
-            if isinstance(parsed, list):
-                result.rejected.append(RejectedRow(line, list(cells), parsed))
-            else:
-                result.records.append(parsed)
-                result.lines.append(line)
+            result.add(line, cells, parsed)
             if count % PROGRESS_STEP == 0:
                 progress.advance(PROGRESS_STEP)
         progress.advance(result.rows % PROGRESS_STEP)

@@ -19,7 +19,7 @@ import asyncpg
 from ..db import urban as repo
 from ..ledger import ticket_record as tr
 from ..ledger import urban as ub
-from .importer import ImportRejected, RejectedRow, Validated, write_rejects
+from .importer import ImportRejected, NumberClaims, Validated, with_duplicate, write_rejects
 from .reader import FileRejected, open_table
 
 
@@ -43,20 +43,11 @@ def validate_file(path: Path, now: datetime) -> Validated:
         except tr.HeaderError as exc:
             raise FileRejected(f"{path.name}: {exc}") from None
         result = Validated(list(table.headers), header_map, table.encoding)
-        first_seen: dict[str, int] = {}
-        number_at = header_map.positions["case_no"]
+        claims = NumberClaims(header_map, "case_no", "案件编号")
         for line, cells in table.rows:
             parsed = ub.parse_row(cells, header_map, line, now=now)
-            number = tr.cell_text(cells[number_at]) if number_at < len(cells) else ""
-            first = first_seen.setdefault(number, line) if number else line
-            if first != line:
-                duplicate = tr.RowError(line, header_map.label("case_no"), f"案件编号与第 {first} 行重复", number)
-                parsed = [duplicate] if isinstance(parsed, ub.CaseRecord) else [duplicate, *parsed]
-            if isinstance(parsed, list):
-                result.rejected.append(RejectedRow(line, list(cells), parsed))
-            else:
-                result.records.append(parsed)
-                result.lines.append(line)
+            duplicate = claims.duplicate(line, cells)
+            result.add(line, cells, parsed if duplicate is None else with_duplicate(parsed, duplicate))
     return result
 
 

@@ -32,7 +32,7 @@ from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .openapi import openapi_document
 from .ticket_filters import encode_key, parse_query
 from .ticket_view import deadline_views, may_take
-from .tickets import MAX_REASON, _parse_deadline, _parse_unit, _ticket_id
+from .tickets import step_from, ticket_id_of, ticket_with_history
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
@@ -84,13 +84,9 @@ async def api_tickets(request: web.Request) -> web.Response:
 @routes.get("/api/tickets/{ticket_id:[^/]+}", name="api_ticket")
 @require_role(*ALL_STAFF)
 async def api_ticket(request: web.Request) -> web.Response:
-    ticket_id = _ticket_id(request)
+    ticket_id = ticket_id_of(request)
     async with request.app[keys.DB].pool.acquire() as conn:
-        try:
-            ticket = await tickets_repo.get_ticket(conn, ticket_id)
-        except tickets_repo.TicketNotFound:
-            raise web.HTTPNotFound(text=f"工单 {ticket_id} 不存在") from None
-        events = await tickets_repo.history(conn, ticket_id)
+        ticket, events = await ticket_with_history(conn, ticket_id)
     user = current_user(request)
     deadlines = deadline_views(ticket, events, datetime.now(OFFICE_TZ))
     return web.json_response({
@@ -107,7 +103,7 @@ async def api_ticket(request: web.Request) -> web.Response:
 @require_role(*ALL_STAFF)
 async def api_ticket_step(request: web.Request) -> web.Response:
     """One flow step from a JSON body: {"action", "reason", "unit_id", "new_deadline"}."""
-    ticket_id = _ticket_id(request)
+    ticket_id = ticket_id_of(request)
     try:
         body = await request.json()
     except ValueError:
@@ -116,24 +112,14 @@ async def api_ticket_step(request: web.Request) -> web.Response:
         return _bad_request(["请求体应为 JSON 对象"])
     user = current_user(request)
     try:
-        action = flow.parse_action(str(body.get("action", "")))
-        if not may_take(user.role, action):
-            raise web.HTTPForbidden(text=f"您的角色不能执行“{action.label}”")
-        reason = str(body.get("reason") or "").strip()
-        if len(reason) > MAX_REASON:
-            raise flow.FlowError(f"原因最长 {MAX_REASON} 个字")
-        rule = flow.RULES[action]
-        step = flow.Step(
-            action, reason=reason,
-            unit_id=_parse_unit(str(body.get("unit_id") or "")) if rule.needs_unit else None,
-            new_deadline=_parse_deadline(str(body.get("new_deadline") or "")) if rule.needs_deadline else None)
+        step = step_from(body, user.role)
         async with request.app[keys.DB].pool.acquire() as conn:
             result = await tickets_repo.apply_step(conn, ticket_id, step, actor=user.username)
     except tickets_repo.TicketNotFound:
         raise web.HTTPNotFound(text=f"工单 {ticket_id} 不存在") from None
     except flow.FlowError as exc:
         return web.json_response({"error": "rejected", "message": str(exc)}, status=422)
-    return web.json_response({"ticket_id": ticket_id, "action": action.value, "from": result.from_state.value,
+    return web.json_response({"ticket_id": ticket_id, "action": step.action.value, "from": result.from_state.value,
                               "to": result.to_state.value, "event_id": result.event_id})
 
 

@@ -23,25 +23,18 @@ from ..scoring.rates import display
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .limits import MAX_UPLOAD
+from .path_params import path_id
+from .refusals import refusals_shown
 from .render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("考核申诉", "appeals")]
-_MAX_ID = 2 ** 63 - 1
 MAX_TEXT = 10_000
 #: Accepted evidence by its first bytes (what the file is, whatever it is called).
 EVIDENCE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
 
 #: Appeal history actions as the page names them.
 EVENT_LABELS = {"create": "建立申诉", "edit": "修改材料", "evidence": "添加证据", **{a.value: a.label for a in ap.Action}}
-
-
-def path_id(request: web.Request, name: str) -> int:
-    """A positive integer id from the path, or 404 (route patterns accept any segment)."""
-    raw = request.match_info[name]
-    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
-        raise web.HTTPNotFound()
-    return int(raw)
 
 
 class UploadRejected(ValueError):
@@ -86,6 +79,11 @@ def _text(form, name: str, limit: int = MAX_TEXT) -> str:
 
 def _today() -> datetime:
     return datetime.now(OFFICE_TZ)
+
+
+def _refusals_shown(request: web.Request, back: str, prefix: str):
+    """An unknown appeal is a 404; a refused step or upload a message on the page."""
+    return refusals_shown(request, back, prefix, missing=repo.AppealNotFound, refused=(ap.AppealError, UploadRejected))
 
 
 # --- the daily candidate list -----------------------------------------------------------------
@@ -141,18 +139,13 @@ async def decide_candidate(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     back = f"/appeals?day={quote(str(form.get('day', '')))}"
     decision = str(form.get("decision", ""))
-    try:
+    async with _refusals_shown(request, back, "未处理"):
         if decision not in ("confirm", "dismiss"):
             raise ap.AppealError("请选择确认或排除")
         note = _text(form, "note", 2000)
         async with request.app[keys.DB].pool.acquire() as conn:
             appeal_id = await repo.decide_candidate(conn, candidate_id, confirm=decision == "confirm",
                                                     actor=user.username, note=note)
-    except repo.AppealNotFound:
-        raise web.HTTPNotFound() from None
-    except ap.AppealError as exc:
-        await flash(request, "error", f"未处理: {exc}")
-        raise web.HTTPSeeOther(back) from None
     if appeal_id is None:
         await flash(request, "ok", "已排除该候选")
         raise web.HTTPSeeOther(back)
@@ -212,15 +205,11 @@ async def _back_with(request: web.Request, appeal_id: int, kind: str, message: s
 async def edit_appeal(request: web.Request) -> web.StreamResponse:
     appeal_id = path_id(request, "appeal_id")
     form = await request.post()
-    try:
+    async with _refusals_shown(request, f"/appeals/{appeal_id}", "未保存"):
         async with request.app[keys.DB].pool.acquire() as conn:
             await repo.update_draft(conn, appeal_id, grounds=_text(form, "grounds", 20),
                                     statement=_text(form, "statement"), handling_record=_text(form, "handling_record"),
                                     actor=current_user(request).username)
-    except repo.AppealNotFound:
-        raise web.HTTPNotFound() from None
-    except ap.AppealError as exc:
-        return await _back_with(request, appeal_id, "error", f"未保存: {exc}")
     return await _back_with(request, appeal_id, "ok", "申诉材料已保存")
 
 
@@ -229,15 +218,11 @@ async def edit_appeal(request: web.Request) -> web.StreamResponse:
 async def appeal_step(request: web.Request) -> web.StreamResponse:
     appeal_id = path_id(request, "appeal_id")
     form = await request.post()
-    try:
+    async with _refusals_shown(request, f"/appeals/{appeal_id}", "操作未执行"):
         action = ap.parse_action(str(form.get("action", "")))
         async with request.app[keys.DB].pool.acquire() as conn:
             state = await repo.apply_action(conn, appeal_id, action, actor=current_user(request).username,
                                             reason=_text(form, "reason", 2000))
-    except repo.AppealNotFound:
-        raise web.HTTPNotFound() from None
-    except ap.AppealError as exc:
-        return await _back_with(request, appeal_id, "error", f"操作未执行: {exc}")
     return await _back_with(request, appeal_id, "ok", f"已{action.label}: 现为{state.label}")
 
 
@@ -247,7 +232,7 @@ async def add_evidence(request: web.Request) -> web.StreamResponse:
     appeal_id = path_id(request, "appeal_id")
     form = await request.post()
     user = current_user(request)
-    try:
+    async with _refusals_shown(request, f"/appeals/{appeal_id}", "未添加证据"):
         async with request.app[keys.DB].pool.acquire() as conn:
             await repo.get_appeal(conn, appeal_id)
             attempt = str(form.get("attempt_id", "")).strip()
@@ -262,10 +247,6 @@ async def add_evidence(request: web.Request) -> web.StreamResponse:
             sha = await asyncio.to_thread(repo.store_attachment, request.app[keys.SETTINGS].home, data)
             await repo.add_file_evidence(conn, appeal_id, sha256=sha, filename=name, content_type=kind, size=len(data),
                                          actor=user.username, note=_text(form, "note", 500))
-    except repo.AppealNotFound:
-        raise web.HTTPNotFound() from None
-    except (ap.AppealError, UploadRejected) as exc:
-        return await _back_with(request, appeal_id, "error", f"未添加证据: {exc}")
     return await _back_with(request, appeal_id, "ok", f"已上传 {name}")
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
 from ..campaigns.outcomes import Outcome
 from ..db.review_queries import AttemptFilter, AttemptKey
 from ..ledger.timezone import OFFICE_TZ
+from .paging import BAD_KEY, after_key, encode_page_key, split_page_key
+from .params import optional_day, optional_id
 from ..scoring.answers import CONTACTED, INTENT_LABELS, SATISFACTION, SOLVED
 
 QUESTION_LABELS = {"contacted": "是否联系", "solved": "是否解决", "satisfaction": "是否满意",
@@ -30,7 +32,6 @@ STATE_LABELS = {"pending": "待拨打", "dialing": "拨号中", "answered": "通
 SOURCE_LABELS = {"dtmf": "按键", "speech": "语音", "supervisor": "主管"}
 LIST_PARAMS = ("outcome", "review", "day", "campaign")
 MAX_REASON = 500
-_MAX_ID = 2 ** 63 - 1
 
 
 def intent_label(intent: str | None) -> str:
@@ -137,18 +138,15 @@ class ParsedAttemptQuery:
 
 
 def encode_key(key: AttemptKey) -> str:
-    return f"{key.created_at.isoformat()}~{key.id}"
+    return encode_page_key(key.created_at, key.id)
 
 
 def decode_key(raw: str) -> AttemptKey:
-    stamp, _, ident = raw.partition("~")
+    at, ident = split_page_key(raw)
     try:
-        at = datetime.fromisoformat(stamp)
-        if at.tzinfo is None:
-            raise ValueError(raw)
         return AttemptKey(at, uuid.UUID(ident))
     except ValueError:
-        raise ValueError("分页参数无效, 请从第一页重新浏览") from None
+        raise ValueError(BAD_KEY) from None
 
 
 def parse_attempt_query(query: Mapping[str, str]) -> ParsedAttemptQuery:
@@ -164,23 +162,10 @@ def parse_attempt_query(query: Mapping[str, str]) -> ParsedAttemptQuery:
         errors.append("待审核筛选应为 1 或 0")
         review = None
     start = end = None
-    if values["day"]:
-        try:
-            day = date.fromisoformat(values["day"])
-            start = datetime.combine(day, time(), OFFICE_TZ)
-            end = start + timedelta(days=1)
-        except ValueError:
-            errors.append(f"日期格式应为 YYYY-MM-DD: {values['day'][:40]}")
-    campaign = None
-    if values["campaign"]:
-        if values["campaign"].isdigit() and 0 < int(values["campaign"]) <= _MAX_ID:
-            campaign = int(values["campaign"])
-        else:
-            errors.append(f"回访活动无效: {values['campaign'][:40]}")
-    after = None
-    if query.get("after"):
-        try:
-            after = decode_key(str(query["after"]))
-        except ValueError as exc:
-            errors.append(str(exc))
+    day = optional_day(values["day"], errors, f"日期格式应为 YYYY-MM-DD: {values['day'][:40]}")
+    if day:
+        start = datetime.combine(day, time(), OFFICE_TZ)
+        end = start + timedelta(days=1)
+    campaign = optional_id(values["campaign"], errors, f"回访活动无效: {values['campaign'][:40]}")
+    after = after_key(query, decode_key, errors)
     return ParsedAttemptQuery(AttemptFilter(outcome, review, start, end, campaign), after, values, errors)

@@ -16,7 +16,7 @@ from .access import MANAGERS, current_user, require_role
 from .call_view import (OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS, answer_histories, encode_key, intent_label,
                         outcome_label, parse_attempt_id, parse_attempt_query, parse_correction, question_label)
 from .render import NavItem, flash, render
-from .ticket_filters import filter_query_string
+from .paging import list_context
 
 routes = web.RouteTableDef()
 NAV = [NavItem("回访审核", "calls")]
@@ -40,16 +40,8 @@ async def call_list(request: web.Request) -> web.Response:
         if not parsed.errors:
             page = await queries.attempt_page(conn, parsed.filter, after=parsed.after, size=PAGE_SIZE)
         waiting = await queries.review_queue_size(conn)
-    next_url = None
-    if page and page.next_key:
-        next_url = "/calls?" + filter_query_string(parsed.values, after=encode_key(page.next_key))
     return await render("calls/list.html", request, {
-        "rows": page.rows if page else [],
-        "errors": parsed.errors,
-        "values": parsed.values,
-        "paged": parsed.after is not None,
-        "next_url": next_url,
-        "first_url": "/calls?" + filter_query_string(parsed.values),
+        **list_context("/calls", parsed, page, encode_key),
         "campaigns": campaigns,
         "outcomes": OUTCOME_LABELS,
         "outcome_label": outcome_label,

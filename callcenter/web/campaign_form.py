@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 from ..campaigns.windows import CallingWindows
 from ..db.campaigns import CampaignSpec
 from ..ledger.timezone import OFFICE_TZ
+from .params import optional_day
 
 MAX_NAME = 100
 #: Form field → (label, default minutes) of each retry delay.
@@ -41,13 +42,7 @@ def _int(values: Mapping[str, str], name: str, label: str, low: int, high: int, 
 
 
 def _day(raw: str, label: str, errors: list[str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"{label}格式应为 YYYY-MM-DD")
-        return None
+    return optional_day(raw, errors, f"{label}格式应为 YYYY-MM-DD")
 
 
 def _choice(raw: str, allowed: Mapping[int, str], label: str, errors: list[str]) -> int | None:

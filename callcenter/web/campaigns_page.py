@@ -23,6 +23,7 @@ from .access import MANAGERS, current_user, require_role
 from .call_view import OUTCOME_LABELS, STATE_LABELS
 from .campaign_form import DEFAULT_VALUES, RETRY_FIELDS, parse_campaign_form
 from .dashboard import CAMPAIGN_STATE_LABELS
+from .path_params import path_id
 from .render import NavItem, flash, render
 
 routes = web.RouteTableDef()
@@ -34,7 +35,6 @@ SSE_LIFETIME = 600.0
 COMMAND_LABELS = {"start": "开始", "pause": "暂停", "resume": "继续", "stop": "结束"}
 COUNTER_LABELS = {"tickets": "工单", "open_tickets": "回访未结束工单", "placed": "已拨", **STATE_LABELS,
                   **OUTCOME_LABELS}
-_MAX_ID = 2 ** 63 - 1
 #: Set when the app shuts down, so open streams end at once instead of holding up the shutdown.
 STOPPING = web.AppKey("cc_campaign_streams_stopping", asyncio.Event)
 
@@ -52,10 +52,7 @@ def scripts() -> list[str]:
 
 
 def _campaign_id(request: web.Request) -> int:
-    raw = request.match_info["campaign_id"]
-    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
-        raise web.HTTPNotFound(text="回访活动不存在")
-    return int(raw)
+    return path_id(request, "campaign_id", missing="回访活动不存在")
 
 
 def commands_for(state: str) -> list[tuple[str, str]]:

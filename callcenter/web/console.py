@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ..db import hotline as repo
 from ..hotline.hub import agent_topic
@@ -20,6 +20,8 @@ from ..ledger.privacy import mask_phone
 from . import keys
 from .access import ALL_STAFF, current_user, require_role
 from .render import NavItem, flash, render
+from .path_params import path_id
+from .ws_pump import pump_topic
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -88,27 +90,11 @@ async def queue_action(request: web.Request) -> web.Response:
 async def console_ws(request: web.Request) -> web.WebSocketResponse:
     service = hotline_of(request)
     user = current_user(request)
-    ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
-    topic = agent_topic(user.username)
-    queue = service.hub.subscribe(topic)
-    reader = asyncio.ensure_future(ws.receive())
-    try:
+
+    async def greet(ws: web.WebSocketResponse) -> None:
         await ws.send_json({"type": "hello", "agent": user.username})
-        while not ws.closed:
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
-                if reader.result().type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                    break
-                reader = asyncio.ensure_future(ws.receive())
-                continue
-            await ws.send_json(_for_agent(getter.result()))
-    finally:
-        reader.cancel()
-        service.hub.unsubscribe(topic, queue)
-    return ws
+
+    return await pump_topic(request, service.hub, agent_topic(user.username), greet, shape=_for_agent)
 
 
 def _for_agent(message: dict) -> dict:
@@ -155,10 +141,7 @@ async def add_record(request: web.Request) -> web.Response:
 @routes.post("/console/tasks/{task_id:[^/]+}", name="console_task")
 @require_role(*ALL_STAFF)
 async def task_action(request: web.Request) -> web.Response:
-    raw = request.match_info["task_id"]
-    if not raw.isdigit() or not 0 < int(raw) < 2 ** 62:
-        raise web.HTTPNotFound()
-    task_id = int(raw)
+    task_id = path_id(request, "task_id")
     form = await request.post()
     user = current_user(request)
     async with request.app[keys.DB].pool.acquire() as conn:

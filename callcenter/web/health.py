@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..recording_space import recording_space
 from . import keys
 from .access import public
 from .components import ami_snapshot, speech_view
@@ -67,5 +68,6 @@ async def healthz(request: web.Request) -> web.Response:
         body["asr"] = speech_view(app).as_dict()
     if app.get(keys.DIALER) is not None:
         body["dialer"] = await component_health(app[keys.DIALER])
+    body["recordings"] = recording_space(app[keys.SETTINGS]).health()
     return web.json_response(body, status=200 if body["database"] == "ok" else 503,
                              headers={"Cache-Control": "no-store"})

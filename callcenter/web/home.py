@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..ledger.timezone import OFFICE_TZ
 from ..db import dashboard_queries
+from ..recording_space import recording_space
 from ..scoring.periods import PeriodError, period_containing, previous
 from ..scoring.rates import BASIS_LABELS, RATE_LABELS
 from . import keys
@@ -60,6 +61,7 @@ async def home(request: web.Request) -> web.Response:
         "error": error,
         "now": now,
         "speech": speech_view(request.app),
+        "disk_alarm": recording_space(request.app[keys.SETTINGS]).alarm,
         "is_current": chosen.label == this_month.label,
         "previous_label": previous(chosen, cal).label,
         "latest_label": latest if latest != chosen.label else None,

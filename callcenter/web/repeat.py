@@ -24,6 +24,7 @@ from ..ledger.timezone import OFFICE_TZ, as_local
 from ..transfer.writer import TableWriter
 from . import keys
 from .access import ALL_STAFF, MANAGERS, current_user, require_role
+from .path_params import path_id
 from .render import NavItem, flash, render
 
 routes = web.RouteTableDef()
@@ -35,11 +36,9 @@ RULE_LABELS = {"phone": "同一号码", "address_category": "同一地址 + 同�
 MAX_TEXT = 4000
 
 
-def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or not 0 < int(raw) < 2 ** 62:
-        raise web.HTTPNotFound()
-    return int(raw)
+def _to_profile(request: web.Request, profile_id: int) -> web.HTTPFound:
+    """Every action on a profile ends back on its page."""
+    return web.HTTPFound(request.app.router["repeat_profile"].url_for(profile_id=str(profile_id)))
 
 
 def _now() -> datetime:
@@ -95,7 +94,7 @@ async def add_profile(request: web.Request) -> web.Response:
         raise web.HTTPFound(request.app.router["repeat"].url_for())
     async with request.app[keys.DB].pool.acquire() as conn:
         profile_id = await repo.add_profile(conn, phone, _text(form, "name"), _text(form, "note"))
-    raise web.HTTPFound(request.app.router["repeat_profile"].url_for(profile_id=str(profile_id)))
+    raise _to_profile(request, profile_id)
 
 
 def ledger_cells(row) -> list:
@@ -129,7 +128,7 @@ async def ledger_xlsx(request: web.Request) -> web.Response:
 @routes.get("/repeat/{profile_id:[^/]+}", name="repeat_profile")
 @require_role(*ALL_STAFF)
 async def profile_page(request: web.Request) -> web.Response:
-    profile_id = _id(request, "profile_id")
+    profile_id = path_id(request, "profile_id")
     async with request.app[keys.DB].pool.acquire() as conn:
         person = await repo.profile(conn, profile_id)
         if person is None:
@@ -159,9 +158,9 @@ def _text(form, name: str) -> str:
 @routes.post("/repeat/{profile_id:[^/]+}/meetings", name="repeat_meeting")
 @require_role(*ALL_STAFF)
 async def add_meeting(request: web.Request) -> web.Response:
-    profile_id = _id(request, "profile_id")
+    profile_id = path_id(request, "profile_id")
     form = await request.post()
-    back = web.HTTPFound(request.app.router["repeat_profile"].url_for(profile_id=str(profile_id)))
+    back = _to_profile(request, profile_id)
     try:
         met_on = date.fromisoformat(_text(form, "met_on"))
     except ValueError:
@@ -188,7 +187,7 @@ async def add_meeting(request: web.Request) -> web.Response:
 @require_role(*ALL_STAFF)
 async def attachment(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
-        found = await repo.attachment(conn, _id(request, "attachment_id"))
+        found = await repo.attachment(conn, path_id(request, "attachment_id"))
     if found is None:
         raise web.HTTPNotFound()
     return web.Response(body=found.data, content_type="application/octet-stream", headers={
@@ -198,9 +197,9 @@ async def attachment(request: web.Request) -> web.Response:
 @routes.post("/repeat/{profile_id:[^/]+}/followups", name="repeat_followup")
 @require_role(*MANAGERS)
 async def schedule(request: web.Request) -> web.Response:
-    profile_id = _id(request, "profile_id")
+    profile_id = path_id(request, "profile_id")
     form = await request.post()
-    back = web.HTTPFound(request.app.router["repeat_profile"].url_for(profile_id=str(profile_id)))
+    back = _to_profile(request, profile_id)
     try:
         due = as_local(datetime.fromisoformat(_text(form, "due_at")))
         target = _text(form, "target")            # "campaign:<id>" or "agent:<user id>"

@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Mapping
-from urllib.parse import urlencode
 
 from ..db.ticket_queries import PageKey, TicketFilter
 from ..ledger import flow
 from ..ledger.timezone import OFFICE_TZ
+from .paging import BAD_KEY, after_key, encode_page_key, split_page_key
+from .params import MAX_ID, optional_day, optional_id
 
 #: Query parameters the ledger understands (the export takes the same ones).
 FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q")
 MAX_KEYWORD = 200
-_MAX_ID = 2 ** 63 - 1
 
 
 @dataclass
@@ -29,36 +29,21 @@ class ParsedQuery:
 
 
 def _positive_id(raw: str, label: str, errors: list[str]) -> int | None:
-    if not raw:
-        return None
-    if raw.isdigit() and 0 < int(raw) <= _MAX_ID:
-        return int(raw)
-    errors.append(f"{label}无效: {raw[:40]}")
-    return None
+    return optional_id(raw, errors, f"{label}无效: {raw[:40]}")
 
 
 def _day(raw: str, label: str, errors: list[str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"{label}格式应为 YYYY-MM-DD: {raw[:40]}")
-        return None
+    return optional_day(raw, errors, f"{label}格式应为 YYYY-MM-DD: {raw[:40]}")
 
 
 def encode_key(key: PageKey) -> str:
-    return f"{key.called_at.isoformat()}~{key.id}"
+    return encode_page_key(key.called_at, key.id)
 
 
 def decode_key(raw: str) -> PageKey:
-    stamp, sep, ident = raw.partition("~")
-    try:
-        at = datetime.fromisoformat(stamp)
-        if not sep or at.tzinfo is None or not ident.isdigit() or int(ident) > _MAX_ID:
-            raise ValueError(raw)
-    except ValueError:
-        raise ValueError("分页参数无效, 请从第一页重新浏览") from None
+    at, ident = split_page_key(raw)
+    if not ident.isdigit() or int(ident) > MAX_ID:
+        raise ValueError(BAD_KEY)
     return PageKey(at, int(ident))
 
 
@@ -81,12 +66,7 @@ def parse_query(query: Mapping[str, str]) -> ParsedQuery:
     end = _day(values["to"], "截止日期", errors)
     if start and end and end < start:
         errors.append("截止日期早于起始日期")
-    after = None
-    if query.get("after"):
-        try:
-            after = decode_key(str(query["after"]))
-        except ValueError as exc:
-            errors.append(str(exc))
+    after = after_key(query, decode_key, errors)
     flt = TicketFilter(
         status=status,
         department_id=_positive_id(values["department"], "科室", errors),
@@ -97,9 +77,3 @@ def parse_query(query: Mapping[str, str]) -> ParsedQuery:
         keyword=keyword,
     )
     return ParsedQuery(flt, after, values, errors)
-
-
-def filter_query_string(values: Mapping[str, str], **extra: str) -> str:
-    """The filter as a query string (non-empty values only), plus e.g. ``after=``."""
-    pairs = [(k, v) for k, v in values.items() if v] + [(k, v) for k, v in extra.items() if v]
-    return urlencode(pairs)

@@ -21,7 +21,10 @@ from ..ledger import urban as ub
 from ..ledger.timezone import OFFICE_TZ
 from . import keys
 from .access import MANAGERS, current_user, require_role
-from .appeals import UploadRejected, clean_filename, path_id, sniff_upload
+from .appeals import UploadRejected, clean_filename, sniff_upload
+from .params import office_datetime, unit_id
+from .path_params import path_id
+from .refusals import refusals_shown
 from .render import NavItem, flash, render
 
 routes = web.RouteTableDef()
@@ -96,23 +99,6 @@ async def case_detail(request: web.Request) -> web.Response:
     })
 
 
-def _deadline(raw: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw).replace(tzinfo=OFFICE_TZ)
-    except ValueError:
-        raise ub.UrbanFlowError(f"处置期限格式无效: {raw[:40]}") from None
-
-
-def _unit(raw: str) -> int | None:
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) > 2 ** 31 - 1:
-        raise ub.UrbanFlowError(f"承办单位无效: {raw[:40]}")
-    return int(raw)
-
-
 async def _photos(request: web.Request, form) -> list[repo.Photo]:
     items = [f for f in form.getall("photos", []) if not isinstance(f, str) and getattr(f, "filename", "")]
     if len(items) > MAX_PHOTOS:
@@ -132,22 +118,19 @@ async def case_step(request: web.Request) -> web.StreamResponse:
     case_id = path_id(request, "case_id")
     form = await request.post()
     back = f"/urban/{case_id}"
-    try:
+    async with refusals_shown(request, back, "操作未执行", missing=repo.CaseNotFound,
+                              refused=(ub.UrbanFlowError, UploadRejected)):
         action = ub.parse_action(str(form.get("action", "")))
         rule = ub.RULES[action]
         text = lambda name: str(form.get(name, "")).strip()[:4000]  # noqa: E731
         step = ub.Step(action, reason=text("reason"),
-                       unit_id=_unit(text("unit_id")) if rule.needs_unit else None,
-                       deadline=_deadline(text("deadline")) if rule.needs_deadline else None,
+                       unit_id=unit_id(text("unit_id"), ub.UrbanFlowError) if rule.needs_unit else None,
+                       deadline=office_datetime(text("deadline"), ub.UrbanFlowError, "处置期限")
+                       if rule.needs_deadline else None,
                        result=text("result") if rule.needs_result else "")
         photos = await _photos(request, form) if rule.needs_result else []
         async with request.app[keys.DB].pool.acquire() as conn:
             state = await repo.apply_step(conn, case_id, step, actor=current_user(request).username, photos=photos)
-    except repo.CaseNotFound:
-        raise web.HTTPNotFound() from None
-    except (ub.UrbanFlowError, UploadRejected) as exc:
-        await flash(request, "error", f"操作未执行: {exc}")
-        raise web.HTTPSeeOther(back) from None
     await flash(request, "ok", f"已{action.label}: 现为{state.label}")
     raise web.HTTPSeeOther(back)
 

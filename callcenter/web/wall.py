@@ -6,14 +6,13 @@ stored) and ``alert`` (a counseling record marked high risk, at once).
 """
 from __future__ import annotations
 
-import asyncio
-
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ..hotline.hub import WALL
 from .access import MANAGERS, require_role
 from .console import hotline_of
 from .render import NavItem, render
+from .ws_pump import pump_topic
 
 routes = web.RouteTableDef()
 NAV = [NavItem("专线大屏", "wall")]
@@ -29,26 +28,12 @@ async def wall(request: web.Request) -> web.Response:
 @require_role(*MANAGERS)
 async def wall_ws(request: web.Request) -> web.WebSocketResponse:
     service = hotline_of(request)
-    ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
-    queue = service.hub.subscribe(WALL)
-    reader = asyncio.ensure_future(ws.receive())
-    try:
+
+    async def greet(ws: web.WebSocketResponse) -> None:
+        """The full picture first; the topic then carries every change."""
         await ws.send_json({"type": "live", **service.live()})
         await ws.send_json({"type": "stats", **await service.today()})
         for alert in await service.todays_alerts():
             await ws.send_json({"type": "alert", **alert})
-        while not ws.closed:
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
-                if reader.result().type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                    break
-                reader = asyncio.ensure_future(ws.receive())
-                continue
-            await ws.send_json(getter.result())
-    finally:
-        reader.cancel()
-        service.hub.unsubscribe(WALL, queue)
-    return ws
+
+    return await pump_topic(request, service.hub, WALL, greet)

@@ -1,0 +1,66 @@
+"""Keyset paging shared by the ledger and the call list: the ``after=`` key and the links a list page shows.
+
+Why keyset and not OFFSET: the lists are sorted newest first while calls keep
+arriving, so an offset would skip or repeat rows between two clicks.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlencode
+
+BAD_KEY = "分页参数无效, 请从第一页重新浏览"
+
+
+def encode_page_key(at: datetime, ident: object) -> str:
+    return f"{at.isoformat()}~{ident}"
+
+
+def split_page_key(raw: str) -> tuple[datetime, str]:
+    """The aware instant and the raw id of an ``after=`` key; :class:`ValueError` (:data:`BAD_KEY`) otherwise."""
+    stamp, sep, ident = raw.partition("~")
+    try:
+        at = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise ValueError(BAD_KEY) from None
+    if not sep or at.tzinfo is None:
+        raise ValueError(BAD_KEY)
+    return at, ident
+
+
+def after_key(query: Mapping[str, str], decode: Callable[[str], Any], errors: list[str]) -> Any:
+    """The decoded ``after=`` key, None on the first page; a bad one is reported in ``errors``."""
+    if not query.get("after"):
+        return None
+    try:
+        return decode(str(query["after"]))
+    except ValueError as exc:
+        errors.append(str(exc))
+        return None
+
+
+def filter_query_string(values: Mapping[str, str], **extra: str) -> str:
+    """The filter as a query string (non-empty values only), plus e.g. ``after=``."""
+    pairs = [(k, v) for k, v in values.items() if v] + [(k, v) for k, v in extra.items() if v]
+    return urlencode(pairs)
+
+
+class _Parsed(Protocol):
+    values: dict[str, str]
+    errors: list[str]
+    after: Any
+
+
+def list_context(path: str, parsed: _Parsed, page: Any, encode: Callable[[Any], str]) -> dict[str, Any]:
+    """What a paged list template needs: this page's rows, the filter's values and errors, first/next links."""
+    next_url = None
+    if page and page.next_key:
+        next_url = f"{path}?" + filter_query_string(parsed.values, after=encode(page.next_key))
+    return {
+        "rows": page.rows if page else [],
+        "errors": parsed.errors,
+        "values": parsed.values,
+        "paged": parsed.after is not None,
+        "next_url": next_url,
+        "first_url": f"{path}?" + filter_query_string(parsed.values),
+    }
