@@ -36,6 +36,7 @@ class ServiceOptions:
     database: str | None = None               # a database of its own on the same server (the demo's)
     web: bool = True
     hotline: bool = True                      # the counseling queue (心理疏导专线) on the same Asterisk
+    housekeeping: bool = True                 # the daily retention purge of old recordings and transcripts
     dialer: DialerOptions | None = None       # default: instance name from settings
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
 
@@ -54,6 +55,7 @@ class Service:
         self.hotline: HotlineService | None = None
         self.web_runner: web.AppRunner | None = None
         self._dialer_task: asyncio.Task | None = None
+        self._housekeeping: asyncio.Task | None = None
 
     @property
     def web_port(self) -> int | None:
@@ -88,6 +90,8 @@ class Service:
             self.hotline = HotlineService(recordings_dir=settings.recordings,
                                           asr=getattr(self.recognizer, "pool", None))
             await self.hotline.start(self.ami, self.db.pool, settings)
+        if self.options.housekeeping:
+            self._housekeeping = asyncio.create_task(self._purge_daily(), name="retention")
         if self.options.web:
             from .web.app import create_app
             from .web.runner import start_web
@@ -99,6 +103,20 @@ class Service:
         log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
                  settings.ami_host, settings.ami_port)
 
+    async def _purge_daily(self) -> None:
+        """Retention: an hour after start, then every day (several instances purging is safe: it is idempotent)."""
+        from datetime import datetime, timezone
+
+        from .db.retention import purge_once
+        await asyncio.sleep(3600)
+        while True:
+            try:
+                report = await purge_once(self.db.pool, self.settings, datetime.now(timezone.utc))
+                log.info("retention purge: %s", report)
+            except Exception:                 # logged and retried tomorrow; never takes the service down
+                log.exception("retention purge failed")
+            await asyncio.sleep(24 * 3600)
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop dialing, give live calls ``grace`` seconds (default from settings), then close everything."""
         grace = self.settings.shutdown_grace if grace is None else grace
@@ -106,6 +124,9 @@ class Service:
             await self.dialer.stop(grace)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._dialer_task, 5.0)
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         if self.hotline is not None:
@@ -118,7 +139,8 @@ class Service:
             await self.recognizer.close()
         if self.db is not None:
             await self.db.close()
-        self.web_runner = self.agi = self.ami = self.dialer = self.hotline = self.db = self._dialer_task = None
+        self.web_runner = self.agi = self.ami = self.dialer = self.hotline = self.db = None
+        self._dialer_task = self._housekeeping = None
 
     async def __aenter__(self) -> "Service":
         return await self.start()

