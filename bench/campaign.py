@@ -21,7 +21,6 @@ import asyncio
 import os
 import signal
 import statistics
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,17 +39,12 @@ from callcenter.db import campaigns as campaign_repo  # noqa: E402
 from callcenter.db.database import _init_connection, ensure_database  # noqa: E402
 from callcenter.db.embedded import start_embedded  # noqa: E402
 from callcenter.db.migrations import migrate  # noqa: E402
+from callcenter.netutil import free_port  # noqa: E402
 from callcenter.sim.citizens import CitizenBook  # noqa: E402
 from callcenter.sim.simulator import SimConfig, Simulator  # noqa: E402
 
 DATABASE = "callcenter_bench_campaign"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -6,24 +6,18 @@ and what it checks.
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import replace
 from datetime import timedelta
 
 from callcenter.campaigns.dialer import DialerOptions
 from callcenter.db import campaigns as campaign_repo
+from callcenter.netutil import free_port  # noqa: F401  (re-exported for the tests)
 from callcenter.service import Service, ServiceOptions
 from callcenter.sim.citizens import CitizenBook
 from callcenter.sim.simulator import SimConfig, Simulator
 from tests.factories import insert_ticket
 
 FINAL_TICKET_STATES = ("called_back", "callback_failed")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def phone(i: int) -> str:

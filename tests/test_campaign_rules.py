@@ -1,7 +1,7 @@
 """Calling windows and retry rules: the invariants the dialer relies on."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, strategies as st

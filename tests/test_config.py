@@ -1,7 +1,6 @@
 """Settings: file + environment, every mistake reported at once."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given, strategies as st
 
 from callcenter.db import tickets as repo
 from callcenter.ledger import flow
@@ -139,7 +139,7 @@ async def test_a_refused_step_leaves_no_trace(db):
 async def test_deadline_warnings_follow_the_open_step(db):
     now = datetime(2024, 5, 1, 11, 30, tzinfo=timezone.utc)
     async with db.pool.acquire() as conn:
-        late_sign = await make_ticket(conn, "A")                                   # sign due 12:00
+        await make_ticket(conn, "A")                                   # sign due 12:00
         urgent = await make_ticket(conn, "B", urgency="紧急")                      # contact due 12:00
         await repo.apply_step(conn, urgent, Step(Action.SIGN), actor="x")
         fresh = await make_ticket(conn, "C", dispatched_at=now + timedelta(hours=5))

@@ -100,8 +100,8 @@ class Dialer:
         return len(self._calls)
 
     async def run(self) -> None:
-        """Dial until :meth:`stop`; reconcile first, so a restart never repeats a call."""
-        await self.reconcile()
+        """Dial until :meth:`stop`.  Each round reconciles (when due) before it claims, and the first
+        round with the PBX connected always does, so a restart never repeats a call."""
         while not self._stopping.is_set():
             try:
                 await self.step()
@@ -150,7 +150,7 @@ class Dialer:
         if now_mono - self._last_refresh >= self.opt.refresh_every:
             await self._refresh()
             self._last_refresh = now_mono
-        if now_mono - self._last_reconcile >= self.opt.reconcile_every:
+        if now_mono - self._last_reconcile >= self.opt.reconcile_every and self.pbx.connected:
             await self.reconcile()
             self._last_reconcile = now_mono
         if now_mono - self._last_sweep >= self.opt.refresh_every:

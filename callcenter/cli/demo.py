@@ -9,10 +9,8 @@ and the three rates per department are printed at the end.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import secrets
-import socket
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import Settings
+from ..netutil import free_port, port_is_free
 from .common import CliError, ExitCode, async_handler, settings_from
 from .serve import wait_for_stop_signal
 
@@ -62,13 +61,6 @@ def _scale(text: str) -> float:
     return value
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (the simulator must know the FastAGI port before the service starts)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -94,7 +86,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                               username=base.ami_user, secret=base.ami_secret))
     sim_port = await sim.start()
     settings = replace(base, ami_host="127.0.0.1", ami_port=sim_port, agi_host="127.0.0.1", agi_port=agi_port,
-                       instance_name="demo", recordings_dir=base.home / "demo-recordings")
+                       instance_name="demo", recordings_dir=base.home / "demo-recordings",
+                       web_port=base.web_port if port_is_free(base.web_host, base.web_port) else 0)
     service = Service(settings, ServiceOptions(database=DEMO_DATABASE, web=not args.no_web))
     try:
         await service.start()
