@@ -133,7 +133,7 @@ async def test_kill_9_with_50_calls_live_then_restart(db, settings, tmp_path):
     agi_port = h.free_port()
     sim = h.simulator(agi_port, time_scale=0.05)
     sim_port = await sim.start()
-    await h.seed_tickets(db.pool, 150)
+    await h.seed_tickets(db.pool, 200)   # issue 10: a 200-call campaign
     await h.start_campaign(db.pool, channels=60)
     log_path = tmp_path / "serve.log"
     first = serve(settings, sim_port, agi_port, log_path)

@@ -116,10 +116,10 @@ async def test_dtmf_only_banner_follows_the_speech_status(db, settings, users):
 async def test_cache_reuses_refreshes_once_and_serves_stale_meanwhile(monkeypatch):
     import asyncio
 
-    from callcenter.web import dashboard
+    from callcenter.web import cache
     clock = [1000.0]
-    monkeypatch.setattr(dashboard.time, "monotonic", lambda: clock[0])
-    app = {dashboard.CACHE: {}}
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    app = {cache.CACHE: {}}
     calls = []
     release = asyncio.Event()
 
@@ -129,17 +129,17 @@ async def test_cache_reuses_refreshes_once_and_serves_stale_meanwhile(monkeypatc
             await release.wait()           # the refresh is slow
         return len(calls)
 
-    assert await dashboard.cached(app, "k", 10, compute) == 1
+    assert await cache.cached(app, "k", 10, compute) == 1
     clock[0] += 5
-    assert await dashboard.cached(app, "k", 10, compute) == 1          # fresh: reused
+    assert await cache.cached(app, "k", 10, compute) == 1          # fresh: reused
     clock[0] += 6
-    refreshing = asyncio.create_task(dashboard.cached(app, "k", 10, compute))
+    refreshing = asyncio.create_task(cache.cached(app, "k", 10, compute))
     await asyncio.sleep(0)
-    assert await dashboard.cached(app, "k", 10, compute) == 1          # stale served while one refreshes
+    assert await cache.cached(app, "k", 10, compute) == 1          # stale served while one refreshes
     release.set()
     assert await refreshing == 2 and len(calls) == 2
-    assert await dashboard.cached(app, "k", 10, compute) == 2
-    assert await dashboard.cached({}, "k", 10, compute) == 3           # no cache on this app: always computed
+    assert await cache.cached(app, "k", 10, compute) == 2
+    assert await cache.cached({}, "k", 10, compute) == 3           # no cache on this app: always computed
 
 
 async def test_an_empty_month_points_to_the_latest_month_with_callbacks(client, db):

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (api, api_session, appeals, calls, campaigns_page, console, health, home, keys, login, metrics,
-               recordings, repeat, review, ticket_export, tickets, urban, wall)
+from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, health, home, keys, login,
+               metrics, recordings, repeat, review, ticket_export, tickets, urban, wall)
 from .access import access_middleware, route_table
 from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
@@ -32,7 +32,7 @@ PAGE_MODULES: list[ModuleType] = [
     calls, recordings, review,              # 回访审核
     console, wall, repeat,                  # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
-    api, metrics,
+    audit, api, metrics,
 ]
 
 
@@ -62,6 +62,7 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
         app[key] = extras.get(name)
     setup_templates(app)
     nav = []
+    cache.setup_app(app)
     for module in PAGE_MODULES:
         app.add_routes(module.routes)
         nav.extend(getattr(module, "NAV", ()))

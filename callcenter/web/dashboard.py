@@ -9,12 +9,10 @@ the answer only changes when a callback is scored or a ticket moves.  The cache 
 """
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -25,13 +23,13 @@ from ..db import scoring as scoring_repo
 from ..reports import scorecard
 from ..scoring.periods import Period, period, period_containing
 from ..scoring.rates import BASIS_LABELS, RATE_LABELS, display, shown
+from .cache import cached
 
 #: Seconds a month's figures, and the lists of work waiting, are reused for.
 FIGURES_TTL = 10.0
 WAITING_TTL = 5.0
 #: Deadline warnings listed (the rest are in the ledger's filters).
 WARNINGS_SHOWN = 15
-CACHE = web.AppKey("cc_dashboard_cache", dict)
 DEADLINE_LABELS = {"sign": "签收", "contact": "首次联系", "close": "办结"}
 CAMPAIGN_STATE_LABELS = {"draft": "草稿", "running": "进行中", "paused": "已暂停", "finished": "已结束"}
 
@@ -76,27 +74,6 @@ async def month_figures(conn: asyncpg.Connection, label: str) -> MonthFigures:
 def _number(value: Decimal | None) -> float | None:
     """For the chart's JSON only; the page's text shows the Decimal itself."""
     return None if value is None else float(value)
-
-
-async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
-    """``compute()``'s result, reused for ``ttl`` seconds; one request refreshes it while the others
-    keep answering with the previous value (no stampede, no one waits behind the refresh)."""
-    cache = app.get(CACHE)
-    if cache is None:
-        return await compute()
-    hit = cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    lock = cache.setdefault(("lock", key), asyncio.Lock())
-    if hit is not None and lock.locked():
-        return hit[1]                       # someone is refreshing: the previous figures are seconds old
-    async with lock:
-        hit = cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
-        value = await compute()
-        cache[key] = (time.monotonic(), value)
-        return value
 
 
 async def cached_month_figures(app: web.Application, conn: asyncpg.Connection, label: str) -> MonthFigures:

@@ -20,15 +20,11 @@ from ..scoring.rates import BASIS_LABELS, RATE_LABELS
 from . import keys
 from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .components import speech_view
-from .dashboard import (CACHE, CAMPAIGN_STATE_LABELS, DEADLINE_LABELS, cached_month_figures, cached_work_waiting,
+from .dashboard import (CAMPAIGN_STATE_LABELS, DEADLINE_LABELS, cached_month_figures, cached_work_waiting,
                         calendar, choose_period)
 from .render import render
 
 routes = web.RouteTableDef()
-
-
-def setup_app(app: web.Application) -> None:
-    app[CACHE] = {}
 
 
 @routes.get("/", name="home")

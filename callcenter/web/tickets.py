@@ -11,6 +11,7 @@ from ..db import tickets as tickets_repo
 from ..ledger import flow
 from ..ledger.timezone import OFFICE_TZ
 from . import keys
+from .cache import cached
 from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .refusals import refusals_shown
 from .render import NavItem, flash, render
@@ -32,15 +33,24 @@ def ticket_id_of(request: web.Request) -> int:
     return path_id(request, "ticket_id")
 
 
+PICKERS_TTL = 10.0      # a unit added a moment ago shows up in the pickers within seconds
+
+
+async def pickers(app: web.Application, conn) -> tuple:
+    """Units, unit names and categories for the filters and the dispatch form: the same for every request."""
+    async def load():
+        return (await queries.active_units(conn), await queries.unit_names(conn),
+                await queries.category_names(conn))
+    return await cached(app, "ticket-pickers", PICKERS_TTL, load)
+
+
 @routes.get("/tickets", name="tickets")
 @require_role(*ALL_STAFF)
 async def ticket_list(request: web.Request) -> web.Response:
     parsed = parse_query(request.query)
     config = request.app[keys.WEB_CONFIG]
     async with request.app[keys.DB].pool.acquire() as conn:
-        units = await queries.active_units(conn)
-        names = await queries.unit_names(conn)
-        categories = await queries.category_names(conn)
+        units, names, categories = await pickers(request.app, conn)
         page = None
         if not parsed.errors:
             page = await queries.ticket_page(conn, parsed.filter, after=parsed.after, size=config.page_size)
@@ -65,8 +75,7 @@ async def ticket_detail(request: web.Request) -> web.Response:
     user = current_user(request)
     async with request.app[keys.DB].pool.acquire() as conn:
         ticket, events = await ticket_with_history(conn, ticket_id)
-        units = await queries.active_units(conn)
-        names = await queries.unit_names(conn)
+        units, names, _ = await pickers(request.app, conn)
         callbacks_context = await ticket_callbacks_context(conn, ticket_id, user.role)
     now = datetime.now(OFFICE_TZ)
     return await render("tickets/detail.html", request, {

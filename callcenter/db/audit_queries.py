@@ -1,0 +1,48 @@
+"""Reading the audit log (who listened, who corrected, who changed what): newest first, keyset pages."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action_prefix: str | None = None      # e.g. "recording." or "campaign."
+    since: datetime | None = None         # inclusive
+    until: datetime | None = None         # exclusive
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[asyncpg.Record]
+    next_key: tuple[datetime, int] | None
+
+
+_PAGE = """
+SELECT id, at, actor, action, object_type, object_id, detail
+  FROM audit_log
+ WHERE ($1::text IS NULL OR actor = $1)
+   AND ($2::text IS NULL OR starts_with(action, $2))
+   AND ($3::timestamptz IS NULL OR at >= $3)
+   AND ($4::timestamptz IS NULL OR at < $4)
+   AND ($5::timestamptz IS NULL OR (at, id) < ($5, $6::bigint))
+ ORDER BY at DESC, id DESC
+ LIMIT $7
+"""
+
+
+async def audit_page(conn: asyncpg.Connection, f: AuditFilter, *, after: tuple[datetime, int] | None,
+                     size: int) -> AuditPage:
+    at, ident = after if after else (None, None)
+    rows = await conn.fetch(_PAGE, f.actor, f.action_prefix, f.since, f.until, at, ident, size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return AuditPage(rows, (rows[-1]["at"], rows[-1]["id"]) if more else None)
+
+
+async def audit_actions(conn: asyncpg.Connection) -> list[str]:
+    """The kinds of action logged so far (for the filter's picker)."""
+    return [r["action"] for r in await conn.fetch("SELECT DISTINCT action FROM audit_log ORDER BY action")]
