@@ -13,6 +13,7 @@ from ..db import audit_queries as queries
 from ..ledger.timezone import OFFICE_TZ
 from . import keys
 from .access import require_role
+from .cache import cached
 from .paging import after_key, encode_page_key, list_context, split_page_key
 from .params import optional_day
 from .render import NavItem, render
@@ -20,6 +21,7 @@ from .render import NavItem, render
 routes = web.RouteTableDef()
 NAV = [NavItem("审计日志", "audit")]          # shown to admins only: the route allows no one else
 PAGE_SIZE = 100
+ACTIONS_TTL = 60.0      # the picker's kinds of action: a DISTINCT over the whole log, and they rarely change
 
 
 @dataclass
@@ -56,7 +58,7 @@ def parse_audit_query(query: Mapping[str, str]) -> ParsedAudit:
 async def audit_list(request: web.Request) -> web.Response:
     parsed = parse_audit_query(request.query)
     async with request.app[keys.DB].pool.acquire() as conn:
-        actions = await queries.audit_actions(conn)
+        actions = await cached(request.app, "audit-actions", ACTIONS_TTL, lambda: queries.audit_actions(conn))
         page = None
         if not parsed.errors:
             page = await queries.audit_page(conn, parsed.filter, after=parsed.after, size=PAGE_SIZE)
