@@ -188,6 +188,30 @@ async def test_idle_session_expires(client, db):
     assert response.cookies["cc_session"].value == ""       # the dead cookie is cleared
 
 
+async def test_activity_keeps_a_session_alive_without_a_write_per_page(client, db):
+    await sign_in(client, "agent")
+    seen = "SELECT last_seen FROM web_sessions"
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE web_sessions SET last_seen = now() - interval '20 seconds'")
+        before = await conn.fetchval(seen)
+        assert (await client.get("/api/me")).status == 200
+        assert await conn.fetchval(seen) == before                  # seen 20 s ago: not rewritten
+        await conn.execute("UPDATE web_sessions SET last_seen = now() - interval '29 minutes'")
+        assert (await client.get("/api/me")).status == 200
+        assert await conn.fetchval("SELECT now() - last_seen FROM web_sessions") < timedelta(seconds=5)
+    assert (await client.get("/tickets", allow_redirects=False)).status == 200     # the idle clock restarted
+
+
+async def test_a_message_shows_once_on_the_next_page(client, db):
+    await sign_in(client, "supervisor")
+    from callcenter.db.web_sessions import push_flash
+    async with db.pool.acquire() as conn:
+        session_id = await conn.fetchval("SELECT id FROM web_sessions")
+        await push_flash(conn, session_id, "ok", "已保存-测试消息")
+    assert "已保存-测试消息" in await (await client.get("/tickets")).text()
+    assert "已保存-测试消息" not in await (await client.get("/tickets")).text()
+
+
 async def test_absolute_session_lifetime(client, db):
     await sign_in(client, "agent")
     async with db.pool.acquire() as conn:

@@ -25,3 +25,4 @@ EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER, "hotline
 # request keys; older versions take the plain string.
 _RequestKey = getattr(web, "RequestKey", None)
 USER: Any = _RequestKey("cc_user", object) if _RequestKey else "cc_user"   # SessionUser | None
+FLASH_PUSHED: Any = _RequestKey("cc_flash_pushed", bool) if _RequestKey else "cc_flash_pushed"   # flash() ran in this request

@@ -47,7 +47,8 @@ async def _page_context(request: web.Request, *, with_flash: bool) -> dict[str, 
     user = current_user(request)
     nav = [item for item in request.app[keys.NAV] if may_open(user, request.app, item.route_name)]
     flashes: list[dict] = []
-    if user is not None and with_flash:
+    # Only sessions with messages waiting pay for the pop (one of them may come from this very request).
+    if user is not None and with_flash and (user.has_flash or request.get(keys.FLASH_PUSHED)):
         async with request.app[keys.DB].pool.acquire() as conn:
             flashes = await sessions_repo.pop_flash(conn, user.session_id)
     return {"user": user, "csrf_token": user.csrf_token if user else "", "nav": nav, "flashes": flashes,
@@ -85,3 +86,4 @@ async def flash(request: web.Request, kind: str, message: str) -> None:
     if user is not None:
         async with request.app[keys.DB].pool.acquire() as conn:
             await sessions_repo.push_flash(conn, user.session_id, kind, message)
+        request[keys.FLASH_PUSHED] = True
