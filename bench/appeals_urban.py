@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,11 +24,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from callcenter.db import appeals as appeals_repo  # noqa: E402
 from callcenter.db import urban as urban_repo  # noqa: E402
-from callcenter.db.database import _init_connection, ensure_database  # noqa: E402
-from callcenter.db.embedded import start_embedded  # noqa: E402
+from callcenter.db.database import _init_connection  # noqa: E402
 from callcenter.db.migrations import migrate  # noqa: E402
 from callcenter.ledger.appeals import AppealRules  # noqa: E402
 from callcenter.transfer.urban_import import import_urban_cases  # noqa: E402
@@ -116,19 +113,8 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(describe())
-    with tempfile.TemporaryDirectory(prefix="cc-bench-appeals-") as tmp:
-        server = os.environ.get("CALLCENTER_DSN") or start_embedded(Path(tmp) / "pgdata")
-        dsn = await ensure_database(server, f"cc_bench_appeals_{uuid.uuid4().hex[:6]}")
-        try:
-            await measure(dsn, args.tickets_per_year, args.cases, args.repeat, Path(tmp))
-        finally:
-            if os.environ.get("CALLCENTER_DSN"):
-                admin = await asyncpg.connect(server)
-                name = dsn.partition("?")[0].rpartition("/")[2]
-                await admin.execute("DROP DATABASE IF EXISTS " + await admin.fetchval("SELECT quote_ident($1)", name)
-                                    + " WITH (FORCE)")
-                await admin.close()
-
+    async with scratch_database("appeals") as (dsn, work):
+        await measure(dsn, args.tickets_per_year, args.cases, args.repeat, work)
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -36,7 +36,7 @@ from bench_web_ledger import fill  # noqa: E402  (bench/bench_web_ledger.py)
 from machine import describe  # noqa: E402  (bench/machine.py)
 
 from callcenter.db import campaigns as campaign_repo  # noqa: E402
-from callcenter.db.database import _init_connection, ensure_database  # noqa: E402
+from callcenter.db.database import _init_connection, drop_database_on, ensure_database  # noqa: E402
 from callcenter.db.embedded import start_embedded  # noqa: E402
 from callcenter.db.migrations import migrate  # noqa: E402
 from callcenter.netutil import free_port  # noqa: E402
@@ -103,11 +103,7 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
 async def run(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="cc-bench-campaign-"))
     server = os.environ.get("CALLCENTER_DSN") or start_embedded(home / "pgdata")
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")   # fixed name, not input
-    finally:
-        await conn.close()
+    await drop_database_on(server, DATABASE)        # a fixed name: the last run's leftovers go first
     dsn = await ensure_database(server, DATABASE)
     t0 = time.perf_counter()
     await prepare(dsn, args.calls, args.channels, args.cps)

@@ -21,28 +21,14 @@ from pathlib import Path
 
 import asyncpg
 
-from callcenter.db.database import ensure_database
-from callcenter.db.embedded import start_embedded, with_database
+from callcenter.db.database import drop_database_on, ensure_database
+from callcenter.db.embedded import start_embedded
 from callcenter.db.migrations import migrate
 from callcenter.transfer import sample
 from callcenter.transfer.importer import import_tickets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402  (bench/machine.py)
-
-
-async def scratch_database(server: str) -> str:
-    return await ensure_database(server, f"cc_bench_{uuid.uuid4().hex[:8]}")
-
-
-async def drop(server: str, dsn: str) -> None:
-    name = dsn.partition("?")[0].rpartition("/")[2]
-    conn = await asyncpg.connect(server)
-    try:
-        quoted = await conn.fetchval("SELECT quote_ident($1)", name)
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        await conn.close()
 
 
 async def timed_import(dsn: str, path: Path, label: str, rows: int) -> float:
@@ -89,7 +75,7 @@ async def main() -> None:
         for fmt, path in (("csv", csv_path), ("xlsx", xlsx_path)):
             if fmt == "xlsx" and args.no_xlsx:
                 continue
-            dsn = await scratch_database(server)
+            dsn = await ensure_database(server, name := f"cc_bench_{uuid.uuid4().hex[:8]}")
             try:
                 conn = await asyncpg.connect(dsn)
                 await migrate(conn)
@@ -97,7 +83,7 @@ async def main() -> None:
                 await timed_import(dsn, path, f"{fmt} import (new)", args.rows)
                 await timed_import(dsn, path, f"{fmt} re-import (unchanged)", args.rows)
             finally:
-                await drop(with_database(server, "postgres"), dsn)
+                await drop_database_on(server, name)
 
 
 if __name__ == "__main__":

@@ -20,17 +20,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
 
-from callcenter.db.database import _init_connection, ensure_database
-from callcenter.db.embedded import start_embedded
+from callcenter.db.database import _init_connection
 from callcenter.db.migrations import migrate
 from callcenter.reports import scorecard
 from callcenter.reports.monthly_xlsx import write_monthly
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
 BJ = timezone(timedelta(hours=8))
 FIRST = datetime(2023, 6, 19, tzinfo=BJ)          # period 2023-07 … 2024-06: twelve months
@@ -164,28 +165,16 @@ async def main() -> None:
     parser.add_argument("--reuse", metavar="DSN", help="measure an already seeded database; seed nothing")
     args = parser.parse_args()
     print(machine())
-    with tempfile.TemporaryDirectory(prefix="cc-bench-scoring-") as tmp:
-        if args.reuse:
+    if args.reuse:
+        with tempfile.TemporaryDirectory(prefix="cc-bench-scoring-") as tmp:
             await measure(args.reuse, args.repeat, Path(tmp))
-            return
-        server = os.environ.get("CALLCENTER_DSN") or start_embedded(Path(tmp) / "pgdata")
-        dsn = await ensure_database(server, f"cc_bench_scoring_{uuid.uuid4().hex[:6]}")
+        return
+    async with scratch_database("scoring", keep=args.keep) as (dsn, work):
         conn = await asyncpg.connect(dsn)
         print(f"PostgreSQL {await conn.fetchval('SHOW server_version')}")
         await conn.close()
-        try:
-            await seed(dsn, args.tickets, args.own)
-            await measure(dsn, args.repeat, Path(tmp))
-        finally:
-            if args.keep:
-                print(f"kept: --reuse '{dsn}'")
-            elif os.environ.get("CALLCENTER_DSN"):
-                admin = await asyncpg.connect(server)
-                name = dsn.partition("?")[0].rpartition("/")[2]
-                await admin.execute("DROP DATABASE IF EXISTS " + await admin.fetchval("SELECT quote_ident($1)", name)
-                                    + " WITH (FORCE)")
-                await admin.close()
-
+        await seed(dsn, args.tickets, args.own)
+        await measure(dsn, args.repeat, work)
 
 if __name__ == "__main__":
     asyncio.run(main())

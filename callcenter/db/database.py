@@ -74,10 +74,14 @@ async def resolve_dsn(settings: Settings, database: str | None = None) -> tuple[
 
 async def drop_database(settings: Settings, database: str) -> None:
     """Drop a scratch database (the demo's) so the next run starts from nothing."""
-    server = settings.dsn or start_embedded(settings.pgdata)
-    conn = await asyncpg.connect(with_database(server, "postgres"))
+    await drop_database_on(settings.dsn or start_embedded(settings.pgdata), database)
+
+
+async def drop_database_on(server_dsn: str, name: str) -> None:
+    """Drop database ``name`` on the server of ``server_dsn``, sessions and all (scratch databases only)."""
+    conn = await asyncpg.connect(with_database(server_dsn, "postgres"))
     try:
-        quoted = await conn.fetchval("SELECT quote_ident($1)", database)   # identifiers cannot be bound
+        quoted = await conn.fetchval("SELECT quote_ident($1)", name)   # identifiers cannot be bound
         await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
     finally:
         await conn.close()
