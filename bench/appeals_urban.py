@@ -116,5 +116,6 @@ async def main() -> None:
     async with scratch_database("appeals") as (dsn, work):
         await measure(dsn, args.tickets_per_year, args.cases, args.repeat, work)
 
+
 if __name__ == "__main__":
     asyncio.run(main())

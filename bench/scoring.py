@@ -176,6 +176,7 @@ async def main() -> None:
         await seed(dsn, args.tickets, args.own)
         await measure(dsn, args.repeat, work)
 
+
 if __name__ == "__main__":
     asyncio.run(main())
     sys.exit(0)
