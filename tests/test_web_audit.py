@@ -25,6 +25,9 @@ async def test_admin_reads_and_filters_the_audit_log(client, db):
     assert "att-1" in listens and "campaign.start</td>" not in listens
     bad = await client.get("/audit?day=yesterday")
     assert bad.status == 400 and "日期格式" in await bad.text()
+    for after in ("junk", "2026-01-01T00:00:00+08:00~99999999999999999999"):     # the id overflows a bigint
+        bad_key = await client.get("/audit", params={"after": after})
+        assert bad_key.status == 400 and "分页参数无效" in await bad_key.text()
 
 
 async def test_audit_log_pages_by_keyset(client, db):

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .keyset import split_page
+
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -38,9 +40,7 @@ async def audit_page(conn: asyncpg.Connection, f: AuditFilter, *, after: tuple[d
                      size: int) -> AuditPage:
     at, ident = after if after else (None, None)
     rows = await conn.fetch(_PAGE, f.actor, f.action_prefix, f.since, f.until, at, ident, size + 1)
-    more = len(rows) > size
-    rows = rows[:size]
-    return AuditPage(rows, (rows[-1]["at"], rows[-1]["id"]) if more else None)
+    return AuditPage(*split_page(rows, size, lambda last: (last["at"], last["id"])))
 
 
 async def audit_actions(conn: asyncpg.Connection) -> list[str]:

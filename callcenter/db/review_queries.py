@@ -14,6 +14,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .keyset import split_page
+
 #: An answer still waiting for a supervisor (alias ``r``).
 _WAITING = """r.needs_review AND NOT EXISTS (
         SELECT 1 FROM callback_answers n
@@ -67,11 +69,7 @@ async def attempt_page(conn: asyncpg.Connection, flt: AttemptFilter, *, after: A
     rows = await conn.fetch(
         _PAGE_SQL, flt.outcome, flt.needs_review, flt.created_from, flt.created_until, flt.campaign_id,
         after.created_at if after else None, after.id if after else None, size + 1)
-    next_key = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_key = AttemptKey(rows[-1]["created_at"], rows[-1]["id"])
-    return AttemptPage(rows, next_key)
+    return AttemptPage(*split_page(rows, size, lambda last: AttemptKey(last["created_at"], last["id"])))
 
 
 async def attempt_detail(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> asyncpg.Record | None:

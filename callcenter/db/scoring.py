@@ -162,9 +162,6 @@ async def ticket_numbers(conn, ticket_ids: list[int]) -> dict[int, str]:
     return {r["id"]: r["ticket_no"] for r in rows}
 
 
-async def unit_names(conn) -> dict[int, str]:
-    return {r["id"]: r["name"] for r in await conn.fetch("SELECT id, name FROM units")}
-
 
 async def unit_id_by_name(conn, kind: str, name: str) -> int | None:
     return await conn.fetchval("SELECT id FROM units WHERE kind = $1 AND name = $2", kind, name)
@@ -222,4 +219,3 @@ async def problem_tickets(conn, start: datetime, end: datetime, *, as_of: dateti
 async def refresh_all(conn) -> None:
     """Rebuild every ticket_scores row (after a bulk load with triggers disabled, or a repair)."""
     await conn.execute("SELECT scoring_refresh(ARRAY(SELECT id FROM tickets))")
-

@@ -14,6 +14,8 @@ from typing import Any, AsyncIterator
 
 import asyncpg
 
+from .keyset import split_page
+
 #: Columns a ledger page shows (the detail page reads the whole row).
 _LIST_COLUMNS = """id, ticket_no, title, category_l1, urgency, caller_phone, status, called_at,
        department_id, community_id, department_name, community_name,
@@ -98,10 +100,7 @@ async def ticket_page(conn: asyncpg.Connection, flt: TicketFilter, *, after: Pag
     rows = await conn.fetch(
         f"SELECT {_LIST_COLUMNS} FROM tickets{where} ORDER BY called_at DESC, id DESC LIMIT ${len(params) + 1}",
         *params, size + 1)
-    if len(rows) <= size:
-        return TicketPage(list(rows), None)
-    last = rows[size - 1]
-    return TicketPage(list(rows[:size]), PageKey(last["called_at"], last["id"]))
+    return TicketPage(*split_page(rows, size, lambda last: PageKey(last["called_at"], last["id"])))
 
 
 async def iter_tickets_for_export(conn: asyncpg.Connection, flt: TicketFilter, *,

@@ -13,6 +13,7 @@ from typing import Hashable
 
 from ..db import analysis
 from ..db import scoring as repo
+from ..db.ticket_queries import unit_names
 from ..db import urban as urban_repo
 from ..db.analysis import Compliance
 from ..scoring.explain import Explanation, explain
@@ -65,7 +66,7 @@ async def rates_table(conn, label: str, grouping: str, *, as_of: datetime | None
     as_of = as_of or datetime.now(timezone.utc)
     cal, p, rule_set = await _context(conn, label)
     groups = await repo.group_counts(conn, p.start, p.end, grouping, rule_set, as_of=as_of, cal=cal)
-    names = await repo.unit_names(conn)
+    names = await unit_names(conn)
     rows = [RateRow(k, _name(grouping, k, names), rates(c.all, rule_set), rates(c.excluded, rule_set))
             for k, c in groups.items()]
     rows.sort(key=lambda r: (r.key is None, str(r.key) if grouping not in ("department", "community") else r.name))
@@ -91,7 +92,7 @@ async def ranking(conn, label: str, kind: str, *, basis: str = "excluded", as_of
     before_rules = await repo.rule_set_for(conn, before)
     now_counts = await repo.group_counts(conn, p.start, p.end, kind, rule_set, as_of=as_of, cal=cal)
     old_counts = await repo.group_counts(conn, before.start, before.end, kind, before_rules, as_of=as_of, cal=cal)
-    names = await repo.unit_names(conn)
+    names = await unit_names(conn)
     current = {k: c.basis(basis) for k, c in now_counts.items() if k is not None}
     old = {k: c.basis(basis) for k, c in old_counts.items() if k is not None}
     return Ranking(p, rule_set, before_rules, basis, rank(current, old, names, rule_set, before_rules))

@@ -14,7 +14,7 @@ from ..ledger.timezone import OFFICE_TZ
 from . import keys
 from .access import require_role
 from .cache import cached
-from .paging import after_key, encode_page_key, list_context, split_page_key
+from .paging import after_key, encode_page_key, list_context, split_numeric_page_key
 from .params import optional_day
 from .render import NavItem, render
 
@@ -36,13 +36,6 @@ def encode_key(key: tuple[datetime, int]) -> str:
     return encode_page_key(*key)
 
 
-def decode_key(raw: str) -> tuple[datetime, int]:
-    at, ident = split_page_key(raw)
-    if not ident.isdigit():
-        raise ValueError("分页参数无效, 请从第一页重新浏览")
-    return at, int(ident)
-
-
 def parse_audit_query(query: Mapping[str, str]) -> ParsedAudit:
     values = {k: str(query.get(k, "")).strip()[:100] for k in ("actor", "action", "day")}
     errors: list[str] = []
@@ -50,7 +43,7 @@ def parse_audit_query(query: Mapping[str, str]) -> ParsedAudit:
     since = datetime.combine(day, time.min, OFFICE_TZ) if day else None
     f = queries.AuditFilter(actor=values["actor"] or None, action_prefix=values["action"] or None,
                             since=since, until=since + timedelta(days=1) if since else None)
-    return ParsedAudit(f, after_key(query, decode_key, errors), values, errors)
+    return ParsedAudit(f, after_key(query, split_numeric_page_key, errors), values, errors)
 
 
 @routes.get("/audit", name="audit")

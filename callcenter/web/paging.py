@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlencode
 
+from .params import MAX_ID
+
 BAD_KEY = "分页参数无效, 请从第一页重新浏览"
 
 
@@ -26,6 +28,14 @@ def split_page_key(raw: str) -> tuple[datetime, str]:
     if not sep or at.tzinfo is None:
         raise ValueError(BAD_KEY)
     return at, ident
+
+
+def split_numeric_page_key(raw: str) -> tuple[datetime, int]:
+    """An ``after=`` key whose id is a bigint; one no row can have is refused before it reaches a query."""
+    at, ident = split_page_key(raw)
+    if not ident.isdigit() or int(ident) > MAX_ID:
+        raise ValueError(BAD_KEY)
+    return at, int(ident)
 
 
 def after_key(query: Mapping[str, str], decode: Callable[[str], Any], errors: list[str]) -> Any:

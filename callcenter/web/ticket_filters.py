@@ -12,8 +12,8 @@ from typing import Mapping
 from ..db.ticket_queries import PageKey, TicketFilter
 from ..ledger import flow
 from ..ledger.timezone import OFFICE_TZ
-from .paging import BAD_KEY, after_key, encode_page_key, split_page_key
-from .params import MAX_ID, optional_day, optional_id
+from .paging import after_key, encode_page_key, split_numeric_page_key
+from .params import optional_day, optional_id
 
 #: Query parameters the ledger understands (the export takes the same ones).
 FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q")
@@ -41,10 +41,7 @@ def encode_key(key: PageKey) -> str:
 
 
 def decode_key(raw: str) -> PageKey:
-    at, ident = split_page_key(raw)
-    if not ident.isdigit() or int(ident) > MAX_ID:
-        raise ValueError(BAD_KEY)
-    return PageKey(at, int(ident))
+    return PageKey(*split_numeric_page_key(raw))
 
 
 def parse_query(query: Mapping[str, str]) -> ParsedQuery:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+import asyncpg
 from aiohttp import web
 
 from ..db import ticket_queries as queries
@@ -36,7 +37,7 @@ def ticket_id_of(request: web.Request) -> int:
 PICKERS_TTL = 10.0      # a unit added a moment ago shows up in the pickers within seconds
 
 
-async def pickers(app: web.Application, conn) -> tuple:
+async def pickers(app: web.Application, conn: asyncpg.Connection) -> tuple[list, dict, list]:
     """Units, unit names and categories for the filters and the dispatch form: the same for every request."""
     async def load():
         return (await queries.active_units(conn), await queries.unit_names(conn),
