@@ -38,7 +38,14 @@ class PassResult:
 
 async def alert_pass(conn: asyncpg.Connection, now: datetime, options: AlertOptions,
                      sources: Sequence[Source] = ()) -> PassResult:
-    """One pass: SQL rules, extra sources, then deliveries for new alerts and due reminders."""
+    """One pass, in one transaction (an alert is never raised without its deliveries): SQL rules,
+    extra sources, then deliveries for new alerts and due reminders."""
+    async with conn.transaction():
+        return await _pass(conn, now, options, sources)
+
+
+async def _pass(conn: asyncpg.Connection, now: datetime, options: AlertOptions,
+                sources: Sequence[Source]) -> PassResult:
     raised = await repo.raise_rule_alerts(conn, now)
     for source in sources:
         raised += await source(conn, now)

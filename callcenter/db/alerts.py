@@ -50,7 +50,7 @@ SELECT 'new_ticket', 'new_ticket:' || t.id, '新工单待签收 ' || t.ticket_no
        coalesce(to_char(t.sign_due_at AT TIME ZONE '{LOCAL}', 'MM-DD HH24:MI'), '无'),
        ARRAY[t.id], $1, $1
 FROM tickets t
-WHERE t.status = 'received' AND t.created_at >= $1 - make_interval(hours => $2)
+WHERE t.status = 'received' AND t.created_at >= $1::timestamptz - make_interval(hours => $2)
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
 
 _DUE = """
@@ -74,8 +74,10 @@ FROM ({due}) d
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
 
 
-_DEADLINE_SOON = _deadline_sql("deadline_soon", "时限将到: ", "$1", "$1 + make_interval(mins => $2)")
-_DEADLINE_PASSED = _deadline_sql("deadline_passed", "已超期: ", "$1 - make_interval(hours => $2)", "$1")
+_DEADLINE_SOON = _deadline_sql("deadline_soon", "时限将到: ", "$1::timestamptz",
+                               "$1::timestamptz + make_interval(mins => $2)")
+_DEADLINE_PASSED = _deadline_sql("deadline_passed", "已超期: ", "$1::timestamptz - make_interval(hours => $2)",
+                                 "$1::timestamptz")
 
 _HIGH_RISK = """
 INSERT INTO alerts (rule, dedup_key, title, body, ticket_ids, created_at, reminded_at)
@@ -83,7 +85,7 @@ SELECT 'hotline_high_risk', 'hotline_high_risk:' || c.id, '热线高风险记录
        '话题: ' || c.topic || ' · 情绪: ' || c.emotional_state || coalesce(' · 后续: ' || nullif(c.next_step, ''), ''),
        '{}', $1, $1
 FROM counseling_records c
-WHERE c.risk_level = 'high' AND c.created_at >= $1 - make_interval(hours => $2)
+WHERE c.risk_level = 'high' AND c.created_at >= $1::timestamptz - make_interval(hours => $2)
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
 
 _RULE_SQL = {"new_ticket": _NEW_TICKETS, "deadline_soon": _DEADLINE_SOON, "deadline_passed": _DEADLINE_PASSED,
@@ -120,7 +122,7 @@ async def due_reminders(conn: asyncpg.Connection, now: datetime, every: timedelt
     """Unacknowledged alerts whose last notice is ``every`` old: (alert id, reminder round)."""
     rows = await conn.fetch(
         """UPDATE alerts SET reminders = reminders + 1, reminded_at = $1
-           WHERE id IN (SELECT id FROM alerts WHERE state = 'new' AND reminded_at <= $1 - $2::interval
+           WHERE id IN (SELECT id FROM alerts WHERE state = 'new' AND reminded_at <= $1::timestamptz - $2::interval
                         ORDER BY reminded_at LIMIT 500 FOR UPDATE SKIP LOCKED)
            RETURNING id, reminders""", now, every)
     return [(r["id"], r["reminders"]) for r in rows]
@@ -133,13 +135,13 @@ async def schedule(conn: asyncpg.Connection, alert_ids: Sequence[int], round_no:
         return 0
     result = await conn.execute(
         """INSERT INTO alert_deliveries (alert_id, round, kind, target, next_at)
-           SELECT a.id, $2, c.kind, c.url, $3 FROM unnest($1::bigint[]) a(id)
+           SELECT a.id, $2::int, c.kind, c.url, $3::timestamptz FROM unnest($1::bigint[]) a(id)
              CROSS JOIN alert_channels c WHERE c.active
            UNION ALL
-           SELECT a.id, $2, 'email', d.email, $3 FROM unnest($1::bigint[]) a(id)
+           SELECT a.id, $2::int, 'email', d.email, $3::timestamptz FROM unnest($1::bigint[]) a(id)
              CROSS JOIN (SELECT DISTINCT email FROM duty_shifts
-                         WHERE starts_at <= $3 AND ends_at > $3 AND email <> '') d
-             WHERE $4
+                         WHERE starts_at <= $3::timestamptz AND ends_at > $3::timestamptz AND email <> '') d
+             WHERE $4::boolean
            ON CONFLICT (alert_id, round, kind, target) DO NOTHING""", list(alert_ids), round_no, now, email)
     return int(result.split()[-1])
 
