@@ -24,6 +24,7 @@ from .campaigns.dialer import Dialer, DialerOptions
 from .config import Settings
 from .db.database import Database, connect
 from .hotline.service import HotlineService
+from .hotspots.warnings import spike_source
 from .intake.inbox import InboxWatcher
 from .telephony.agi import AgiServer
 from .telephony.agi_service import callback_agi_server
@@ -119,7 +120,8 @@ class Service:
             watcher = InboxWatcher(pool, self.settings.inbox, poll=options.intake_poll)
             self._background.append(asyncio.create_task(watcher.run(), name="intake"))
         if options.alerts is not None:
-            engine = AlertEngine(pool, replace(options.alerts, email=bool(self.settings.smtp_host)))
+            engine = AlertEngine(pool, replace(options.alerts, email=bool(self.settings.smtp_host)),
+                                 sources=[spike_source])
             sender = Sender(pool, smtp_host=self.settings.smtp_host, smtp_port=self.settings.smtp_port,
                             smtp_from=self.settings.smtp_from, options=options.delivery)
             self._background += [asyncio.create_task(engine.run(), name="alerts"),
