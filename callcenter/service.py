@@ -26,6 +26,7 @@ from .db.database import Database, connect
 from .hotline.service import HotlineService
 from .hotspots.warnings import spike_source
 from .intake.inbox import InboxWatcher
+from .reports.schedule import run_schedule
 from .telephony.agi import AgiServer
 from .telephony.agi_service import callback_agi_server
 from .telephony.ami import AmiLink, AmiLinkConfig
@@ -46,6 +47,7 @@ class ServiceOptions:
     intake_poll: float = 5.0                  # seconds between inbox looks (a file must hold still that long)
     alerts: AlertOptions | None = field(default_factory=AlertOptions)    # None: no alert pass, no sending
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
+    reports: bool = True                      # the daily report at 08:00 and the weekly on Monday
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
 
 
@@ -114,7 +116,7 @@ class Service:
                  settings.ami_host, settings.ami_port)
 
     def _start_background(self) -> None:
-        """Intake and alerts: tasks of their own, so neither can hold up a call."""
+        """Intake, alerts and scheduled reports: tasks of their own, so none can hold up a call."""
         options, pool = self.options, self.db.pool
         if options.intake:
             watcher = InboxWatcher(pool, self.settings.inbox, poll=options.intake_poll)
@@ -126,6 +128,9 @@ class Service:
                             smtp_from=self.settings.smtp_from, options=options.delivery)
             self._background += [asyncio.create_task(engine.run(), name="alerts"),
                                  asyncio.create_task(sender.run(), name="alert-sender")]
+        if options.reports:
+            self._background.append(asyncio.create_task(
+                run_schedule(pool, self.settings.home / "reports"), name="reports"))
         for task in self._background:
             task.add_done_callback(_log_crash)
 

@@ -10,8 +10,6 @@ import getpass
 from datetime import date
 from pathlib import Path
 
-from ..reports.produce import produce
-from ..reports.windows import WindowError
 from .common import CliError, ExitCode, async_handler, database
 
 HELP = {"daily": "日报: one daily report window (--period YYYY-MM-DD; noon to noon by default)",
@@ -44,6 +42,8 @@ def register_kinds(kinds: argparse._SubParsersAction) -> None:
 
 @async_handler
 async def run_report(args: argparse.Namespace) -> int:
+    from ..reports.produce import produce           # matplotlib loads only for the command that draws
+    from ..reports.windows import WindowError
     async with database(args) as db, db.pool.acquire() as conn:
         try:
             written = await produce(conn, args.report_kind, args.out_dir, created_by=getpass.getuser(),
