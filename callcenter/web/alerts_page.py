@@ -38,19 +38,17 @@ async def _change(request: web.Request, change) -> bool:
         return await change(conn, alert_id, current_user(request).username)
 
 
-@routes.post("/alerts/{alert_id:[^/]+}/ack", name="alert_ack")
-@require_role(*ALL_STAFF)
-async def alert_ack(request: web.Request) -> web.Response:
-    ok = await _change(request, repo.acknowledge)
-    await flash(request, "ok" if ok else "error", "已确认, 不再提醒" if ok else "该预警已确认或已关闭")
-    raise web.HTTPSeeOther("/alerts")
+#: action in the path → (state change, message when done, message when the alert was already past it)
+CHANGES = {"ack": (repo.acknowledge, "已确认, 不再提醒", "该预警已确认或已关闭"),
+           "close": (repo.close, "已关闭", "该预警已关闭")}
 
 
-@routes.post("/alerts/{alert_id:[^/]+}/close", name="alert_close")
+@routes.post("/alerts/{alert_id:[^/]+}/{action:(ack|close)}", name="alert_change")
 @require_role(*ALL_STAFF)
-async def alert_close(request: web.Request) -> web.Response:
-    ok = await _change(request, repo.close)
-    await flash(request, "ok" if ok else "error", "已关闭" if ok else "该预警已关闭")
+async def alert_change(request: web.Request) -> web.Response:
+    change, done, refused = CHANGES[request.match_info["action"]]
+    ok = await _change(request, change)
+    await flash(request, "ok" if ok else "error", done if ok else refused)
     raise web.HTTPSeeOther("/alerts")
 
 
