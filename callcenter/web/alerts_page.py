@@ -43,9 +43,11 @@ CHANGES = {"ack": (repo.acknowledge, "已确认, 不再提醒", "该预警已确
            "close": (repo.close, "已关闭", "该预警已关闭")}
 
 
-@routes.post("/alerts/{alert_id:[^/]+}/{action:(ack|close)}", name="alert_change")
+@routes.post("/alerts/{alert_id:[^/]+}/{action:[^/]+}", name="alert_change")
 @require_role(*ALL_STAFF)
 async def alert_change(request: web.Request) -> web.Response:
+    if request.match_info["action"] not in CHANGES:
+        raise web.HTTPNotFound()
     change, done, refused = CHANGES[request.match_info["action"]]
     ok = await _change(request, change)
     await flash(request, "ok" if ok else "error", done if ok else refused)

@@ -60,11 +60,13 @@ async def reports_generate(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/reports")
 
 
-@routes.get("/reports/{report_id:[^/]+}/{fmt:(docx|xlsx)}", name="report_file")
+@routes.get("/reports/{report_id:[^/]+}/{fmt:[^/]+}", name="report_file")
 @require_role(*ALL_STAFF)
 async def report_file(request: web.Request) -> web.StreamResponse:
     report_id = path_id(request, "report_id")
     fmt = request.match_info["fmt"]
+    if fmt not in MEDIA:
+        raise web.HTTPNotFound()
     async with request.app[keys.DB].pool.acquire() as conn:
         row = await queries.report_row(conn, report_id)
     path = Path(row[f"{fmt}_path"]) if row else None
