@@ -26,8 +26,9 @@ async def test_watcher_imports_once_rejects_bad_files_with_a_report_and_ignores_
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     watcher = InboxWatcher(db.pool, inbox, poll=0, settle=0)
-    (inbox / "a.csv").write_text(ticket_file(["A1", "A2"]), encoding="utf-8")
-    (inbox / "again.csv").write_text(ticket_file(["A1", "A2"]), encoding="utf-8")      # other name, same rows
+    content = ticket_file(["A1", "A2"])
+    (inbox / "a.csv").write_text(content, encoding="utf-8")
+    (inbox / "again.csv").write_text(content, encoding="utf-8")      # other name, same bytes
     (inbox / "bad.csv").write_text("工单编号,一级分类,来电时间\nB1,没有这个分类,2024-05-01 08:00\n", encoding="utf-8")
     (inbox / "copying.csv.part").write_text("half", encoding="utf-8")
     (inbox / "notes.txt").write_text("hello", encoding="utf-8")
@@ -42,7 +43,7 @@ async def test_watcher_imports_once_rejects_bad_files_with_a_report_and_ignores_
     assert (inbox / "rejected" / "bad.csv.report.txt").read_text(encoding="utf-8").count("第 2 行")
     assert (inbox / "copying.csv.part").exists()
     # The very same content dropped again is not imported a second time.
-    (inbox / "a.csv").write_text(ticket_file(["A1", "A2"]), encoding="utf-8")
+    (inbox / "a.csv").write_text(content, encoding="utf-8")
     await watcher.pass_once()
     again = await watcher.pass_once()
     assert [r.duplicate for r in again] == [True]

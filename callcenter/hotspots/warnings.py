@@ -16,7 +16,7 @@ PERIODS = {"daily": ("当日", 1, DAILY_WINDOW), "weekly": ("近一周", 7, WEEK
 
 
 @dataclass(frozen=True)
-class Warning:
+class SpikeWarning:
     kind: str                 # daily | weekly
     day: date                 # the (last) local day of the period
     spike: Spike
@@ -31,7 +31,7 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), OFFICE_TZ)
 
 
-async def find_warnings(conn: asyncpg.Connection, kind: str, day: date, *, min_count: int) -> list[Warning]:
+async def find_warnings(conn: asyncpg.Connection, kind: str, day: date, *, min_count: int) -> list[SpikeWarning]:
     label, length, window = PERIODS[kind]
     end = _midnight(day + timedelta(days=1))
     start = end - timedelta(days=length)
@@ -39,11 +39,11 @@ async def find_warnings(conn: asyncpg.Connection, kind: str, day: date, *, min_c
     tallies = [summed(await repo.counts(conn, a, b, street=street))
                for street in (False, True) for a, b in ((start, end), (base_start, start))]
     spikes = detect_both(*tallies, window, min_count=min_count)
-    return [Warning(kind, day, s, await repo.ticket_ids(conn, start, end, s.category, s.unit,
+    return [SpikeWarning(kind, day, s, await repo.ticket_ids(conn, start, end, s.category, s.unit,
                                                          street=s.level == "street")) for s in spikes]
 
 
-def as_alert(w: Warning) -> alerts_repo.NewAlert:
+def as_alert(w: SpikeWarning) -> alerts_repo.NewAlert:
     label = PERIODS[w.kind][0]
     return alerts_repo.NewAlert(
         rule="spike", dedup_key=f"spike:{w.kind}:{w.day.isoformat()}:{w.spike.level}:{w.spike.category}:{w.spike.unit}",

@@ -10,11 +10,9 @@ import logging
 from datetime import date
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt                      # noqa: E402  (after choosing the backend)
-from matplotlib import font_manager                  # noqa: E402
+from matplotlib import font_manager, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC")
@@ -29,10 +27,9 @@ def _font() -> str | None:
     return None
 
 
-def _png(fig) -> bytes:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -43,8 +40,10 @@ def _style() -> dict:
 
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, horizontal: bool = False,
               ylabel: str = "件") -> bytes:
-    with plt.rc_context(_style()):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+    with rc_context(_style()):
+        fig = Figure(figsize=(7, 3.6))      # no pyplot: no global figure registry, safe in a worker thread
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         if horizontal:
             ax.barh(list(labels)[::-1], list(values)[::-1], color="#2f6fb0")
             ax.set_xlabel(ylabel)

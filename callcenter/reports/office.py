@@ -16,7 +16,7 @@ import asyncpg
 
 from ..db import report_queries as queries
 from ..db import scoring as scoring_repo
-from ..hotspots.warnings import Warning, find_warnings
+from ..hotspots.warnings import SpikeWarning, find_warnings
 from ..ledger.timezone import local_date
 from ..scoring.trends import Trend
 from . import figures
@@ -42,7 +42,7 @@ class OfficeReport:
     street: RateRow | None
     ranking: Ranking | None
     hotspots: list[figures.Hotspot]
-    warnings: list[Warning]
+    warnings: list[SpikeWarning]
     overdue: list[Any]
     repeat_callers: list[figures.RepeatCaller]
     appeals: dict[str, int]
@@ -50,10 +50,10 @@ class OfficeReport:
     notes: list[str] = field(default_factory=list)
 
 
-async def _warnings(conn: asyncpg.Connection, w: Window, filters: dict[str, str]) -> list[Warning]:
+async def _warnings(conn: asyncpg.Connection, w: Window, filters: dict[str, str]) -> list[SpikeWarning]:
     last = local_date(w.end - timedelta(seconds=1))
     first = max(local_date(w.start), last - timedelta(days=WARNING_DAYS - 1))
-    found: list[Warning] = []
+    found: list[SpikeWarning] = []
     day = first
     while day <= last:
         found += await find_warnings(conn, "daily", day, min_count=SPIKE_MIN_COUNT)

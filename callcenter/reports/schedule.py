@@ -52,7 +52,9 @@ async def write_due(pool: asyncpg.Pool, folder: Path, now: datetime) -> list[str
 
 
 async def run_schedule(pool: asyncpg.Pool, folder: Path, *, tick: float = 60.0) -> None:
+    """Look every ``tick`` seconds (first a tick after start, so a starting service is not slowed)."""
     while True:
+        await asyncio.sleep(tick)
         try:
             for name in await write_due(pool, folder, datetime.now(timezone.utc)):
                 log.info("report written: %s", name)
@@ -60,4 +62,3 @@ async def run_schedule(pool: asyncpg.Pool, folder: Path, *, tick: float = 60.0) 
             raise
         except Exception:
             log.exception("scheduled report failed; retried in %s s", tick)
-        await asyncio.sleep(tick)
