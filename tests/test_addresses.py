@@ -60,3 +60,17 @@ def test_there_are_at_least_thirty_variants():
 @pytest.mark.parametrize(("text", "value"), [("十", 10), ("二十九", 29), ("一百零二", 102), ("四", 4), ("十五", 15)])
 def test_chinese_numbers(text, value):
     assert chinese_number(text) == value
+
+
+def test_a_hotspot_is_one_place_across_spellings_and_titles():
+    from datetime import datetime, timezone
+
+    from callcenter.reports.figures import hotspots
+
+    def t(no, address, title, community=""):
+        return {"ticket_no": no, "address": address, "title": title, "community_name": community,
+                "category_l1": "物业管理", "called_at": datetime(2024, 5, 1, tzinfo=timezone.utc)}
+    spots = hotspots([t("1", "枫丹丽舍29号楼2单元", "楼道堆物"), t("2", "枫丹丽舍 29 号楼", "电梯故障"),
+                      t("3", "枫丹丽舍社区29号楼", "楼道堆物"), t("4", "悦秀园4号楼", "噪音"),
+                      t("5", "悦秀园四号楼", "噪音")])
+    assert [(s.place, s.tickets, s.titles) for s in spots] == [("枫丹丽舍29号楼", 3, 2)]

@@ -144,3 +144,24 @@ async def test_duty_on_the_web_and_the_cli(client, db, users, db_dsn, monkeypatc
     async with db.pool.acquire() as conn:
         rule = await conn.fetchrow("SELECT enabled, threshold FROM alert_rules WHERE rule = 'spike'")
     assert dict(rule) == {"enabled": False, "threshold": 8}
+
+
+async def test_alerts_api_bell_and_acknowledge_by_token(client, db, users):
+    from .test_web2_api import bearer, make_token
+    async with db.pool.acquire() as conn:
+        ticket = await _ticket(conn, "B1", status="received", sign_due=NOW + timedelta(hours=2))
+        alert_id = (await alert_pass(conn, NOW, AlertOptions(email=False))).raised[0]
+    agent = await make_token(db, "agent")
+    bell = await (await client.get("/api/alerts/unread", headers=bearer(agent))).json()
+    assert bell["unread"] == 1 and [t["id"] for t in bell["awaiting_sign"]] == [ticket]
+    listed = await (await client.get("/api/alerts", headers=bearer(agent))).json()
+    assert [a["id"] for a in listed["items"]] == [alert_id]
+    assert (await client.get("/api/alerts?state=bogus", headers=bearer(agent))).status == 400
+    assert (await client.post(f"/api/alerts/{alert_id}/ack", headers=bearer(agent))).status == 200
+    assert (await client.post(f"/api/alerts/{alert_id}/ack", headers=bearer(agent))).status == 409
+    bell = await (await client.get("/api/alerts/unread", headers=bearer(agent))).json()
+    assert bell["unread"] == 0
+    await sign_in(client, "agent")
+    page = await (await client.get("/alerts?closed=1")).text()
+    assert f'data-alert="{alert_id}" data-state="acknowledged"' in page and "agent" in page
+    assert (await client.post(f"/alerts/{alert_id}/nonsense", data={})).status in (403, 404)

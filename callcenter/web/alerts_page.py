@@ -19,6 +19,21 @@ routes = web.RouteTableDef()
 NAV = [NavItem("预警", "alerts")]
 #: Newest tickets waiting for 签收 sent to the dashboard with each bell poll.
 NEWEST_SHOWN = 10
+_ALERT_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+OPENAPI_PATHS = {
+    "/api/alerts": {"get": {
+        "summary": "预警列表 (state=new,acknowledged,closed 可多选, 默认 new)",
+        "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "default": "new"}}],
+        "responses": {"200": {"description": "预警 (规则、标题、内容、工单、状态及确认/关闭人和时间)"},
+                      "400": {"description": "state 无效"}}}},
+    "/api/alerts/unread": {"get": {
+        "summary": "未确认预警数, 以及最新的待签收工单 (铃铛与首页轮询)",
+        "responses": {"200": {"description": "unread, awaiting_sign"}}}},
+    "/api/alerts/{alert_id}/ack": {"post": {
+        "summary": "确认预警 (不再提醒)", "parameters": [_ALERT_ID],
+        "responses": {"200": {"description": "已确认"}, "409": {"description": "已确认或已关闭"},
+                      "404": {"description": "编号无效"}}}},
+}
 
 
 @routes.get("/alerts", name="alerts")

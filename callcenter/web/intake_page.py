@@ -21,6 +21,22 @@ from .render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("工单导入", "imports")]
+_RESULT = {"type": "object", "properties": {
+    "file": {"type": "string"}, "outcome": {"type": "string", "enum": ["done", "rejected"]},
+    "message": {"type": "string"}, "rows": {"type": "integer"}, "inserted": {"type": "integer"},
+    "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+    "duplicate": {"type": "boolean", "description": "内容与已导入的文件相同, 未重复导入"},
+    "errors": {"type": "array", "items": {"type": "object", "properties": {
+        "line": {"type": "integer"}, "column": {"type": "string"}, "reason": {"type": "string"},
+        "value": {"type": "string"}}}}}}
+OPENAPI_PATHS = {"/api/imports": {"post": {
+    "summary": "导入市热线工单文件 (.csv/.xlsx; 全部正确才导入; 同一内容只导入一次; 主管、管理员)",
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+    "responses": {"200": {"description": "已导入", "content": {"application/json": {"schema": _RESULT}}},
+                  "422": {"description": "已拒收, 列出每一处错误", "content": {"application/json": {"schema": _RESULT}}},
+                  "400": {"description": "不是可用的上传"}, "401": {"description": "未认证"},
+                  "403": {"description": "无权限"}}}}}
 
 
 async def _take_upload(request: web.Request, name: str, data: bytes, source: str) -> IntakeResult | str:
