@@ -51,7 +51,7 @@ async def test_each_rule_fires_once_and_respects_its_switch_and_threshold(db):
 
 
 async def test_reminders_until_acknowledged_then_none_and_close_keeps_who(db):
-    options = AlertOptions(email=True, remind_every=timedelta(minutes=30))
+    options = AlertOptions(email=True, remind_every=timedelta(minutes=30), max_reminders=2)
     async with db.pool.acquire() as conn:
         await repo.add_channel(conn, "群", "dingtalk", "http://127.0.0.1:9/x")
         await duty.add_shift(conn, starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(hours=12),
@@ -62,11 +62,19 @@ async def test_reminders_until_acknowledged_then_none_and_close_keeps_who(db):
         assert first.deliveries == 2                                   # the robot and the on-duty e-mail
         assert (await alert_pass(conn, NOW + timedelta(minutes=29), options)).reminded == 0
         assert (await alert_pass(conn, NOW + timedelta(minutes=31), options)).reminded == 1
+        other = (await alert_pass(conn, NOW + timedelta(minutes=32), options)).raised    # nothing new
+        assert other == []
+        await _ticket(conn, "N2", status="received", sign_due=NOW + timedelta(hours=2))
+        second = (await alert_pass(conn, NOW + timedelta(minutes=1), options)).raised[0]
+        for minutes in (40, 80, 120, 160):                             # two reminders, then no more
+            await alert_pass(conn, NOW + timedelta(minutes=minutes), options)
+        assert await conn.fetchval("SELECT reminders FROM alerts WHERE id = $1", second) == 2
         assert await repo.acknowledge(conn, alert_id, "li")
         assert not await repo.acknowledge(conn, alert_id, "li")        # only a new alert can be acknowledged
         assert (await alert_pass(conn, NOW + timedelta(hours=3), options)).reminded == 0
-        states = dict(await conn.fetch("SELECT round, state FROM alert_deliveries WHERE kind = 'dingtalk'"))
-        assert states == {0: "pending", 1: "cancelled"}
+        states = dict(await conn.fetch(
+            "SELECT round, state FROM alert_deliveries WHERE kind = 'dingtalk' AND alert_id = $1", alert_id))
+        assert states == {0: "pending", 1: "cancelled", 2: "cancelled"}     # reminders cancelled by the ack
         assert await repo.close(conn, alert_id, "zhang")
         row = await conn.fetchrow("SELECT state, acknowledged_by, closed_by FROM alerts WHERE id = $1", alert_id)
     assert dict(row) == {"state": "closed", "acknowledged_by": "li", "closed_by": "zhang"}

@@ -26,6 +26,7 @@ Source = Callable[[asyncpg.Connection, datetime], Awaitable[Sequence[int]]]
 class AlertOptions:
     tick: float = 30.0
     remind_every: timedelta = timedelta(minutes=30)
+    max_reminders: int = 6            # then the alert waits on the web only (a night of reminders is enough)
     email: bool = True                # schedule e-mail to the on-duty staff (needs an SMTP host to send)
 
 
@@ -50,7 +51,7 @@ async def _pass(conn: asyncpg.Connection, now: datetime, options: AlertOptions,
     for source in sources:
         raised += await source(conn, now)
     deliveries = await repo.schedule(conn, raised, 0, now, email=options.email)
-    reminders = await repo.due_reminders(conn, now, options.remind_every)
+    reminders = await repo.due_reminders(conn, now, options.remind_every, options.max_reminders)
     for alert_id, round_no in reminders:
         deliveries += await repo.schedule(conn, [alert_id], round_no, now, email=options.email)
     return PassResult(raised, len(reminders), deliveries)

@@ -118,13 +118,16 @@ async def raise_alerts(conn: asyncpg.Connection, alerts: Iterable[NewAlert], now
     return [r["id"] for r in rows]
 
 
-async def due_reminders(conn: asyncpg.Connection, now: datetime, every: timedelta) -> list[tuple[int, int]]:
-    """Unacknowledged alerts whose last notice is ``every`` old: (alert id, reminder round)."""
+async def due_reminders(conn: asyncpg.Connection, now: datetime, every: timedelta,
+                        most: int) -> list[tuple[int, int]]:
+    """Unacknowledged alerts whose last notice is ``every`` old, at most ``most`` reminders each:
+    (alert id, reminder round)."""
     rows = await conn.fetch(
         """UPDATE alerts SET reminders = reminders + 1, reminded_at = $1
            WHERE id IN (SELECT id FROM alerts WHERE state = 'new' AND reminded_at <= $1::timestamptz - $2::interval
+                          AND reminders < $3
                         ORDER BY reminded_at LIMIT 500 FOR UPDATE SKIP LOCKED)
-           RETURNING id, reminders""", now, every)
+           RETURNING id, reminders""", now, every, most)
     return [(r["id"], r["reminders"]) for r in rows]
 
 
