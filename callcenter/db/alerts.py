@@ -15,7 +15,6 @@ from typing import Any, Iterable, Sequence
 import asyncpg
 
 RULES = ("new_ticket", "deadline_soon", "deadline_passed", "hotline_high_risk", "spike")
-LOCAL = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -43,41 +42,32 @@ async def set_rule(conn: asyncpg.Connection, rule: str, *, enabled: bool | None 
 
 # --- the rule pass -------------------------------------------------------------------------------
 
-_NEW_TICKETS = f"""
+_NEW_TICKETS = """
 INSERT INTO alerts (rule, dedup_key, title, body, ticket_ids, created_at, reminded_at)
 SELECT 'new_ticket', 'new_ticket:' || t.id, '新工单待签收 ' || t.ticket_no,
        t.category_l1 || ' · ' || t.title || ' · 签收时限 ' ||
-       coalesce(to_char(t.sign_due_at AT TIME ZONE '{LOCAL}', 'MM-DD HH24:MI'), '无'),
+       coalesce(to_char(t.sign_due_at AT TIME ZONE 'Asia/Shanghai', 'MM-DD HH24:MI'), '无'),
        ARRAY[t.id], $1, $1
 FROM tickets t
 WHERE t.status = 'received' AND t.created_at >= $1::timestamptz - make_interval(hours => $2)
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
 
-_DUE = """
-SELECT t.id, t.ticket_no, t.title, 'sign' AS kind, '签收' AS label, t.sign_due_at AS due
-  FROM tickets t WHERE t.status = 'received' AND t.sign_due_at > $lo AND t.sign_due_at <= $hi
-UNION ALL
-SELECT t.id, t.ticket_no, t.title, 'close', '办结', coalesce(t.extended_due_at, t.close_due_at)
-  FROM tickets t WHERE t.status IN ('signed', 'dispatched', 'handling', 'feedback')
-   AND coalesce(t.extended_due_at, t.close_due_at) > $lo AND coalesce(t.extended_due_at, t.close_due_at) <= $hi"""
-
-
-def _deadline_sql(rule: str, title: str, lo: str, hi: str) -> str:
-    due = _DUE.replace("$lo", lo).replace("$hi", hi)
-    return f"""
+# Deadlines due in ($2, $3]: 签收 of tickets waiting for it, 办结 (or the approved 延期) of open ones.
+# $4 is the rule (deadline_soon / deadline_passed), $5 the title's first words.
+_DEADLINES = """
 INSERT INTO alerts (rule, dedup_key, title, body, ticket_ids, created_at, reminded_at)
-SELECT '{rule}', '{rule}:' || d.kind || ':' || d.id || ':' || extract(epoch FROM d.due)::bigint,
-       '{title}' || d.label || ' ' || d.ticket_no,
-       d.title || ' · ' || d.label || '时限 ' || to_char(d.due AT TIME ZONE '{LOCAL}', 'MM-DD HH24:MI'),
+SELECT $4::text, $4::text || ':' || d.kind || ':' || d.id || ':' || extract(epoch FROM d.due)::bigint,
+       $5::text || d.label || ' ' || d.ticket_no,
+       d.title || ' · ' || d.label || '时限 ' || to_char(d.due AT TIME ZONE 'Asia/Shanghai', 'MM-DD HH24:MI'),
        ARRAY[d.id], $1, $1
-FROM ({due}) d
+FROM (SELECT t.id, t.ticket_no, t.title, 'sign' AS kind, '签收' AS label, t.sign_due_at AS due
+        FROM tickets t WHERE t.status = 'received' AND t.sign_due_at > $2 AND t.sign_due_at <= $3
+      UNION ALL
+      SELECT t.id, t.ticket_no, t.title, 'close', '办结', coalesce(t.extended_due_at, t.close_due_at)
+        FROM tickets t WHERE t.status IN ('signed', 'dispatched', 'handling', 'feedback')
+         AND coalesce(t.extended_due_at, t.close_due_at) > $2
+         AND coalesce(t.extended_due_at, t.close_due_at) <= $3) d
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
-
-
-_DEADLINE_SOON = _deadline_sql("deadline_soon", "时限将到: ", "$1::timestamptz",
-                               "$1::timestamptz + make_interval(mins => $2)")
-_DEADLINE_PASSED = _deadline_sql("deadline_passed", "已超期: ", "$1::timestamptz - make_interval(hours => $2)",
-                                 "$1::timestamptz")
 
 _HIGH_RISK = """
 INSERT INTO alerts (rule, dedup_key, title, body, ticket_ids, created_at, reminded_at)
@@ -88,17 +78,25 @@ FROM counseling_records c
 WHERE c.risk_level = 'high' AND c.created_at >= $1::timestamptz - make_interval(hours => $2)
 ON CONFLICT (dedup_key) DO NOTHING RETURNING id"""
 
-_RULE_SQL = {"new_ticket": _NEW_TICKETS, "deadline_soon": _DEADLINE_SOON, "deadline_passed": _DEADLINE_PASSED,
-             "hotline_high_risk": _HIGH_RISK}
+
+def _rule_query(rule: str, now: datetime, threshold: int) -> tuple[str, tuple] | None:
+    """The SQL and arguments of one rule (None: the rule is not an SQL rule, e.g. 高发)."""
+    if rule == "new_ticket" or rule == "hotline_high_risk":
+        return (_NEW_TICKETS if rule == "new_ticket" else _HIGH_RISK), (now, threshold)
+    if rule == "deadline_soon":
+        return _DEADLINES, (now, now, now + timedelta(minutes=threshold), rule, "时限将到: ")
+    if rule == "deadline_passed":
+        return _DEADLINES, (now, now - timedelta(hours=threshold), now, rule, "已超期: ")
+    return None
 
 
 async def raise_rule_alerts(conn: asyncpg.Connection, now: datetime) -> list[int]:
     """Run every enabled SQL rule once; the ids of the alerts this call raised (none twice, ever)."""
     raised: list[int] = []
     for rule in (await rules(conn)).values():
-        sql = _RULE_SQL.get(rule["rule"])
-        if sql is not None and rule["enabled"]:
-            raised += [r["id"] for r in await conn.fetch(sql, now, rule["threshold"])]
+        query = _rule_query(rule["rule"], now, rule["threshold"]) if rule["enabled"] else None
+        if query is not None:
+            raised += [r["id"] for r in await conn.fetch(query[0], *query[1])]
     return raised
 
 
