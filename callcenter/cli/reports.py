@@ -28,7 +28,8 @@ def register_kinds(kinds: argparse._SubParsersAction) -> None:
     """Called by the ``report`` group (cli/scoring.py) to add the office's reports beside ``monthly``."""
     for kind, text in HELP.items():
         p = kinds.add_parser(kind, help=text, description=text + ". Writes a .docx (with charts) and an .xlsx "
-                             "with the tables into --out-dir and lists them on the 报表 page. Exit 2 on a bad period.")
+                             "with the tables into --out-dir and lists them on the 报表 page. "
+                             "Exit 2 on a bad period.")
         if kind == "special":
             p.add_argument("--from", dest="start_day", type=_day, required=True, metavar="YYYY-MM-DD")
             p.add_argument("--to", dest="end_day", type=_day, required=True, metavar="YYYY-MM-DD")
