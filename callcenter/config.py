@@ -58,6 +58,12 @@ class Settings:
     instance_name: str = field(default_factory=socket.gethostname)
     shutdown_grace: float = 30.0            # seconds live calls get to finish after SIGTERM
     retention_days: int = 365               # recordings and transcripts older than this are purged
+    # 7×24 intake: the folder the service watches for the city's ticket files (default: home/inbox).
+    inbox_dir: Path | None = None
+    # Alert e-mail to the staff on duty; no host means no e-mail (the web bell and webhooks still work).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "callcenter@localhost"
 
     @property
     def pgdata(self) -> Path:
@@ -66,6 +72,10 @@ class Settings:
     @property
     def recordings(self) -> Path:
         return self.recordings_dir or self.home / "recordings"
+
+    @property
+    def inbox(self) -> Path:
+        return self.inbox_dir or self.home / "inbox"
 
 
 # Environment variable → field name.  Kept explicit so `config check` can name them.
@@ -89,9 +99,13 @@ ENV_VARS = {
     "CALLCENTER_INSTANCE": "instance_name",
     "CALLCENTER_SHUTDOWN_GRACE": "shutdown_grace",
     "CALLCENTER_RETENTION_DAYS": "retention_days",
+    "CALLCENTER_INBOX": "inbox_dir",
+    "CALLCENTER_SMTP_HOST": "smtp_host",
+    "CALLCENTER_SMTP_PORT": "smtp_port",
+    "CALLCENTER_SMTP_FROM": "smtp_from",
 }
 
-_PORT_FIELDS = {"ami_port", "agi_port", "web_port"}
+_PORT_FIELDS = {"ami_port", "agi_port", "web_port", "smtp_port"}
 
 
 def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
@@ -152,7 +166,7 @@ def load_settings(config_file: str | os.PathLike | None = None,
             values[name] = _coerce(name, environ[var], problems, f"${var}")
     if problems:
         raise ConfigError(problems)
-    values = {k: v for k, v in values.items() if v is not None or k in {"dsn", "vosk_model", "recordings_dir"}}
+    values = {k: v for k, v in values.items() if v is not None or k in {"dsn", "vosk_model", "recordings_dir", "inbox_dir"}}
     return replace(Settings(), **values)
 
 

@@ -17,11 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
+from .alerts.delivery import DeliveryOptions, Sender
+from .alerts.engine import AlertEngine, AlertOptions
 from .asr.factory import build_recognizer, speech_status
 from .campaigns.dialer import Dialer, DialerOptions
 from .config import Settings
 from .db.database import Database, connect
 from .hotline.service import HotlineService
+from .hotspots.warnings import spike_source
+from .intake.inbox import InboxWatcher
+from .reports.schedule import run_schedule
 from .telephony.agi import AgiServer
 from .telephony.agi_service import callback_agi_server
 from .telephony.ami import AmiLink, AmiLinkConfig
@@ -38,6 +43,11 @@ class ServiceOptions:
     hotline: bool = True                      # the counseling queue (心理疏导专线) on the same Asterisk
     housekeeping: bool = True                 # the daily retention purge of old recordings and transcripts
     dialer: DialerOptions | None = None       # default: instance name from settings
+    intake: bool = True                       # watch the inbox folder for the city's ticket files
+    intake_poll: float = 5.0                  # seconds between inbox looks (a file must hold still that long)
+    alerts: AlertOptions | None = field(default_factory=AlertOptions)    # None: no alert pass, no sending
+    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
+    reports: bool = True                      # the daily report at 08:00 and the weekly on Monday
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
 
 
@@ -56,6 +66,7 @@ class Service:
         self.web_runner: web.AppRunner | None = None
         self._dialer_task: asyncio.Task | None = None
         self._housekeeping: asyncio.Task | None = None
+        self._background: list[asyncio.Task] = []      # intake, alert pass, alert sender
 
     @property
     def web_port(self) -> int | None:
@@ -92,6 +103,7 @@ class Service:
             await self.hotline.start(self.ami, self.db.pool, settings)
         if self.options.housekeeping:
             self._housekeeping = asyncio.create_task(self._purge_daily(), name="retention")
+        self._start_background()
         if self.options.web:
             from .web.app import create_app
             from .web.runner import start_web
@@ -102,6 +114,25 @@ class Service:
             self.web_runner = await start_web(app, settings.web_host, settings.web_port)
         log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
                  settings.ami_host, settings.ami_port)
+
+    def _start_background(self) -> None:
+        """Intake, alerts and scheduled reports: tasks of their own, so none can hold up a call."""
+        options, pool = self.options, self.db.pool
+        if options.intake:
+            watcher = InboxWatcher(pool, self.settings.inbox, poll=options.intake_poll)
+            self._background.append(asyncio.create_task(watcher.run(), name="intake"))
+        if options.alerts is not None:
+            engine = AlertEngine(pool, replace(options.alerts, email=bool(self.settings.smtp_host)),
+                                 sources=[spike_source])
+            sender = Sender(pool, smtp_host=self.settings.smtp_host, smtp_port=self.settings.smtp_port,
+                            smtp_from=self.settings.smtp_from, options=options.delivery)
+            self._background += [asyncio.create_task(engine.run(), name="alerts"),
+                                 asyncio.create_task(sender.run(), name="alert-sender")]
+        if options.reports:
+            self._background.append(asyncio.create_task(
+                run_schedule(pool, self.settings.home / "reports"), name="reports"))
+        for task in self._background:
+            task.add_done_callback(_log_crash)
 
     async def _purge_daily(self) -> None:
         """Retention: an hour after start, then every day (several instances purging is safe: it is idempotent)."""
@@ -124,9 +155,11 @@ class Service:
             await self.dialer.stop(grace)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._dialer_task, 5.0)
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            await asyncio.gather(self._housekeeping, return_exceptions=True)
+        for task in [self._housekeeping, *self._background]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in [self._housekeeping, *self._background] if t), return_exceptions=True)
+        self._background = []
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         if self.hotline is not None:
@@ -151,4 +184,4 @@ class Service:
 
 def _log_crash(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("dialer stopped unexpectedly", exc_info=task.exception())
+        log.error("%s stopped unexpectedly", task.get_name(), exc_info=task.exception())

@@ -25,6 +25,7 @@ from ..reports.monthly_xlsx import write_monthly
 from ..scoring.periods import Calendar, PeriodError
 from ..scoring.rates import BASIS_LABELS, display
 from ..scoring.rules import RuleSet, RuleSetError, validate
+from . import reports as office_reports
 from .common import CliError, ExitCode, async_handler, database
 
 ORDER = 45
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--output", "-o", type=Path, help="the .xlsx to write (default: 三率月报-PERIOD.xlsx)")
     m.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
     m.set_defaults(handler=run_report_monthly)
+    office_reports.register_kinds(kinds)                 # daily / weekly / special (.docx + .xlsx)
 
     p = sub.add_parser("ruleset", help="scoring rule sets (k, weights, exclusions), dated")
     actions = p.add_subparsers(dest="ruleset_command", metavar="ACTION", required=True)

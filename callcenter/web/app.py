@@ -14,8 +14,9 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, health, home, keys, login,
-               metrics, recordings, repeat, review, ticket_export, tickets, urban, wall)
+from . import (alerts_page, api, api_session, appeals, audit, cache, calls, campaigns_page, console, duty_page, health,
+               home, intake_page, keys, login, metrics, recordings, repeat, reports_page, review, ticket_export, tickets,
+               urban, wall)
 from .access import access_middleware, route_table
 from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
@@ -33,6 +34,7 @@ PAGE_MODULES: list[ModuleType] = [
     console, wall, repeat,                  # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
     audit, api, metrics,
+    alerts_page, duty_page, intake_page, reports_page,    # 预警, 值班表, 工单导入, 报表
 ]
 
 

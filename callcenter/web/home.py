@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..ledger.timezone import OFFICE_TZ
 from ..db import dashboard_queries
+from ..db import duty as duty_repo
 from ..recording_space import recording_space
 from ..scoring.periods import PeriodError, period_containing, previous
 from ..scoring.rates import BASIS_LABELS, RATE_LABELS
@@ -46,6 +47,7 @@ async def home(request: web.Request) -> web.Response:
             chosen = choose_period(None, now, cal)
             figures = await cached_month_figures(request.app, conn, chosen.label)
         waiting = await cached_work_waiting(request.app, conn, now)
+        on_duty = await duty_repo.on_duty(conn, now)
         latest = None
         if figures.counts["effective"] == 0:          # e.g. a demo on last year's data: say where data is
             scored = await dashboard_queries.latest_effective_callback(conn)
@@ -68,4 +70,5 @@ async def home(request: web.Request) -> web.Response:
         "campaign_state_labels": CAMPAIGN_STATE_LABELS,
         "is_manager": current_user(request).role in MANAGERS,
         "chart_data": {"ranking": figures.ranking, "trend": figures.trend},
+        "on_duty": on_duty,
     }, status=400 if error else 200)

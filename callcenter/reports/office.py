@@ -1,0 +1,94 @@
+"""The office's daily / weekly / monthly / special report: gather every figure once.
+
+Volumes, categories, hotspots and repeat complainants are counted from the
+window's tickets (by 来电时间, with the report's --category/--community
+filters); the three rates and the department ranking are the assessment
+month's, computed by the scoring engine exactly as ``callcenter rates``
+does; 高发 warnings come from callcenter.hotspots.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+
+from ..db import report_queries as queries
+from ..db import scoring as scoring_repo
+from ..hotspots.warnings import SpikeWarning, find_warnings
+from ..ledger.timezone import local_date
+from ..scoring.trends import Trend
+from . import figures
+from .scorecard import Ranking, RateRow, ranking, rates_table
+from .windows import Window, window
+
+#: Days of daily 高发 checks a long report looks back over (a special report of a year lists the last month's).
+WARNING_DAYS = 31
+SPIKE_MIN_COUNT = 5
+
+
+@dataclass
+class OfficeReport:
+    window: Window
+    filters: dict[str, str]
+    generated_at: datetime
+    volume: int
+    previous_volume: int
+    categories: list[Trend]
+    days: list[tuple[date, int]]
+    communities: list[tuple[str, int]]
+    rule_set: str | None
+    street: RateRow | None
+    ranking: Ranking | None
+    hotspots: list[figures.Hotspot]
+    warnings: list[SpikeWarning]
+    overdue: list[Any]
+    repeat_callers: list[figures.RepeatCaller]
+    appeals: dict[str, int]
+    hotline: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+async def _warnings(conn: asyncpg.Connection, w: Window, filters: dict[str, str]) -> list[SpikeWarning]:
+    last = local_date(w.end - timedelta(seconds=1))
+    first = max(local_date(w.start), last - timedelta(days=WARNING_DAYS - 1))
+    found: list[SpikeWarning] = []
+    day = first
+    while day <= last:
+        found += await find_warnings(conn, "daily", day, min_count=SPIKE_MIN_COUNT)
+        day += timedelta(days=1)
+    if w.kind != "daily":
+        found += await find_warnings(conn, "weekly", last, min_count=SPIKE_MIN_COUNT)
+    return [x for x in found
+            if filters.get("category") in (None, x.spike.category)
+            and filters.get("community") in (None, x.spike.unit if x.spike.level == "community" else None)]
+
+
+async def gather(conn: asyncpg.Connection, kind: str, *, label: str | None = None, start_day: date | None = None,
+                 end_day: date | None = None, category: str | None = None, community: str | None = None,
+                 now: datetime | None = None) -> OfficeReport:
+    """Every figure of one report; raises :class:`callcenter.reports.windows.WindowError` for a bad period."""
+    now = now or datetime.now(timezone.utc)
+    cal = await scoring_repo.load_calendar(conn)
+    w = window(kind, cal, label=label, start_day=start_day, end_day=end_day)
+    filters = {k: v for k, v in (("category", category), ("community", community)) if v}
+    tickets = await queries.window_tickets(conn, w.start, w.end, category=category, community=community)
+    before = await queries.window_tickets(conn, w.prev_start, w.prev_end, category=category, community=community)
+    notes = []
+    try:
+        street_rows = (await rates_table(conn, w.month, "street", as_of=now)).rows
+        ranked = await ranking(conn, w.month, "department", as_of=now)
+        street, rule_set = (street_rows[0] if street_rows else None), ranked.rule_set.name
+    except LookupError:
+        street = ranked = rule_set = None
+        notes.append(f"{w.month} 考核月没有适用的评分规则, 本报告不含三率")
+    return OfficeReport(
+        window=w, filters=filters, generated_at=now, volume=len(tickets), previous_volume=len(before),
+        categories=figures.categories(tickets, before), days=figures.per_day(tickets),
+        communities=figures.by_community(tickets), rule_set=rule_set, street=street, ranking=ranked,
+        hotspots=figures.hotspots(tickets), warnings=await _warnings(conn, w, filters),
+        overdue=list(await queries.overdue_tickets(conn, min(now, w.end), category=category, community=community)),
+        repeat_callers=figures.repeat_callers(tickets),
+        appeals=await queries.appeals_work(conn, w.start, w.end),
+        hotline=await queries.hotline_summary(conn, w.start, w.end), notes=notes)

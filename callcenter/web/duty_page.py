@@ -1,0 +1,54 @@
+"""``/duty``: 值班表 — who is on duty now and next; managers add and remove shifts."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from ..db import duty as repo
+from ..ledger.duty import ShiftError, make_shift
+from . import keys
+from .access import ALL_STAFF, MANAGERS, current_user, require_role
+from .path_params import path_id
+from .render import NavItem, flash, render
+
+routes = web.RouteTableDef()
+NAV = [NavItem("值班表", "duty")]
+FIELDS = ("start", "end", "staff_name", "email", "phone", "note")
+
+
+@routes.get("/duty", name="duty")
+@require_role(*ALL_STAFF)
+async def duty_page(request: web.Request) -> web.Response:
+    now = datetime.now(timezone.utc)
+    async with request.app[keys.DB].pool.acquire() as conn:
+        current = await repo.on_duty(conn, now)
+        shifts = await repo.shifts_from(conn, now - timedelta(days=1))
+    return await render("duty/list.html", request, {"current": current, "shifts": shifts, "now": now,
+                                                     "may_edit": current_user(request).role in MANAGERS})
+
+
+@routes.post("/duty", name="duty_add")
+@require_role(*MANAGERS)
+async def duty_add(request: web.Request) -> web.Response:
+    form = await request.post()
+    try:
+        shift = make_shift(*(str(form.get(name, "")) for name in FIELDS))
+    except ShiftError as exc:
+        await flash(request, "error", str(exc))
+        raise web.HTTPSeeOther("/duty") from None
+    async with request.app[keys.DB].pool.acquire() as conn:
+        await repo.add_shift(conn, **asdict(shift), created_by=current_user(request).username)
+    await flash(request, "ok", f"已添加 {shift.staff_name} 的班次")
+    raise web.HTTPSeeOther("/duty")
+
+
+@routes.post("/duty/{shift_id:[^/]+}/delete", name="duty_delete")
+@require_role(*MANAGERS)
+async def duty_delete(request: web.Request) -> web.Response:
+    shift_id = path_id(request, "shift_id")
+    async with request.app[keys.DB].pool.acquire() as conn:
+        removed = await repo.remove_shift(conn, shift_id)
+    await flash(request, "ok" if removed else "error", "已删除班次" if removed else "班次不存在")
+    raise web.HTTPSeeOther("/duty")
