@@ -6,6 +6,8 @@ touched; the change is audited and rescored by the database's triggers).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from ..db import callbacks
@@ -14,7 +16,8 @@ from ..db import review_queries as queries
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .call_view import (OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS, answer_histories, encode_key, intent_label,
-                        outcome_label, parse_attempt_id, parse_attempt_query, parse_correction, question_label)
+                        listening_note, outcome_label, parse_attempt_id, parse_attempt_query, parse_correction,
+                        question_label, review_return)
 from .render import NavItem, flash, render
 from .paging import list_context
 
@@ -67,7 +70,7 @@ async def call_detail(request: web.Request) -> web.Response:
         "source_labels": SOURCE_LABELS,
         "intent_label": intent_label,
         "question_label": question_label,
-        "next": str(request.query.get("next", "")) if request.query.get("next") == "/review" else "",
+        "next": review_return(request.query.get("next")),
     })
 
 
@@ -79,7 +82,7 @@ async def correct(request: web.Request) -> web.StreamResponse:
     question = request.match_info["question"]
     user = current_user(request)
     form = await request.post()
-    back = "/review" if form.get("next") == "/review" else f"/calls/{attempt_id}"
+    back = review_return(form.get("next")) or f"/calls/{attempt_id}"
     async with request.app[keys.DB].pool.acquire() as conn:
         current = await callbacks.current_answers(conn, attempt_id)
         if await queries.attempt_detail(conn, attempt_id) is None:
@@ -87,7 +90,12 @@ async def correct(request: web.Request) -> web.StreamResponse:
         try:
             if question not in current:
                 raise ValueError(f"该次回访没有“{question_label(question[:40])}”的答案")
-            change = parse_correction(question, {k: str(v) for k, v in form.items()}, current=current[question])
+            fields = {k: str(v) for k, v in form.items()}
+            change = parse_correction(question, fields, current=current[question])
+            note = listening_note(fields, listened=await queries.has_listened(conn, user.username, attempt_id, question),
+                                  has_recording=await queries.question_recording(conn, attempt_id, question))
+            if note:
+                change = replace(change, reason=f"{change.reason}（{note}）")
             version = await callbacks.correct_answer(conn, attempt_id, question, intent=change.intent,
                                                      reason=change.reason, by=user.username,
                                                      transcript=change.transcript)
