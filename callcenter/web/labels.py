@@ -39,6 +39,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "export_repeat_ledger": ("导出了", ""),
     "repeat_rules": ("修改了", ""),
     "retention.purge": ("清理了", "中过期的录音和转写"),
+    "setting.change": ("修改了", ""),
 }
 #: What the action filter offers, by Chinese name.
 ACTION_NAMES = {
@@ -46,11 +47,13 @@ ACTION_NAMES = {
     "campaign.start": "开始回访活动", "campaign.pause": "暂停回访活动", "campaign.resume": "继续回访活动",
     "campaign.stop": "结束回访活动", "api_token.create": "签发接口令牌", "api_token.revoke": "吊销接口令牌",
     "dnc.add": "加入免打扰名单", "export_tickets": "导出工单", "export_repeat_ledger": "导出重复诉求人台账",
-    "repeat_rules": "修改重复诉求人规则", "retention.purge": "清理过期录音",
+    "repeat_rules": "修改重复诉求人规则", "retention.purge": "清理过期录音", "setting.change": "修改设置",
 }
+#: Office-wide switches (db/office_settings.py), as the audit log names them.
+SETTING_NAMES = {"agents_see_ranking": "坐席可见科室排名"}
 OBJECT_NAMES = {"callback_attempt": "工单", "campaign": "回访活动", "api_token": "接口令牌", "phone": "号码",
                 "tickets": "工单", "repeat_rules": "重复诉求人认定规则", "repeat_ledger": "重复诉求人台账",
-                "retention": "录音库", "ticket": "工单", "urban_case": "城市管理案件", "appeal": "考核申诉"}
+                "retention": "录音库", "ticket": "工单", "setting": "设置", "urban_case": "城市管理案件", "appeal": "考核申诉"}
 
 OUTCOME_NAMES = {
     Outcome.ANSWERED_COMPLETE.value: "完成回访", Outcome.ANSWERED_PARTIAL.value: "部分回答",
