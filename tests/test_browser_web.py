@@ -89,7 +89,7 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
             await page.fill("input[name=username]", "supervisor")
             await page.fill("input[name=password]", PASSWORD)
             await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/tickets")          # sign-in lands on the ledger (login.HOME)
+            await page.wait_for_url(f"{base}/review")           # a supervisor with answers waiting starts on the queue
             await page.goto(f"{base}/")
             assert "首页" in await page.title()
             await page.wait_for_selector("#ranking-chart canvas")
