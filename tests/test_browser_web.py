@@ -117,17 +117,26 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
                 assert await conn.fetchval("SELECT status FROM tickets WHERE id = $1",
                                            ids["flow_ticket"]) == "awaiting_callback"
 
-            # Correct a scored answer from the review queue with the keyboard: 3 = 不满意, reason, Enter.
+            # Correct a scored answer from the review queue with the keyboard: 3 = 不满意, reason, Ctrl+Enter.
             await page.goto(f"{base}/review")
             await page.wait_for_selector(".review-item.selected")
             await page.screenshot(path=str(ARTIFACTS / "review_queue.png"), full_page=True)
+            await page.keyboard.press("Enter")                 # a bare Enter does nothing
+            await page.keyboard.press("Control+Enter")         # unchanged, unheard: asks to play or say why not
+            why = page.locator(".review-item.selected input[name=no_listen_reason]")
+            assert await why.evaluate("el => el === document.activeElement")
+            await why.press("Enter")                           # Enter inside a field submits nothing either
+            assert page.url.endswith("/review")
+            async with db.pool.acquire() as conn:
+                assert (await callbacks.current_answers(conn, ids["attempt"]))["satisfaction"]["version"] == 1
+            await page.keyboard.press("Escape")
             await page.keyboard.press("3")
-            await page.keyboard.press("Enter")                 # changed answer: the reason field takes focus
+            await page.keyboard.press("Control+Enter")         # changed answer: the reason field takes focus
             reason = page.locator(".review-item.selected input[name=reason]")
             await reason.wait_for()
             assert await reason.evaluate("el => el === document.activeElement")
             await reason.fill("录音中市民说“不满意, 还是很吵”")
-            await reason.press("Enter")
+            await reason.press("Control+Enter")
             await page.wait_for_selector("text=审核队列已清空")
             async with db.pool.acquire() as conn:
                 current = await callbacks.current_answers(conn, ids["attempt"])
