@@ -18,7 +18,7 @@ from ..db import review_queries as queries
 from . import keys
 from .access import MANAGERS, require_role
 from .call_view import AnswerHistory, answer_histories, intent_label, question_label
-from .params import MAX_ID
+from .paging import page_number
 from .render import NavItem, render
 
 routes = web.RouteTableDef()
@@ -27,18 +27,13 @@ NAV = [NavItem("语音审核", "review")]
 QUEUE_PAGE = 20
 
 
-def page_number(raw: str) -> int:
-    """``?page=`` as a number from 1; anything else is page 1 (a stale link must still open the queue)."""
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else 1
-
-
 @routes.get("/review", name="review")
 @require_role(*MANAGERS)
 async def review_queue(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         total = await queries.review_queue_size(conn)
         pages = max(1, math.ceil(total / QUEUE_PAGE))
-        page = min(page_number(str(request.query.get("page", ""))), pages)
+        page = min(page_number(request.query.get("page")), pages)
         rows = await queries.review_queue(conn, limit=QUEUE_PAGE, offset=(page - 1) * QUEUE_PAGE)
         context = await queries.answers_in_force(conn, list({r["attempt_id"] for r in rows}))
     others: dict = {}
