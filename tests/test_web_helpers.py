@@ -103,3 +103,26 @@ def test_display_names_leave_no_code_or_english_in_view():
             assert not re.search(r"[A-Za-z]{3,}", str(exc)), str(exc)
         else:
             raise AssertionError(spans)
+
+
+class _NoCalls:
+    """A hotline with nobody on the line (the console page needs only its state)."""
+    class state:
+        callers: dict = {}
+
+        @staticmethod
+        def agent_by_name(name):
+            return None
+
+
+async def test_a_refused_hotline_record_keeps_what_the_agent_typed(db, settings, users):
+    client = await open_client(make_app(db, settings, hotline=_NoCalls()))
+    token = await sign_in(client, "agent")
+    response = await client.post("/console/records", data={
+        "csrf_token": token, "uniqueid": "", "topic": "邻里噪音引发焦虑，多次失眠", "emotional_state": "焦虑",
+        "risk_level": "medium", "next_step": "一周后回访"}, allow_redirects=False)
+    page = await response.text()
+    assert response.status == 400 and 'id="record-error"' in page and "没有正在进行或刚结束的来电" in page
+    assert 'value="邻里噪音引发焦虑，多次失眠"' in page and 'value="一周后回访"' in page
+    assert '<option selected>焦虑</option>' in page and '<option value="medium" selected>' in page
+    await client.close()
