@@ -167,11 +167,14 @@ async def test_correction_is_a_new_version_with_reason_audited_and_shown_on_the_
         assert await review_queue_size(conn) == 1
     no_reason = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "dissatisfied"},
                                   allow_redirects=False)
-    assert no_reason.status == 303
-    assert "更正必须填写原因" in await (await client.get(no_reason.headers["Location"])).text()
+    # Refused on the same page: the chosen 不满意 stays picked and the error sits beside the form.
+    page = await no_reason.text()
+    assert no_reason.status == 400 and "更正必须填写原因" in page
+    assert 'value="dissatisfied" checked' in page and 'value="basic" checked' not in page
+    assert re.search(r'correct-form has-error.*?<p class="field-error" role="alert">未保存: 更正必须填写原因', page, re.S)
     bogus = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "yes",
-                                         "reason": "x"}, allow_redirects=False)
-    assert bogus.status == 303
+                                         "reason": "市民口误"}, allow_redirects=False)
+    assert bogus.status == 400 and 'value="市民口误"' in await bogus.text()
     async with db.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM callback_answers WHERE version > 1") == 0
     ok = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "dissatisfied",
@@ -201,8 +204,10 @@ async def test_confirm_keeps_the_answer_and_empties_the_queue(client, db, settin
     for refused in ({}, {"no_listen": "1"}, {"no_listen_reason": "市民原话清楚"}, {"no_listen": "1", "no_listen_reason": " "}):
         response = await client.post(url, data={"csrf_token": token, "decision": "confirm", "next": "/review",
                                                 **refused}, allow_redirects=False)
-        assert response.status == 303 and response.headers["Location"] == "/review"
-        assert "确认前请先播放录音" in await (await client.get("/review")).text()
+        page = await response.text()
+        assert response.status == 400 and "确认前请先播放录音" in page and "语音审核队列" in page
+        if refused.get("no_listen_reason") == "市民原话清楚":
+            assert 'value="市民原话清楚"' in page                  # what was typed stays
         async with db.pool.acquire() as conn:
             assert (await callbacks.current_answers(conn, call["attempt_id"]))["satisfaction"]["version"] == 1
     # Another supervisor's listen does not count for this one.

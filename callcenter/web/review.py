@@ -29,11 +29,13 @@ QUEUE_PAGE = 20
 
 @routes.get("/review", name="review")
 @require_role(*MANAGERS)
-async def review_queue(request: web.Request) -> web.Response:
+async def review_queue(request: web.Request, *, kept: dict | None = None, page: str = "",
+                       status: int = 200) -> web.Response:
+    """The queue; ``kept`` brings a refused confirm/correction back as typed, its error beside the form."""
     async with request.app[keys.DB].pool.acquire() as conn:
         total = await queries.review_queue_size(conn)
         pages = max(1, math.ceil(total / QUEUE_PAGE))
-        page = min(page_number(request.query.get("page")), pages)
+        page = min(page_number(page or request.query.get("page")), pages)
         rows = await queries.review_queue(conn, limit=QUEUE_PAGE, offset=(page - 1) * QUEUE_PAGE)
         context = await queries.answers_in_force(conn, list({r["attempt_id"] for r in rows}))
     others: dict = {}
@@ -44,5 +46,5 @@ async def review_queue(request: web.Request) -> web.Response:
                           if h.question != r["question"]]} for r in rows]
     return await render("review/queue.html", request, {
         "items": items, "total": total, "page": page, "pages": pages, "page_size": QUEUE_PAGE,
-        "intent_label": intent_label, "question_label": question_label,
-    })
+        "intent_label": intent_label, "question_label": question_label, "kept": kept,
+    }, status=status)
