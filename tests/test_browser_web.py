@@ -96,6 +96,23 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
             await page.wait_for_selector("#trend-chart canvas")
             assert (await page.inner_text("#kpi-response .value")).endswith("%")
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            trend_type = "() => echarts.getInstanceByDom(document.getElementById('trend-chart')).getOption().series[0].type"
+            assert await page.evaluate(trend_type) == "line"                 # several days: lines
+            # A month with one day of data: bars, not a lone dot per rate.
+            await page.evaluate("""() => {
+              const block = document.getElementById('dashboard-data');
+              const data = JSON.parse(block.textContent);
+              data.trend = data.trend.slice(0, 1);
+              block.textContent = JSON.stringify(data);
+              echarts.dispose(document.getElementById('trend-chart'));
+              echarts.dispose(document.getElementById('ranking-chart'));
+              const again = document.createElement('script');
+              again.src = '/static/dashboard.js?again';
+              document.body.appendChild(again);
+            }""")
+            await page.wait_for_function("() => { const c = echarts.getInstanceByDom("
+                                         "document.getElementById('trend-chart')); return c && c.getOption(); }")
+            assert await page.evaluate(trend_type) == "bar"
 
             # Work a ticket through the flow: 签收 → 派单 → 接单办理 → 反馈 → 结案审核通过.
             await page.goto(f"{base}/tickets/{ids['flow_ticket']}")
