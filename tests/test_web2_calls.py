@@ -71,7 +71,7 @@ async def test_list_pages_by_keyset_without_losing_or_repeating(client, db, sett
     calls.PAGE_SIZE, saved = 3, calls.PAGE_SIZE
     try:
         await sign_in(client, "supervisor")
-        seen, url = [], "/calls"
+        seen, url = [], "/calls?calls=all"
         while url:
             page = await (await client.get(url)).text()
             seen += re.findall(r'href="/calls/([0-9a-f-]{36})"', page)
@@ -80,6 +80,19 @@ async def test_list_pages_by_keyset_without_losing_or_repeating(client, db, sett
     finally:
         calls.PAGE_SIZE = saved
     assert sorted(seen) == sorted(made)
+
+
+async def test_the_call_list_opens_on_answered_calls(client, db, settings):
+    answered = await seed_call(db, settings, ticket_no="T-ANS")
+    async with db.pool.acquire() as conn:
+        ticket = await insert_ticket(conn, "T-RING", status="awaiting_callback")
+        ringing = await callbacks.create_attempt(conn, ticket, phone="13800000002")           # pending
+    await sign_in(client, "supervisor")
+    page = await (await client.get("/calls")).text()
+    assert f"/calls/{answered['attempt_id']}" in page and f"/calls/{ringing}" not in page
+    everything = await (await client.get("/calls?calls=all")).text()
+    assert f"/calls/{answered['attempt_id']}" in everything and f"/calls/{ringing}" in everything
+    assert (await client.get("/calls?calls=some")).status == 400
 
 
 async def test_detail_shows_answers_transcript_confidence_and_player(client, db, settings):

@@ -30,6 +30,7 @@ class AttemptFilter:
     created_from: datetime | None = None      # inclusive
     created_until: datetime | None = None     # exclusive
     campaign_id: int | None = None
+    answered_only: bool = False               # only calls a citizen picked up (what a reviewer listens to)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ _PAGE_SQL = f"""
        AND ($3::timestamptz IS NULL OR a.created_at >= $3)
        AND ($4::timestamptz IS NULL OR a.created_at < $4)
        AND ($5::bigint IS NULL OR a.campaign_id = $5)
+       AND (NOT $9::boolean OR a.answered_at IS NOT NULL OR a.state = 'answered'
+            OR a.outcome IN ('answered-complete', 'answered-partial', 'refused'))
        AND ($6::timestamptz IS NULL OR (a.created_at, a.id) < ($6, $7::uuid))
      ORDER BY a.created_at DESC, a.id DESC
      LIMIT $8"""
@@ -68,7 +71,7 @@ async def attempt_page(conn: asyncpg.Connection, flt: AttemptFilter, *, after: A
     """One page of attempts, newest first, and the key of the next page (None on the last)."""
     rows = await conn.fetch(
         _PAGE_SQL, flt.outcome, flt.needs_review, flt.created_from, flt.created_until, flt.campaign_id,
-        after.created_at if after else None, after.id if after else None, size + 1)
+        after.created_at if after else None, after.id if after else None, size + 1, flt.answered_only)
     return AttemptPage(*split_page(rows, size, lambda last: AttemptKey(last["created_at"], last["id"])))
 
 

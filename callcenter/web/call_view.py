@@ -28,7 +28,7 @@ OUTCOME_LABELS = OUTCOME_NAMES          # the one table of display names (labels
 STATE_LABELS = {"pending": "待拨打", "dialing": "拨号中", "answered": "通话中", "finished": "已结束",
                 "cancelled": "已取消"}
 SOURCE_LABELS = {"dtmf": "按键", "speech": "语音", "supervisor": "主管"}
-LIST_PARAMS = ("outcome", "review", "day", "campaign")
+LIST_PARAMS = ("outcome", "review", "day", "campaign", "calls")
 MAX_REASON = 500
 
 
@@ -194,4 +194,10 @@ def parse_attempt_query(query: Mapping[str, str]) -> ParsedAttemptQuery:
         end = start + timedelta(days=1)
     campaign = optional_id(values["campaign"], errors, f"回访活动无效: {values['campaign'][:40]}")
     after = after_key(query, decode_key, errors)
-    return ParsedAttemptQuery(AttemptFilter(outcome, review, start, end, campaign), after, values, errors)
+    # The list opens on answered calls (what a reviewer works on); calls=all shows unanswered attempts too.
+    if values["calls"] not in ("", "all"):
+        errors.append("通话筛选应为 all")
+        values["calls"] = ""
+    answered_only = values["calls"] != "all" and outcome is None
+    return ParsedAttemptQuery(AttemptFilter(outcome, review, start, end, campaign, answered_only), after, values,
+                              errors)
