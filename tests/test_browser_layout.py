@@ -19,6 +19,7 @@ from callcenter.db import urban as urban_repo
 from callcenter.ledger import urban as ub
 from callcenter.web.runner import start_web
 
+from .factories import insert_ticket
 from .test_browser_web import seed
 from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
 
@@ -59,6 +60,19 @@ async def seed_everything(db, settings) -> dict:
                                source="grid", description="育新花园东门垃圾桶满溢，周边有散落垃圾袋" * 3,
                                address="北京市海淀区西三旗街道育新花园小区东门外人行道")
         ids["case"] = await urban_repo.create_case(conn, record, actor="supervisor")
+        # The campaign has run a while: the seeded calls are its calls, a few more rang out.
+        await conn.execute("UPDATE callback_attempts SET campaign_id = $1, settled = true", ids["campaign"])
+        await conn.execute("""UPDATE callback_attempts SET outcome = 'answered-complete'
+                               WHERE outcome IS NULL AND state = 'finished'""")
+        for n, outcome in enumerate(("busy", "no-answer", "no-answer", "refused")):
+            ticket = await insert_ticket(conn, f"T-RING-{n}", status="awaiting_callback", title="路灯不亮")
+            await conn.execute(
+                """INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, phone, state, outcome,
+                                                  settled, ended_at)
+                   VALUES (gen_random_uuid(), $1, $2, 1, $3, 'finished', $4, true, now())""",
+                ticket, ids["campaign"], f"1390000{n:04d}", outcome)
+        await conn.execute("UPDATE campaigns SET state = 'running', started_at = now() WHERE id = $1",
+                           ids["campaign"])
         ids["profile"] = await hotline_repo.add_profile(conn, "13800000009", "王某某", "多次反映楼上噪音")
         for n in range(3):
             await conn.execute(
