@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
-from ..campaigns.outcomes import Outcome
 from ..db.review_queries import AttemptFilter, AttemptKey
 from ..ledger.timezone import OFFICE_TZ
 from .labels import OUTCOME_NAMES

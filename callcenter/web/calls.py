@@ -94,7 +94,8 @@ async def correct(request: web.Request) -> web.StreamResponse:
             if question not in current:
                 raise ValueError(f"该次回访没有“{question_label(question[:40])}”的答案")
             change = parse_correction(question, fields, current=current[question])
-            note = listening_note(fields, listened=await queries.has_listened(conn, user.username, attempt_id, question),
+            listened = await queries.has_listened(conn, user.username, attempt_id, question)
+            note = listening_note(fields, listened=listened,
                                   has_recording=await queries.question_recording(conn, attempt_id, question))
             if note:
                 change = replace(change, reason=f"{change.reason}（{note}）")
