@@ -135,3 +135,17 @@ async def test_refusals_come_back_as_messages_not_errors(client, db):
     assert (await client.get("/appeals/99999")).status == 404
     assert (await client.get("/appeals/abc")).status == 404
     assert (await client.get("/appeals?day=2024-13-01")).status == 400
+
+
+async def test_appeal_page_names_outcomes_and_sizes_for_people(client, db):
+    ticket_id = await seeded(db)
+    async with db.pool.acquire() as conn:
+        await f.attempt(conn, ticket_id, 1, answered_at=datetime(2024, 5, 20, 10, tzinfo=timezone.utc),
+                        answers=f.own("yes", "solved", "satisfied"))
+        await conn.execute("UPDATE callback_attempts SET outcome = 'answered-complete' WHERE ticket_id = $1",
+                           ticket_id)
+        appeal_id = await repo.create_appeal(conn, ticket_id, actor="sup")
+    await sign_in(client, "supervisor")
+    page = await (await client.get(f"/appeals/{appeal_id}")).text()
+    assert "第 1 次回访 · 完成回访 ·" in page and "answered-complete ·" not in page      # the recording picker
+    assert "最大 16 MB" in page and MAX_UPLOAD > 15 * 1024 * 1024 and " KB" not in page

@@ -89,13 +89,30 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
             await page.fill("input[name=username]", "supervisor")
             await page.fill("input[name=password]", PASSWORD)
             await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/tickets")          # sign-in lands on the ledger (login.HOME)
+            await page.wait_for_url(f"{base}/review")           # a supervisor with answers waiting starts on the queue
             await page.goto(f"{base}/")
             assert "首页" in await page.title()
             await page.wait_for_selector("#ranking-chart canvas")
             await page.wait_for_selector("#trend-chart canvas")
             assert (await page.inner_text("#kpi-response .value")).endswith("%")
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            trend_type = "() => echarts.getInstanceByDom(document.getElementById('trend-chart')).getOption().series[0].type"
+            assert await page.evaluate(trend_type) == "line"                 # several days: lines
+            # A month with one day of data: bars, not a lone dot per rate.
+            await page.evaluate("""() => {
+              const block = document.getElementById('dashboard-data');
+              const data = JSON.parse(block.textContent);
+              data.trend = data.trend.slice(0, 1);
+              block.textContent = JSON.stringify(data);
+              echarts.dispose(document.getElementById('trend-chart'));
+              echarts.dispose(document.getElementById('ranking-chart'));
+              const again = document.createElement('script');
+              again.src = '/static/dashboard.js?again';
+              document.body.appendChild(again);
+            }""")
+            await page.wait_for_function("() => { const c = echarts.getInstanceByDom("
+                                         "document.getElementById('trend-chart')); return c && c.getOption(); }")
+            assert await page.evaluate(trend_type) == "bar"
 
             # Work a ticket through the flow: 签收 → 派单 → 接单办理 → 反馈 → 结案审核通过.
             await page.goto(f"{base}/tickets/{ids['flow_ticket']}")
@@ -117,17 +134,26 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
                 assert await conn.fetchval("SELECT status FROM tickets WHERE id = $1",
                                            ids["flow_ticket"]) == "awaiting_callback"
 
-            # Correct a scored answer from the review queue with the keyboard: 3 = 不满意, reason, Enter.
+            # Correct a scored answer from the review queue with the keyboard: 3 = 不满意, reason, Ctrl+Enter.
             await page.goto(f"{base}/review")
             await page.wait_for_selector(".review-item.selected")
             await page.screenshot(path=str(ARTIFACTS / "review_queue.png"), full_page=True)
+            await page.keyboard.press("Enter")                 # a bare Enter does nothing
+            await page.keyboard.press("Control+Enter")         # unchanged, unheard: asks to play or say why not
+            why = page.locator(".review-item.selected input[name=no_listen_reason]")
+            assert await why.evaluate("el => el === document.activeElement")
+            await why.press("Enter")                           # Enter inside a field submits nothing either
+            assert page.url.endswith("/review")
+            async with db.pool.acquire() as conn:
+                assert (await callbacks.current_answers(conn, ids["attempt"]))["satisfaction"]["version"] == 1
+            await page.keyboard.press("Escape")
             await page.keyboard.press("3")
-            await page.keyboard.press("Enter")                 # changed answer: the reason field takes focus
+            await page.keyboard.press("Control+Enter")         # changed answer: the reason field takes focus
             reason = page.locator(".review-item.selected input[name=reason]")
             await reason.wait_for()
             assert await reason.evaluate("el => el === document.activeElement")
             await reason.fill("录音中市民说“不满意, 还是很吵”")
-            await reason.press("Enter")
+            await reason.press("Control+Enter")
             await page.wait_for_selector("text=审核队列已清空")
             async with db.pool.acquire() as conn:
                 current = await callbacks.current_answers(conn, ids["attempt"])
@@ -144,6 +170,7 @@ async def test_supervisor_works_the_day_in_a_real_browser(db, settings, users):
             await page.select_option("select[name=trunk]", "main")
             await page.click("button:has-text('创建（草稿）')")
             await page.wait_for_selector("text=已创建回访活动")
+            assert "开始后将回访 1 件" in await page.inner_text("#eligible")   # the ticket worked above
             await page.click("form:has(input[value=start]) button")
             await page.wait_for_selector("#campaign-state:has-text('进行中')")
             await page.wait_for_selector("#live-status:has-text('实时')")

@@ -47,11 +47,11 @@ def test_nothing_open_is_skipped(at):
 
 def test_holidays_are_skipped_and_windows_validated():
     assert WINDOWS.next_open(local(2024, 9, 30, 21, 0)) == local(2024, 10, 3, 9, 0)
-    with pytest.raises(WindowError, match="overlap"):
+    with pytest.raises(WindowError, match="时段重叠"):
         CallingWindows.parse(["09:00-12:00", "11:00-13:00"])
-    with pytest.raises(WindowError, match="HH:MM"):
+    with pytest.raises(WindowError, match="时:分-时:分"):
         CallingWindows.parse(["9-12"])
-    with pytest.raises(WindowError, match="ends before"):
+    with pytest.raises(WindowError, match="结束时间早于开始时间"):
         CallingWindows.parse(["12:00-09:00"])
 
 

@@ -12,6 +12,7 @@ import asyncpg
 from callcenter.cli import main
 from callcenter.cli.demo import DEMO_DATABASE
 from callcenter.db.embedded import with_database
+from callcenter.netutil import free_port
 from callcenter.transfer.sample import write_sample
 
 
@@ -22,11 +23,14 @@ def test_demo_calls_every_closed_ticket_back_and_prints_the_rates(pg_server, tmp
     monkeypatch.setenv("CALLCENTER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CALLCENTER_CONFIG", raising=False)
 
-    code = main(["demo", "--sample", str(sample), "--time-scale", "0.005", "--no-web", "--timeout", "120"])
+    monkeypatch.setenv("CALLCENTER_WEB_PORT", str(free_port()))
+    code = main(["demo", "--sample", str(sample), "--time-scale", "0.005", "--timeout", "120"])
 
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"导入样例工单 {rows} 件" in out
+    # The sign-in comes first, so the campaign can be watched live in the browser.
+    assert "密码 password" in out and out.index("密码 password") < out.index(f"导入样例工单 {rows} 件")
     assert "三率 — 按科室" in out and "响应率" in out
 
     async def ledger() -> tuple[int, int, int]:

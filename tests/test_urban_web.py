@@ -1,6 +1,8 @@
 """城市管理 pages and POST /api/urban-cases: roles, CSRF, validation, and a case from 审核 to 结案."""
 from __future__ import annotations
 
+import re
+
 from aiohttp import FormData
 
 from callcenter.db import api_tokens
@@ -56,7 +58,7 @@ async def test_the_api_creates_a_case_and_reports_every_problem(client, db):
     async with db.pool.acquire() as conn:
         [case] = await repo.list_cases(conn)
         events = await repo.history(conn, case["id"])
-    assert case["source"] == "api" and [(e["action"], e["actor"]) for e in events] == [("create", "supervisor")]
+    assert case["source"] == "grid" and [(e["action"], e["actor"]) for e in events] == [("create", "supervisor")]
 
 
 async def test_a_case_from_review_to_closed_through_the_pages(client, db):
@@ -140,3 +142,65 @@ async def test_the_api_takes_a_bearer_token_without_csrf_and_is_described(client
     document = openapi_document(client.server.app)
     operation = document["paths"]["/api/urban-cases"]["post"]
     assert "x-generated" not in operation and "case_no" in operation["requestBody"]["content"]["application/json"]["schema"]["properties"]
+
+
+async def test_new_case_form_keeps_what_was_typed_and_marks_the_field(client, db):
+    token = await sign_in(client, "supervisor")
+    page = await (await client.get("/urban")).text()
+    assert 'id="urban-new"' in page and 'id="urban-import"' in page and 'class="required"' in page
+    bad = await client.post("/urban/new", data={"csrf_token": token, "case_no": "G-9", "case_type": "占道经营",
+                                                "address": "西三旗桥下", "reported_at": "昨天", "source": "grid"})
+    text = await bad.text()
+    assert bad.status == 400 and 'value="西三旗桥下"' in text and 'value="占道经营"' in text
+    assert re.search(r'<label class="has-error">上报时间.*?<span class="field-error" role="alert">[^<]+</span>', text, re.S)
+    good = await client.post("/urban/new", data={"csrf_token": token, "case_no": "G-9", "case_type": "占道经营",
+                                                 "address": "西三旗桥下", "reported_at": "2024-06-03T09:00",
+                                                 "source": "grid"}, allow_redirects=False)
+    assert good.status == 303
+    listing = await (await client.get("/urban")).text()
+    assert "G-9" in listing and "网格巡查" in listing
+    again = await client.post("/urban/new", data={"csrf_token": token, "case_no": "G-9", "case_type": "x",
+                                                  "reported_at": "2024-06-03T09:00"})
+    assert again.status == 400 and "已存在" in await again.text()
+
+
+async def test_upload_uses_the_importer_and_lists_row_errors(client, db, tmp_path):
+    import openpyxl
+    token = await sign_in(client, "supervisor")
+
+    def workbook(rows) -> bytes:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(["案件编号", "案件来源", "案件类型", "问题点位", "上报时间"])
+        for row in rows:
+            sheet.append(row)
+        path = tmp_path / "cases.xlsx"
+        book.save(path)
+        return path.read_bytes()
+
+    def upload(data: bytes, name: str = "网格案件.xlsx") -> FormData:
+        form = FormData()
+        form.add_field("csrf_token", token)
+        form.add_field("file", data, filename=name)
+        return form
+
+    bad = await client.post("/urban/import", data=upload(workbook([
+        ["U-1", "网格巡查", "暴露垃圾", "东门", "2024-06-03 09:00"], ["U-2", "网格巡查", "", "西门", "不是时间"]])))
+    text = await bad.text()
+    assert bad.status == 400 and 'id="upload-errors"' in text and "未导入" in text
+    assert re.search(r"<tr><td>3</td><td>案件类型</td>", text) and re.search(r"<tr><td>3</td><td>上报时间</td>", text)
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM urban_cases") == 0       # all or nothing
+    good = await client.post("/urban/import", data=upload(workbook([
+        ["U-1", "网格巡查", "暴露垃圾", "东门", "2024-06-03 09:00"]])), allow_redirects=False)
+    assert good.status == 303
+    assert "已导入 1 件新案件" in await (await client.get("/urban")).text()
+    wrong = await client.post("/urban/import", data=upload(b"MZ", "x.exe"))
+    assert wrong.status == 400 and "只接受" in await wrong.text()
+
+
+async def test_the_api_keeps_the_source_it_is_given(client, db):
+    token = await sign_in(client, "supervisor")
+    created = await (await client.post("/api/urban-cases", json=CASE, headers={"X-CSRF-Token": token})).json()
+    page = await (await client.get(created["url"])).text()
+    assert "网格巡查" in page and "接口" not in page.split("<dt>来源</dt>")[1][:40]

@@ -71,7 +71,7 @@ async def test_list_pages_by_keyset_without_losing_or_repeating(client, db, sett
     calls.PAGE_SIZE, saved = 3, calls.PAGE_SIZE
     try:
         await sign_in(client, "supervisor")
-        seen, url = [], "/calls"
+        seen, url = [], "/calls?calls=all"
         while url:
             page = await (await client.get(url)).text()
             seen += re.findall(r'href="/calls/([0-9a-f-]{36})"', page)
@@ -80,6 +80,19 @@ async def test_list_pages_by_keyset_without_losing_or_repeating(client, db, sett
     finally:
         calls.PAGE_SIZE = saved
     assert sorted(seen) == sorted(made)
+
+
+async def test_the_call_list_opens_on_answered_calls(client, db, settings):
+    answered = await seed_call(db, settings, ticket_no="T-ANS")
+    async with db.pool.acquire() as conn:
+        ticket = await insert_ticket(conn, "T-RING", status="awaiting_callback")
+        ringing = await callbacks.create_attempt(conn, ticket, phone="13800000002")           # pending
+    await sign_in(client, "supervisor")
+    page = await (await client.get("/calls")).text()
+    assert f"/calls/{answered['attempt_id']}" in page and f"/calls/{ringing}" not in page
+    everything = await (await client.get("/calls?calls=all")).text()
+    assert f"/calls/{answered['attempt_id']}" in everything and f"/calls/{ringing}" in everything
+    assert (await client.get("/calls?calls=some")).status == 400
 
 
 async def test_detail_shows_answers_transcript_confidence_and_player(client, db, settings):
@@ -167,11 +180,14 @@ async def test_correction_is_a_new_version_with_reason_audited_and_shown_on_the_
         assert await review_queue_size(conn) == 1
     no_reason = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "dissatisfied"},
                                   allow_redirects=False)
-    assert no_reason.status == 303
-    assert "更正必须填写原因" in await (await client.get(no_reason.headers["Location"])).text()
+    # Refused on the same page: the chosen 不满意 stays picked and the error sits beside the form.
+    page = await no_reason.text()
+    assert no_reason.status == 400 and "更正必须填写原因" in page
+    assert 'value="dissatisfied" checked' in page and 'value="basic" checked' not in page
+    assert re.search(r'correct-form has-error.*?<p class="field-error" role="alert">未保存: 更正必须填写原因', page, re.S)
     bogus = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "yes",
-                                         "reason": "x"}, allow_redirects=False)
-    assert bogus.status == 303
+                                         "reason": "市民口误"}, allow_redirects=False)
+    assert bogus.status == 400 and 'value="市民口误"' in await bogus.text()
     async with db.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM callback_answers WHERE version > 1") == 0
     ok = await client.post(url, data={"csrf_token": token, "decision": "correct", "intent": "dissatisfied",
@@ -196,8 +212,28 @@ async def test_confirm_keeps_the_answer_and_empties_the_queue(client, db, settin
     token = await sign_in(client, "supervisor")
     queue = await (await client.get("/review")).text()
     assert "还算基本满意吧" in queue and "1 条待审核" in queue and "/static/review.js" in queue
-    response = await client.post(f"/calls/{call['attempt_id']}/answers/satisfaction",
-                                 data={"csrf_token": token, "decision": "confirm", "next": "/review"},
+    url = f"/calls/{call['attempt_id']}/answers/satisfaction"
+    # Nobody played the recording and nobody said why not: the server refuses the confirm.
+    for refused in ({}, {"no_listen": "1"}, {"no_listen_reason": "市民原话清楚"}, {"no_listen": "1", "no_listen_reason": " "}):
+        response = await client.post(url, data={"csrf_token": token, "decision": "confirm", "next": "/review",
+                                                **refused}, allow_redirects=False)
+        page = await response.text()
+        assert response.status == 400 and "确认前请先播放录音" in page and "语音审核队列" in page
+        if refused.get("no_listen_reason") == "市民原话清楚":
+            assert 'value="市民原话清楚"' in page                  # what was typed stays
+        async with db.pool.acquire() as conn:
+            assert (await callbacks.current_answers(conn, call["attempt_id"]))["satisfaction"]["version"] == 1
+    # Another supervisor's listen does not count for this one.
+    async with db.pool.acquire() as conn:
+        await conn.execute("""INSERT INTO audit_log (actor, action, object_type, object_id, detail)
+                              VALUES ('admin', 'recording.listen', 'callback_attempt', $1, $2)""",
+                           str(call["attempt_id"]), {"answer_id": call["answer_id"]})
+    response = await client.post(url, data={"csrf_token": token, "decision": "confirm"}, allow_redirects=False)
+    async with db.pool.acquire() as conn:
+        assert (await callbacks.current_answers(conn, call["attempt_id"]))["satisfaction"]["version"] == 1
+    # Played (the browser's first request of the file is the listen): now the confirm is accepted.
+    assert (await client.get(f"/calls/{call['attempt_id']}/recordings/{call['answer_id']}")).status == 200
+    response = await client.post(url, data={"csrf_token": token, "decision": "confirm", "next": "/review"},
                                  allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/review"
     async with db.pool.acquire() as conn:
@@ -206,6 +242,37 @@ async def test_confirm_keeps_the_answer_and_empties_the_queue(client, db, settin
         assert current["satisfaction"]["reason"] == "主管确认"
     queue = await (await client.get("/review")).text()
     assert "审核队列已清空" in queue and "已保存是否满意: 基本满意" in queue
+
+
+async def test_confirm_without_listening_needs_an_explicit_reason(client, db, settings):
+    call = await seed_call(db, settings)
+    token = await sign_in(client, "supervisor")
+    response = await client.post(f"/calls/{call['attempt_id']}/answers/satisfaction",
+                                 data={"csrf_token": token, "decision": "confirm", "no_listen": "1",
+                                       "no_listen_reason": "按键与转写一致"}, allow_redirects=False)
+    assert response.status == 303
+    async with db.pool.acquire() as conn:
+        current = await callbacks.current_answers(conn, call["attempt_id"])
+    assert current["satisfaction"]["version"] == 2
+    assert current["satisfaction"]["reason"] == "主管确认（无需收听: 按键与转写一致）"
+
+
+async def test_review_queue_is_paged_and_shows_the_call_in_context(client, db, settings):
+    from callcenter.web.review import QUEUE_PAGE
+    calls = [await seed_call(db, settings, ticket_no=f"T-Q{n:02d}", phone=f"138000{n:05d}")
+             for n in range(QUEUE_PAGE + 3)]
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE tickets SET title = '小区门口夜间施工噪音' WHERE ticket_no = 'T-Q00'")
+    await sign_in(client, "supervisor")
+    first = await (await client.get("/review")).text()
+    assert first.count('class="card review-item"') == QUEUE_PAGE and f"{len(calls)} 条待审核" in first
+    assert "小区门口夜间施工噪音" in first                      # the ticket's title
+    assert "是否联系: 是" in first and "是否解决: 已解决" in first   # the earlier answers of the same call
+    assert "转写: 还算基本满意吧" in first and 'name="no_listen"' in first
+    assert "第 1 / 2 页" in first and 'href="/review?page=2"' in first
+    second = await (await client.get("/review?page=2")).text()
+    assert second.count('class="card review-item"') == 3 and 'value="/review?page=2"' in second
+    assert (await client.get("/review?page=abc")).status == 200
 
 
 async def test_corrections_need_a_manager_and_a_known_question(client, db, settings):

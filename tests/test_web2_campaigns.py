@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 from callcenter.db import callbacks, campaigns
 from callcenter.web.campaign_form import DEFAULT_VALUES, parse_campaign_form
@@ -38,10 +39,16 @@ async def test_create_from_the_form_then_start_pause_resume_stop(client, db):
     assert row["windows"] == ["09:00-11:30", "15:00-19:00"]
     detail = await (await client.get(url)).text()
     assert "已创建回访活动" in detail and "草稿" in detail and ">开始</button>" in detail
+    # Nothing to call: the page warns, and a start without the explicit 仍然开始 is refused.
+    assert 'id="no-eligible"' in detail and 'name="confirm_empty"' in detail
+    refused = await client.post(f"{url}/state", data={"command": "start", "csrf_token": token})
+    assert "没有符合条件的待回访工单（0 件）" in await refused.text()
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == "draft"
     for command, state, label in (("start", "running", "进行中"), ("pause", "paused", "已暂停"),
                                   ("resume", "running", "进行中"), ("stop", "finished", "已结束")):
-        response = await client.post(f"{url}/state", data={"command": command, "csrf_token": token},
-                                     allow_redirects=False)
+        response = await client.post(f"{url}/state", data={"command": command, "csrf_token": token,
+                                                           "confirm_empty": "1"}, allow_redirects=False)
         assert response.status == 303
         async with db.pool.acquire() as conn:
             assert await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == state
@@ -96,6 +103,42 @@ async def read_event(response) -> dict:
             return json.loads(line[6:])
 
 
+def counters(event: dict) -> dict:
+    return {t["key"]: t["value"] for t in event["counters"]}
+
+
+async def test_campaign_page_reads_in_the_order_of_a_call_with_bars_rates_and_done(client, db):
+    from .scoring_factories import own
+    await with_trunk(db)
+    async with db.pool.acquire() as conn:
+        campaign_id = await campaigns.create_campaign(conn, campaigns.CampaignSpec(name="十二月回访", trunk="main"))
+        for n, (outcome, answers) in enumerate((("answered-complete", own("yes", "solved", "satisfied")),
+                                                ("answered-complete", own("yes", "unsolved", "dissatisfied")),
+                                                ("busy", None), ("no-answer", None))):
+            ticket = await insert_ticket(conn, f"T-C{n}", status="awaiting_callback")
+            attempt = await callbacks.create_attempt(conn, ticket, phone=f"1380000000{n}", state="answered")
+            await conn.execute("UPDATE callback_attempts SET campaign_id = $1, settled = true WHERE id = $2",
+                               campaign_id, attempt)
+            for question, intent in (answers or {}).items():
+                await callbacks.record_answer(conn, attempt, question, intent=intent, source="dtmf", digits="1")
+            await conn.execute("UPDATE callback_attempts SET state = 'finished', outcome = $2 WHERE id = $1",
+                               attempt, outcome)
+        await campaigns.change_state(conn, campaign_id, "start", actor="test")
+    await sign_in(client, "supervisor")
+    page = await (await client.get(f"/campaigns/{campaign_id}")).text()
+    labels = re.findall(r'<div class="counter" data-key="([^"]+)">', page.split('id="campaign-counters"')[1]
+                        .split("</section>")[0].split('id="campaign-rates"')[0])
+    assert labels[:2] == ["tickets", "placed"] and labels[-1] == "open_tickets"
+    assert labels.index("answered-complete") < labels.index("busy") < labels.index("no-answer")
+    assert '<progress id="campaign-progress" max="100" value="100">' in page
+    assert re.search(r'<rect data-key="answered-complete" x="0.0%" y="0" width="50.0%"', page)
+    assert "完成回访 2（50%）" in page and "占线 1（25%）" in page
+    assert 'data-key="response"><div class="value">100.00%' in page          # 2 of 2 contacted
+    assert 'data-key="solved"><div class="value">50.00%' in page
+    assert 'id="campaign-state">已完成<' in page                            # nothing left: not 进行中
+    assert "callback_three_rates" not in page and "三率回访" in page
+
+
 async def test_live_counters_are_pushed_as_server_sent_events(client, db):
     await with_trunk(db)
     async with db.pool.acquire() as conn:
@@ -107,14 +150,19 @@ async def test_live_counters_are_pushed_as_server_sent_events(client, db):
     try:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
         first = await read_event(response)
-        assert first["state"] == "draft" and first["counts"]["placed"] == 0
+        assert first["state"] == "draft" and counters(first)["placed"] == 0
+        again = await read_event(response)          # nothing changed, yet the check is reported (the stamp moves)
+        assert again["checked_at"] and again["counters"] == first["counters"]
         async with db.pool.acquire() as conn:
             attempt = await callbacks.create_attempt(conn, ticket_id, phone="13800000001")
             await conn.execute("UPDATE callback_attempts SET campaign_id = $1 WHERE id = $2", campaign_id, attempt)
             await campaigns.change_state(conn, campaign_id, "start", actor="test")
-        second = await read_event(response)
+        for _ in range(5):
+            second = await read_event(response)
+            if second["state"] == "running":
+                break
         assert second["state"] == "running" and second["state_label"] == "进行中"
-        assert second["counts"]["pending"] == 1 and second["counts"]["tickets"] == 1
+        assert counters(second)["pending"] == 1 and counters(second)["tickets"] == 1
     finally:
         response.close()
 

@@ -40,7 +40,7 @@ async def seed_month(conn) -> None:
 async def test_dashboard_shows_the_months_rates_ranking_and_trend(client, db):
     async with db.pool.acquire() as conn:
         await seed_month(conn)
-    await sign_in(client, "agent")                     # every role starts here
+    await sign_in(client, "supervisor")
     response = await client.get("/")
     page = await response.text()
     assert response.status == 200
@@ -106,6 +106,10 @@ async def test_dtmf_only_banner_follows_the_speech_status(db, settings, users):
         await sign_in(spoken, "agent")
         page = await (await plain.get("/")).text()
         assert 'id="dtmf-only-banner"' in page and "仅支持按键应答" in page
+        # Said once, in Chinese: no environment variable names, no English aside, no repeat.
+        banner = re.search(r'id="dtmf-only-banner">(.*?)</div>', page, re.S).group(1)
+        assert "CALLCENTER_" not in banner and not re.search(r"[A-Za-z]{4,}", banner.replace("DTMF", ""))
+        assert banner.count("语音识别未启用") == 1 and banner.count("仅支持按键应答") == 1
         page = await (await spoken.get("/")).text()
         assert 'id="dtmf-only-banner"' not in page
     finally:
@@ -154,3 +158,35 @@ async def test_an_empty_month_points_to_the_latest_month_with_callbacks(client, 
     assert '<a href="/?period=2024-05">' in page and 'id="latest-data"' in page
     month = await (await client.get("/?period=2024-05")).text()
     assert kpi(month, "composite") == "100.00" and 'id="latest-data"' not in month
+
+
+async def test_agents_see_no_ranking_unless_an_admin_allows_it(db, settings, users):
+    async with db.pool.acquire() as conn:
+        await seed_month(conn)
+    agent = await open_client(make_app(db, settings))
+    admin = await open_client(make_app(db, settings))
+    try:
+        await sign_in(agent, "agent")
+        token = await sign_in(admin, "admin")
+        page = await (await agent.get("/")).text()
+        assert "科室排名" not in page and "甲科室" not in page and chart_data(page)["ranking"] == []
+        page = await (await admin.get("/")).text()
+        assert "甲科室" in page and 'id="agents-ranking-form"' in page
+        assert "首次上榜" in page                    # 名次变化 is never a blank cell
+        assert (await agent.post("/settings/agents-ranking", data={"csrf_token": "x", "allow": "1"},
+                                 allow_redirects=False)).status in (403, 400)
+        response = await admin.post("/settings/agents-ranking", data={"csrf_token": token, "allow": "1"},
+                                    allow_redirects=False)
+        assert response.status == 303
+        page = await (await agent.get("/")).text()
+        assert "科室排名" in page and [u["name"] for u in chart_data(page)["ranking"]] == ["甲科室", "乙科室"]
+        audit = await (await admin.get("/audit")).text()
+        assert "修改了 设置 “坐席可见科室排名”" in " ".join(audit.split())
+    finally:
+        await agent.close()
+        await admin.close()
+
+
+def test_rank_change_reads_as_words():
+    from callcenter.web.home import rank_change_text
+    assert [rank_change_text(c) for c in (2, -1, 0, None)] == ["↑2", "↓1", "持平", "首次上榜"]

@@ -46,3 +46,27 @@ async def test_only_admins_see_the_audit_log(client):
     for role in ("supervisor", "agent"):
         await sign_in(client, role)
         assert (await client.get("/audit", allow_redirects=False)).status == 403
+
+
+async def test_audit_rows_read_as_sentences_linked_to_their_object(client, db):
+    import re
+
+    from .factories import insert_ticket
+    from callcenter.db import callbacks
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE users SET display_name = '王主任' WHERE username = 'supervisor'")
+        ticket = await insert_ticket(conn, "2024010100123")
+        attempt = await callbacks.create_attempt(conn, ticket, phone="13800000001", state="answered")
+        await conn.execute(
+            """INSERT INTO audit_log (actor, action, object_type, object_id, detail)
+               VALUES ('supervisor', 'recording.listen', 'callback_attempt', $1, '{"answer_id": 1}'),
+                      ('dialer', 'campaign.start', 'campaign', '7', '{}')""", str(attempt))
+    await sign_in(client, "admin")
+    page = await (await client.get("/audit")).text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "王主任 收听了 工单 2024010100123 的回访录音" in text
+    assert f'<a href="/tickets/{ticket}">工单 2024010100123</a>' in page
+    assert "自动外呼 开始了 回访活动 #7" in text
+    # The filter offers Chinese action names (the codes stay in the option values only).
+    assert '<option value="recording.listen">收听录音</option>' in page
+    assert ">recording.listen<" not in page and ">campaign.start<" not in page

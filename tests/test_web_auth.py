@@ -77,7 +77,23 @@ async def test_sign_in_redirects_to_the_page_asked_for_but_only_locally(client):
     await client.post("/logout", data={"csrf_token": (await (await client.get("/api/me")).json())["csrf_token"]})
     for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         response = await login(client, "agent", next_url=evil)
-        assert response.headers["Location"] == "/tickets", evil
+        assert response.headers["Location"] == "/console", evil        # the agent's own start page instead
+
+
+async def test_each_role_lands_on_its_own_page(client, db):
+    from callcenter.db import callbacks
+    from .factories import insert_ticket
+    landings = {}
+    for role in ("admin", "supervisor", "agent"):
+        landings[role] = (await login(client, role)).headers["Location"]
+    assert landings == {"admin": "/", "supervisor": "/", "agent": "/console"}
+    async with db.pool.acquire() as conn:            # something waits for review: the supervisor starts there
+        attempt = await callbacks.create_attempt(conn, await insert_ticket(conn, "T-R"), phone="13800000001",
+                                                 state="answered")
+        await callbacks.record_answer(conn, attempt, "satisfaction", intent=None, source="speech",
+                                      transcript="嗯", confidence=0.2, needs_review=True)
+    assert (await login(client, "supervisor")).headers["Location"] == "/review"
+    assert (await login(client, "admin")).headers["Location"] == "/"
 
 
 async def test_session_token_is_random_and_stored_only_as_its_hash(client, db):

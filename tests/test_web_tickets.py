@@ -291,3 +291,35 @@ async def test_export_refuses_more_rows_than_the_limit(db, settings, users):
         assert response.status == 413 and "缩小筛选范围" in await response.text()
     finally:
         await c.close()
+
+
+async def test_the_ledger_counts_numbers_its_pages_and_filters_the_overdue(client, db):
+    size = TEST_WEB_CONFIG.page_size
+    now = datetime.now(timezone.utc)
+    async with db.pool.acquire() as conn:
+        for n in range(3 * size + 2):
+            await insert_ticket(conn, f"P{n:03}", called_at=BASE + timedelta(minutes=n))
+        late = await insert_ticket(conn, "P-LATE", status="handling", called_at=BASE - timedelta(days=1))
+        done = await insert_ticket(conn, "P-DONE", status="awaiting_callback", called_at=BASE - timedelta(days=2))
+        await conn.execute("UPDATE tickets SET close_due_at = $1, extended_due_at = NULL", now + timedelta(days=1))
+        await conn.execute("UPDATE tickets SET close_due_at = $1, time_limit_hours = 168 WHERE id = ANY($2::bigint[])",
+                           now - timedelta(hours=1), [late, done])
+    total = 3 * size + 4
+    await sign_in(client, "agent")
+    first = await (await client.get("/tickets")).text()
+    assert f"共 {total} 件 · 第 1 / 4 页" in first
+    assert re.search(r'<a href="/tickets\?page=3">3</a>', first) and 'aria-current="page">1<' in first
+    third = await (await client.get("/tickets?page=3")).text()
+    assert "第 3 / 4 页" in third
+    # Page 3 shows what following 下一页 twice shows: page numbers sit on the keyset pages.
+    expected = (await walk_pages(client, "/tickets"))[2 * size:3 * size]
+    assert listed(third) == expected
+    nxt = _NEXT.search(third).group(1).replace("&amp;", "&")
+    assert "page=4" in nxt and "第 4 / 4 页" in await (await client.get(nxt)).text()
+    overdue = await (await client.get("/tickets?overdue=1")).text()
+    assert listed(overdue) == ["P-LATE"] and "共 1 件" in overdue        # 已结案 tickets are not overdue
+    assert 'name="overdue" value="1" checked' in overdue
+    assert (await client.get("/tickets?overdue=yes")).status == 400
+    assert (await client.get("/tickets?page=999")).status == 200         # past the end: the first page
+    detail = await (await client.get(f"/tickets/{late}")).text()
+    assert "168 小时" in detail                                            # 办理时限 with its unit

@@ -24,7 +24,7 @@ class Segment:
 
     def __post_init__(self):
         if not self.start < self.end:
-            raise WindowError(f"calling window {self.start:%H:%M}–{self.end:%H:%M} ends before it starts")
+            raise WindowError(f"{self.start:%H:%M}–{self.end:%H:%M} 的结束时间早于开始时间")
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,11 @@ class CallingWindows:
 
     def __post_init__(self):
         if not self.segments:
-            raise WindowError("at least one calling window is needed")
+            raise WindowError("至少需要一个呼叫时段")
         ordered = sorted(self.segments, key=lambda s: s.start)
         for a, b in zip(ordered, ordered[1:]):
             if b.start < a.end:
-                raise WindowError(f"calling windows overlap: {a.start:%H:%M}–{a.end:%H:%M} and "
-                                  f"{b.start:%H:%M}–{b.end:%H:%M}")
+                raise WindowError(f"时段重叠: {a.start:%H:%M}–{a.end:%H:%M} 与 {b.start:%H:%M}–{b.end:%H:%M}")
         object.__setattr__(self, "segments", tuple(ordered))
 
     @classmethod
@@ -50,7 +49,7 @@ class CallingWindows:
             try:
                 start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in span.split("-"))
             except ValueError:
-                raise WindowError(f"bad calling window {span!r}: expected HH:MM-HH:MM") from None
+                raise WindowError(f"“{span}” 不是 时:分-时:分 的格式") from None
             segments.append(Segment(start, end))
         return cls(tuple(segments), frozenset(holidays))
 

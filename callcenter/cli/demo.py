@@ -91,15 +91,25 @@ async def run_demo(args: argparse.Namespace) -> int:
     service = Service(settings, ServiceOptions(database=DEMO_DATABASE, web=not args.no_web))
     try:
         await service.start()
-        console.print(f"Asterisk simulator on AMI 127.0.0.1:{sim_port}; FastAGI on :{agi_port}"
-                      + (f"; web admin http://{settings.web_host}:{service.web_port}/" if service.web_port else ""))
-        return await _run_campaign(args, service, settings, console)
+        console.print(f"Asterisk simulator on AMI 127.0.0.1:{sim_port}; FastAGI on :{agi_port}")
+        login = None
+        if service.web_port:           # first, so the campaign can be watched live in the browser
+            async with service.db.pool.acquire() as conn:
+                login = await _demo_login(conn)
+            console.print(sign_in_line(settings.web_host, service.web_port, login))
+        return await _run_campaign(args, service, settings, console, login)
     finally:
         await service.stop(grace=5)
         await sim.close()
 
 
-async def _run_campaign(args: argparse.Namespace, service, settings: Settings, console: Console) -> int:
+def sign_in_line(host: str, port: int, login: DemoLogin) -> str:
+    return (f"网页管理台 web admin: http://{host}:{port}/  用户 user [bold]{login.username}[/bold]  "
+            f"密码 password [bold]{login.password}[/bold]（管理员 admin）— 登录后在“回访活动”里实时观看")
+
+
+async def _run_campaign(args: argparse.Namespace, service, settings: Settings, console: Console,
+                        login: DemoLogin | None) -> int:
     from ..db import campaigns as campaign_repo
     from ..demo.ledger import SAMPLE_FILE, prepare_ledger
     from ..demo.watch import current_period_label, watch_campaign
@@ -119,7 +129,6 @@ async def _run_campaign(args: argparse.Namespace, service, settings: Settings, c
             retry_failed=timedelta(seconds=3), retry_partial=timedelta(seconds=4), retry_no_answer_elsewhere=False,
             daily_cap_per_number=50, created_by="demo"))
         await campaign_repo.change_state(conn, campaign_id, "start", actor="demo")
-        login = await _demo_login(conn) if service.web_port else None
     view = await watch_campaign(pool, campaign_id, console, timeout=args.timeout)
     if not view.done:
         raise CliError(f"campaign still had {view.open_tickets} ticket(s) open after {args.timeout:.0f} s")
@@ -128,8 +137,7 @@ async def _run_campaign(args: argparse.Namespace, service, settings: Settings, c
     await _print_summary(pool, campaign_id, console, period)
     if args.stay:
         if login:
-            console.print(f"web admin: http://{settings.web_host}:{service.web_port}/  "
-                          f"user [bold]{login.username}[/bold] password [bold]{login.password}[/bold] (admin)")
+            console.print(sign_in_line(settings.web_host, service.web_port, login))
         console.print("service still running — Ctrl-C to stop")
         await wait_for_stop_signal()
     return ExitCode.OK

@@ -24,6 +24,7 @@ class AuditPage:
 
 
 _PAGE = """
+WITH page AS (
 SELECT id, at, actor, action, object_type, object_id, detail
   FROM audit_log
  WHERE ($1::text IS NULL OR actor = $1)
@@ -33,6 +34,17 @@ SELECT id, at, actor, action, object_type, object_id, detail
    AND ($5::timestamptz IS NULL OR (at, id) < ($5, $6::bigint))
  ORDER BY at DESC, id DESC
  LIMIT $7
+)
+-- What a person needs to read the row: the actor's name, and the ticket or campaign it concerns.
+SELECT p.*, coalesce(u.display_name, '') AS actor_display, t.id AS ticket_id, t.ticket_no, c.name AS campaign_name
+  FROM page p
+  LEFT JOIN users u ON u.username = p.actor
+  LEFT JOIN callback_attempts a ON a.id = CASE WHEN p.object_type = 'callback_attempt'
+                                                AND p.object_id ~ '^[0-9a-fA-F-]{36}$' THEN p.object_id::uuid END
+  LEFT JOIN tickets t ON t.id = a.ticket_id
+  LEFT JOIN campaigns c ON c.id = CASE WHEN p.object_type = 'campaign' AND p.object_id ~ '^[0-9]{1,18}$'
+                                       THEN p.object_id::bigint END
+ ORDER BY p.at DESC, p.id DESC
 """
 
 

@@ -9,6 +9,7 @@ import asyncpg
 from ..campaigns.lifecycle import CampaignState, transition
 from ..campaigns.outcomes import Outcome, RetryPolicy
 from ..campaigns.windows import CallingWindows
+from ..scoring.rates import Counts
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,23 @@ async def add_do_not_call(conn: asyncpg.Connection, phone: str, reason: str, act
         await conn.execute(
             "INSERT INTO audit_log (actor, action, object_type, object_id, detail) "
             "VALUES ($1, 'dnc.add', 'phone', $2, $3)", actor, phone, {"reason": reason})
+
+
+async def answer_counts(conn: asyncpg.Connection, campaign_id: int) -> Counts:
+    """This campaign's callbacks with all three answers understood (newest version of each), as rate tallies."""
+    row = await conn.fetchrow(
+        """WITH cur AS (
+               SELECT DISTINCT ON (r.attempt_id, r.question) r.attempt_id, r.question, r.intent
+                 FROM callback_answers r JOIN callback_attempts a ON a.id = r.attempt_id
+                WHERE a.campaign_id = $1 AND r.question IN ('contacted', 'solved', 'satisfaction')
+                ORDER BY r.attempt_id, r.question, r.version DESC),
+           per AS (
+               SELECT max(intent) FILTER (WHERE question = 'contacted') AS c,
+                      max(intent) FILTER (WHERE question = 'solved') AS s,
+                      max(intent) FILTER (WHERE question = 'satisfaction') AS m
+                 FROM cur GROUP BY attempt_id)
+           SELECT count(*) AS n, count(*) FILTER (WHERE c = 'yes') AS contacted,
+                  count(*) FILTER (WHERE s = 'solved') AS solved, count(*) FILTER (WHERE s = 'partly') AS partly,
+                  count(*) FILTER (WHERE m = 'satisfied') AS satisfied, count(*) FILTER (WHERE m = 'basic') AS basic
+             FROM per WHERE c IS NOT NULL AND s IS NOT NULL AND m IS NOT NULL""", campaign_id)
+    return Counts(volume=row["n"], **dict(row))

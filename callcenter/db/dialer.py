@@ -39,15 +39,8 @@ class Claimed:
 ANALYZE_AFTER_ENROLLING = 1000      # attempts created at once that call for fresh planner statistics
 
 
-async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
-    """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
-    status = await conn.execute(
-        """
-        INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
-                                       due_at, trunk_id)
-        SELECT gen_random_uuid(), t.id, c.id,
-               coalesce((SELECT max(attempt_no) FROM callback_attempts x WHERE x.ticket_id = t.id), 0) + 1,
-               1, t.caller_phone, c.script, $2, c.trunk_id
+#: The 待回访 tickets a campaign ($1) takes in: its filters, and not yet called since they began waiting.
+_ELIGIBLE = """
           FROM campaigns c
           JOIN tickets t ON t.status = 'awaiting_callback' AND t.caller_phone <> ''
          WHERE c.id = $1
@@ -58,7 +51,24 @@ async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime)
            AND (c.category_l1 IS NULL OR t.category_l1 = c.category_l1)
            AND NOT EXISTS (SELECT 1 FROM callback_attempts a
                             WHERE a.ticket_id = t.id
-                              AND a.created_at >= coalesce(t.awaiting_since, t.created_at))
+                              AND a.created_at >= coalesce(t.awaiting_since, t.created_at))"""
+
+
+async def count_eligible(conn: asyncpg.Connection, campaign_id: int) -> int:
+    """How many tickets starting the campaign now would take in (the same rule as :func:`enrol`)."""
+    return await conn.fetchval("SELECT count(*)" + _ELIGIBLE, campaign_id)
+
+
+async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
+    """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
+    status = await conn.execute(
+        """
+        INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
+                                       due_at, trunk_id)
+        SELECT gen_random_uuid(), t.id, c.id,
+               coalesce((SELECT max(attempt_no) FROM callback_attempts x WHERE x.ticket_id = t.id), 0) + 1,
+               1, t.caller_phone, c.script, $2, c.trunk_id
+        """ + _ELIGIBLE + """
         ON CONFLICT DO NOTHING
         """, campaign_id, due_at)
     inserted = int(status.split()[-1])

@@ -30,6 +30,7 @@ class AttemptFilter:
     created_from: datetime | None = None      # inclusive
     created_until: datetime | None = None     # exclusive
     campaign_id: int | None = None
+    answered_only: bool = False               # only calls a citizen picked up (what a reviewer listens to)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ _PAGE_SQL = f"""
        AND ($3::timestamptz IS NULL OR a.created_at >= $3)
        AND ($4::timestamptz IS NULL OR a.created_at < $4)
        AND ($5::bigint IS NULL OR a.campaign_id = $5)
+       AND (NOT $9::boolean OR a.answered_at IS NOT NULL OR a.state = 'answered'
+            OR a.outcome IN ('answered-complete', 'answered-partial', 'refused'))
        AND ($6::timestamptz IS NULL OR (a.created_at, a.id) < ($6, $7::uuid))
      ORDER BY a.created_at DESC, a.id DESC
      LIMIT $8"""
@@ -68,7 +71,7 @@ async def attempt_page(conn: asyncpg.Connection, flt: AttemptFilter, *, after: A
     """One page of attempts, newest first, and the key of the next page (None on the last)."""
     rows = await conn.fetch(
         _PAGE_SQL, flt.outcome, flt.needs_review, flt.created_from, flt.created_until, flt.campaign_id,
-        after.created_at if after else None, after.id if after else None, size + 1)
+        after.created_at if after else None, after.id if after else None, size + 1, flt.answered_only)
     return AttemptPage(*split_page(rows, size, lambda last: AttemptKey(last["created_at"], last["id"])))
 
 
@@ -83,7 +86,7 @@ async def attempt_detail(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> asy
             WHERE a.id = $1""", attempt_id)
 
 
-async def review_queue(conn: asyncpg.Connection, *, limit: int = 200) -> list[asyncpg.Record]:
+async def review_queue(conn: asyncpg.Connection, *, limit: int = 200, offset: int = 0) -> list[asyncpg.Record]:
     """Answers waiting for a supervisor, oldest first (the order they should be worked)."""
     return await conn.fetch(
         f"""SELECT r.id, r.attempt_id, r.question, r.version, r.intent, r.source, r.digits, r.transcript,
@@ -94,7 +97,16 @@ async def review_queue(conn: asyncpg.Connection, *, limit: int = 200) -> list[as
               JOIN tickets t ON t.id = a.ticket_id
              WHERE {_WAITING}
              ORDER BY r.created_at, r.id
-             LIMIT $1""", limit)
+             LIMIT $1 OFFSET $2""", limit, offset)
+
+
+async def answers_in_force(conn: asyncpg.Connection, attempt_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """The answer in force to every question of these attempts (what the citizen said before and after)."""
+    return await conn.fetch(
+        """SELECT DISTINCT ON (attempt_id, question) attempt_id, question, version, intent, transcript, source,
+                  created_at
+             FROM callback_answers WHERE attempt_id = ANY($1::uuid[])
+            ORDER BY attempt_id, question, version DESC""", attempt_ids)
 
 
 async def review_queue_size(conn: asyncpg.Connection) -> int:
@@ -133,3 +145,23 @@ async def ticket_corrections(conn: asyncpg.Connection, ticket_id: int) -> list[a
              FROM callback_answers r JOIN callback_attempts a ON a.id = r.attempt_id
             WHERE a.ticket_id = $1 AND r.source = 'supervisor'
             ORDER BY r.created_at, r.id""", ticket_id)
+
+
+async def question_recording(conn: asyncpg.Connection, attempt_id: uuid.UUID, question: str) -> bool:
+    """Whether the citizen's answer to this question was recorded (so a reviewer can play it)."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM callback_answers
+                           WHERE attempt_id = $1 AND question = $2 AND recording_path IS NOT NULL)""",
+        attempt_id, question))
+
+
+async def has_listened(conn: asyncpg.Connection, username: str, attempt_id: uuid.UUID, question: str) -> bool:
+    """Whether ``username`` started playing a recording of this question (the audit log keeps every listen)."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (
+               SELECT 1 FROM audit_log l
+                 JOIN callback_answers r ON r.id::text = l.detail->>'answer_id'
+                WHERE l.object_type = 'callback_attempt' AND l.object_id = $4
+                  AND l.action = 'recording.listen' AND l.actor = $1
+                  AND r.attempt_id = $2 AND r.question = $3)""",
+        username, attempt_id, question, str(attempt_id)))

@@ -42,6 +42,8 @@ class TicketFilter:
     called_from: datetime | None = None      # inclusive
     called_until: datetime | None = None     # exclusive
     keyword: str | None = None               # literal substring of 工单编号/标题/主要内容
+    overdue_at: datetime | None = None       # only tickets past their 办结 deadline at this instant …
+    open_states: tuple[str, ...] = ()        # … and still in one of these states
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ def _where(flt: TicketFilter, after: PageKey | None) -> tuple[str, list[Any]]:
         add("called_at < $%d", flt.called_until)
     if flt.keyword:
         add(_KEYWORD, like_literal(flt.keyword))
+    if flt.overdue_at is not None:
+        add("coalesce(extended_due_at, close_due_at) < $%d AND status = ANY($%d::text[])",
+            flt.overdue_at, list(flt.open_states))
     if after is not None:
         add("(called_at, id) < ($%d, $%d)", after.called_at, after.id)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -101,6 +106,17 @@ async def ticket_page(conn: asyncpg.Connection, flt: TicketFilter, *, after: Pag
         f"SELECT {_LIST_COLUMNS} FROM tickets{where} ORDER BY called_at DESC, id DESC LIMIT ${len(params) + 1}",
         *params, size + 1)
     return TicketPage(*split_page(rows, size, lambda last: PageKey(last["called_at"], last["id"])))
+
+
+async def page_start(conn: asyncpg.Connection, flt: TicketFilter, *, skip: int) -> PageKey | None:
+    """The key a page starting after ``skip`` rows continues from (page numbers over keyset paging)."""
+    if skip < 1:
+        return None
+    where, params = _where(flt, None)
+    row = await conn.fetchrow(
+        f"SELECT called_at, id FROM tickets{where} ORDER BY called_at DESC, id DESC "
+        f"OFFSET ${len(params) + 1} LIMIT 1", *params, skip - 1)
+    return PageKey(row["called_at"], row["id"]) if row else None
 
 
 async def iter_tickets_for_export(conn: asyncpg.Connection, flt: TicketFilter, *,

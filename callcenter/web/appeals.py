@@ -22,6 +22,8 @@ from ..scoring.periods import day_window, period_containing, report_day
 from ..scoring.rates import display
 from . import keys
 from .access import MANAGERS, current_user, require_role
+from .call_view import STATE_LABELS
+from .labels import size_mb
 from .limits import MAX_UPLOAD
 from .path_params import path_id
 from .refusals import refusals_shown
@@ -46,7 +48,7 @@ def sniff_upload(data: bytes, allowed: dict[bytes, str] = EVIDENCE_TYPES) -> str
     if not data:
         raise UploadRejected("文件是空的")
     if len(data) > MAX_UPLOAD:
-        raise UploadRejected(f"文件过大 ({len(data) // 1024} KB), 最大 {MAX_UPLOAD // 1024} KB")
+        raise UploadRejected(f"文件过大 ({size_mb(len(data))}), 最大 {size_mb(MAX_UPLOAD)}")
     for magic, kind in allowed.items():
         if data.startswith(magic):
             return kind
@@ -191,7 +193,8 @@ async def appeal_page(request: web.Request) -> web.Response:
         if d.appeal["due_at"] and state is ap.State.DRAFT else None,
         "state_label": lambda s: ap.parse_state(s).label if s else "",
         "event_label": lambda a: EVENT_LABELS.get(a, a),
-        "max_upload_kb": MAX_UPLOAD // 1024,
+        "max_upload": MAX_UPLOAD,
+        "state_labels": STATE_LABELS,
     })
 
 

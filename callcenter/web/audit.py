@@ -16,6 +16,7 @@ from .access import require_role
 from .cache import cached
 from .paging import after_key, encode_page_key, list_context, split_numeric_page_key
 from .params import optional_day
+from .labels import ACTION_NAMES, SETTING_NAMES, action_name, actor_name, audit_sentence
 from .render import NavItem, render
 
 routes = web.RouteTableDef()
@@ -46,6 +47,22 @@ def parse_audit_query(query: Mapping[str, str]) -> ParsedAudit:
     return ParsedAudit(f, after_key(query, split_numeric_page_key, errors), values, errors)
 
 
+def sentence(row: Mapping[str, Any]) -> dict[str, str]:
+    """One audit row read as a sentence: who, did what, to which object (with its link), and the rest."""
+    label, href = row["object_id"], ""
+    if row["ticket_no"]:
+        label, href = row["ticket_no"], f"/tickets/{row['ticket_id']}"
+    elif row["object_type"] == "campaign":
+        label, href = row["campaign_name"] or f"#{row['object_id']}", f"/campaigns/{row['object_id']}"
+    elif row["object_type"] == "setting":
+        label = f"“{SETTING_NAMES.get(row['object_id'], row['object_id'])}”"
+    elif row["object_type"] in ("tickets", "repeat_rules", "retention", "repeat_ledger"):
+        label = ""
+    verb, obj, tail = audit_sentence(row["action"], row["object_type"], label)
+    who = row["actor_display"] or actor_name(row["actor"])
+    return {"who": who, "verb": verb, "object": obj, "href": href, "tail": tail}
+
+
 @routes.get("/audit", name="audit")
 @require_role("admin")
 async def audit_list(request: web.Request) -> web.Response:
@@ -57,6 +74,7 @@ async def audit_list(request: web.Request) -> web.Response:
             page = await queries.audit_page(conn, parsed.filter, after=parsed.after, size=PAGE_SIZE)
     return await render("audit/list.html", request, {
         **list_context("/audit", parsed, page, encode_key),
-        "actions": actions,
+        "actions": sorted(set(actions) | set(ACTION_NAMES), key=action_name),
+        "sentence": sentence,
         "detail_text": lambda detail: json.dumps(detail, ensure_ascii=False, default=str),
     }, status=400 if parsed.errors else 200)

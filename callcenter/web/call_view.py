@@ -6,14 +6,15 @@ the 回访审核 list's filters and page key travel in a URL.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
-from ..campaigns.outcomes import Outcome
 from ..db.review_queries import AttemptFilter, AttemptKey
 from ..ledger.timezone import OFFICE_TZ
+from .labels import OUTCOME_NAMES
 from .paging import BAD_KEY, after_key, encode_page_key, split_page_key
 from .params import optional_day, optional_id
 from ..scoring.answers import CONTACTED, INTENT_LABELS, SATISFACTION, SOLVED
@@ -22,15 +23,11 @@ QUESTION_LABELS = {"contacted": "是否联系", "solved": "是否解决", "satis
                    "dissatisfaction_reason": "不满意原因"}
 #: The intents a supervisor may choose per question, in keypad order (1, 2, 3).
 CHOICES: dict[str, tuple[str, ...]] = {"contacted": CONTACTED, "solved": SOLVED, "satisfaction": SATISFACTION}
-OUTCOME_LABELS = {
-    Outcome.ANSWERED_COMPLETE.value: "完成回访", Outcome.ANSWERED_PARTIAL.value: "部分回答",
-    Outcome.BUSY.value: "占线", Outcome.NO_ANSWER.value: "无人接听", Outcome.FAILED.value: "呼叫失败",
-    Outcome.INVALID_NUMBER.value: "空号/错号", Outcome.REFUSED.value: "拒绝回访",
-}
+OUTCOME_LABELS = OUTCOME_NAMES          # the one table of display names (labels.py)
 STATE_LABELS = {"pending": "待拨打", "dialing": "拨号中", "answered": "通话中", "finished": "已结束",
                 "cancelled": "已取消"}
 SOURCE_LABELS = {"dtmf": "按键", "speech": "语音", "supervisor": "主管"}
-LIST_PARAMS = ("outcome", "review", "day", "campaign")
+LIST_PARAMS = ("outcome", "review", "day", "campaign", "calls")
 MAX_REASON = 500
 
 
@@ -129,6 +126,34 @@ def parse_correction(question: str, form: Mapping[str, str], *, current: Mapping
     return Correction(current["intent"], note, text)
 
 
+_REVIEW_RETURN = re.compile(r"/review(\?page=\d{1,6})?")
+
+
+def review_return(target: object) -> str:
+    """The queue page a form came from (``/review`` or ``/review?page=3``); "" for anything else."""
+    text = str(target or "")
+    return text if _REVIEW_RETURN.fullmatch(text) else ""
+
+
+NO_LISTEN_REFUSED = "确认前请先播放录音，或勾选“无需收听”并写明理由"
+
+
+def listening_note(form: Mapping[str, str], *, has_recording: bool, listened: bool) -> str:
+    """A confirm needs ears on the recording: played by this supervisor, or 无需收听 with a reason.
+
+    Returns the note to keep with the confirmation ("" when the recording was
+    played or there is none); raises ValueError when the confirm must be refused.
+    """
+    if str(form.get("decision", "")) != "confirm" or not has_recording or listened:
+        return ""
+    reason = str(form.get("no_listen_reason", "")).strip()
+    if str(form.get("no_listen", "")) != "1" or not reason:
+        raise ValueError(NO_LISTEN_REFUSED)
+    if len(reason) > MAX_REASON:
+        raise ValueError(f"无需收听的理由最长 {MAX_REASON} 个字")
+    return f"无需收听: {reason}"
+
+
 @dataclass
 class ParsedAttemptQuery:
     filter: AttemptFilter
@@ -168,4 +193,10 @@ def parse_attempt_query(query: Mapping[str, str]) -> ParsedAttemptQuery:
         end = start + timedelta(days=1)
     campaign = optional_id(values["campaign"], errors, f"回访活动无效: {values['campaign'][:40]}")
     after = after_key(query, decode_key, errors)
-    return ParsedAttemptQuery(AttemptFilter(outcome, review, start, end, campaign), after, values, errors)
+    # The list opens on answered calls (what a reviewer works on); calls=all shows unanswered attempts too.
+    if values["calls"] not in ("", "all"):
+        errors.append("通话筛选应为 all")
+        values["calls"] = ""
+    answered_only = values["calls"] != "all" and outcome is None
+    return ParsedAttemptQuery(AttemptFilter(outcome, review, start, end, campaign, answered_only), after, values,
+                              errors)

@@ -6,6 +6,8 @@ touched; the change is audited and rescored by the database's triggers).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from ..db import callbacks
@@ -14,8 +16,10 @@ from ..db import review_queries as queries
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .call_view import (OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS, answer_histories, encode_key, intent_label,
-                        outcome_label, parse_attempt_id, parse_attempt_query, parse_correction, question_label)
+                        listening_note, outcome_label, parse_attempt_id, parse_attempt_query, parse_correction,
+                        question_label, review_return)
 from .render import NavItem, flash, render
+from .review import review_queue
 from .paging import list_context
 
 routes = web.RouteTableDef()
@@ -52,7 +56,7 @@ async def call_list(request: web.Request) -> web.Response:
 
 @routes.get("/calls/{attempt_id:[^/]+}", name="call")
 @require_role(*MANAGERS)
-async def call_detail(request: web.Request) -> web.Response:
+async def call_detail(request: web.Request, *, kept: dict | None = None, status: int = 200) -> web.Response:
     attempt_id = _attempt_id(request)
     async with request.app[keys.DB].pool.acquire() as conn:
         attempt = await queries.attempt_detail(conn, attempt_id)
@@ -67,8 +71,9 @@ async def call_detail(request: web.Request) -> web.Response:
         "source_labels": SOURCE_LABELS,
         "intent_label": intent_label,
         "question_label": question_label,
-        "next": str(request.query.get("next", "")) if request.query.get("next") == "/review" else "",
-    })
+        "next": review_return(request.query.get("next")),
+        "kept": kept,
+    }, status=status)
 
 
 @routes.post("/calls/{attempt_id:[^/]+}/answers/{question:[^/]+}", name="call_correct")
@@ -79,7 +84,8 @@ async def correct(request: web.Request) -> web.StreamResponse:
     question = request.match_info["question"]
     user = current_user(request)
     form = await request.post()
-    back = "/review" if form.get("next") == "/review" else f"/calls/{attempt_id}"
+    back = review_return(form.get("next")) or f"/calls/{attempt_id}"
+    fields = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     async with request.app[keys.DB].pool.acquire() as conn:
         current = await callbacks.current_answers(conn, attempt_id)
         if await queries.attempt_detail(conn, attempt_id) is None:
@@ -87,13 +93,27 @@ async def correct(request: web.Request) -> web.StreamResponse:
         try:
             if question not in current:
                 raise ValueError(f"该次回访没有“{question_label(question[:40])}”的答案")
-            change = parse_correction(question, {k: str(v) for k, v in form.items()}, current=current[question])
+            change = parse_correction(question, fields, current=current[question])
+            listened = await queries.has_listened(conn, user.username, attempt_id, question)
+            note = listening_note(fields, listened=listened,
+                                  has_recording=await queries.question_recording(conn, attempt_id, question))
+            if note:
+                change = replace(change, reason=f"{change.reason}（{note}）")
             version = await callbacks.correct_answer(conn, attempt_id, question, intent=change.intent,
                                                      reason=change.reason, by=user.username,
                                                      transcript=change.transcript)
         except (ValueError, callbacks.CorrectionRejected) as exc:
-            await flash(request, "error", f"未保存: {exc}")
-            raise web.HTTPSeeOther(back) from None
+            refused = f"未保存: {exc}"
+        else:
+            refused = ""
+    if refused and question not in current:        # no form on any page to put it beside
+        await flash(request, "error", refused)
+        raise web.HTTPSeeOther(back)
+    if refused:       # the same page again, with the choice and the reasons as typed and the error beside them
+        kept = {"attempt_id": str(attempt_id), "question": question, "values": fields, "error": refused}
+        if back.startswith("/review"):
+            return await review_queue(request, kept=kept, page=back.partition("page=")[2], status=400)
+        return await call_detail(request, kept=kept, status=400)
     shown = intent_label(change.intent) if change.intent else (change.transcript or "")[:40]
     await flash(request, "ok", f"已保存{question_label(question)}: {shown} (第 {version} 版)")
     raise web.HTTPSeeOther(back)

@@ -75,7 +75,7 @@ def parse_campaign_form(form: Mapping[str, str], *, trunks: Iterable[str], depar
     try:
         CallingWindows.parse(windows)
     except ValueError as exc:
-        errors.append(f"呼叫时段无效 ({exc}); 格式如 09:00-12:00, 14:00-20:00")
+        errors.append(f"呼叫时段无效: {exc}（格式如 09:00-12:00, 14:00-20:00）")
     start = _day(values["closed_from"], "办结起始日期", errors)
     end = _day(values["closed_to"], "办结截止日期", errors)
     if start and end and end < start:

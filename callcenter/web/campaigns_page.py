@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime, timezone
 
 from aiohttp import web
 
 from ..campaigns.lifecycle import COMMANDS, CampaignStateError
 from ..db import campaign_queries
 from ..db import campaigns as repo
+from ..db import dialer as dialer_repo
 from ..db import ticket_queries
+from ..db.scoring import load_calendar, rule_set_for
+from ..ledger.timezone import OFFICE_TZ
+from ..scoring.periods import period_containing
+from ..scoring.rates import rates
 from ..shipped import shipped_dir
 from . import keys
 from .access import MANAGERS, current_user, require_role
-from .call_view import OUTCOME_LABELS, STATE_LABELS
+from .campaign_view import COUNTER_LABELS, snapshot_view
 from .campaign_form import DEFAULT_VALUES, RETRY_FIELDS, parse_campaign_form
 from .dashboard import CAMPAIGN_STATE_LABELS
 from .path_params import path_id
@@ -33,8 +39,7 @@ log = logging.getLogger(__name__)
 SSE_INTERVAL = 1.0
 SSE_LIFETIME = 600.0
 COMMAND_LABELS = {"start": "开始", "pause": "暂停", "resume": "继续", "stop": "结束"}
-COUNTER_LABELS = {"tickets": "工单", "open_tickets": "回访未结束工单", "placed": "已拨", **STATE_LABELS,
-                  **OUTCOME_LABELS}
+EMPTY_START = "没有符合条件的待回访工单（0 件），开始后不会拨打任何电话。如仍要开始，请勾选“仍然开始”"
 #: Set when the app shuts down, so open streams end at once instead of holding up the shutdown.
 STOPPING = web.AppKey("cc_campaign_streams_stopping", asyncio.Event)
 
@@ -124,11 +129,12 @@ async def campaign_detail(request: web.Request) -> web.Response:
         row = await campaign_queries.campaign_row(conn, campaign_id)
         if row is None:
             raise web.HTTPNotFound(text="回访活动不存在")
-        counts = await repo.progress(conn, campaign_id)
+        live = await _snapshot(conn, campaign_id)
         names = await ticket_queries.unit_names(conn)
+        eligible = await dialer_repo.count_eligible(conn, campaign_id) if row["state"] == "draft" else None
     return await render("campaigns/detail.html", request, {
-        "c": row, "counts": counts, "counter_labels": COUNTER_LABELS, "unit_names": names,
-        "state_labels": CAMPAIGN_STATE_LABELS, "commands": commands_for(row["state"]),
+        "c": row, "live": live, "counter_labels": COUNTER_LABELS, "unit_names": names,
+        "state_labels": CAMPAIGN_STATE_LABELS, "commands": commands_for(row["state"]), "eligible": eligible,
     })
 
 
@@ -141,6 +147,10 @@ async def campaign_state(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     try:
         async with request.app[keys.DB].pool.acquire() as conn:
+            if (command == "start" and form.get("confirm_empty") != "1"
+                    and await campaign_queries.campaign_state(conn, campaign_id) == "draft"
+                    and await dialer_repo.count_eligible(conn, campaign_id) == 0):
+                raise ValueError(EMPTY_START)
             target = await repo.change_state(conn, campaign_id, command, actor=user.username)
     except repo.CampaignNotFound:
         raise web.HTTPNotFound(text="回访活动不存在") from None
@@ -152,11 +162,15 @@ async def campaign_state(request: web.Request) -> web.StreamResponse:
 
 
 async def _snapshot(conn, campaign_id: int) -> dict | None:
-    state = await campaign_queries.campaign_state(conn, campaign_id)
-    if state is None:
+    """What the page shows live; ``checked_at`` is this check's time, so the stamp moves even when nothing else does."""
+    row = await conn.fetchrow("SELECT state, standing FROM campaigns WHERE id = $1", campaign_id)
+    if row is None:
         return None
-    return {"state": state, "state_label": CAMPAIGN_STATE_LABELS.get(state, state),
-            "counts": await repo.progress(conn, campaign_id)}
+    now = datetime.now(timezone.utc)
+    rule_set = await rule_set_for(conn, period_containing(now, await load_calendar(conn)))
+    return snapshot_view(row["state"], row["standing"], await repo.progress(conn, campaign_id),
+                         rates(await repo.answer_counts(conn, campaign_id), rule_set), CAMPAIGN_STATE_LABELS,
+                         now.astimezone(OFFICE_TZ).strftime("%H:%M:%S"))
 
 
 @routes.get("/campaigns/{campaign_id:[^/]+}/events", name="campaign_events")
@@ -172,7 +186,6 @@ async def campaign_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    last = None
     stopping = request.app[STOPPING]
     loop = asyncio.get_running_loop()
     ends = loop.time() + SSE_LIFETIME
@@ -181,11 +194,8 @@ async def campaign_events(request: web.Request) -> web.StreamResponse:
         while loop.time() < ends:
             if snapshot is None:                      # deleted while watched
                 break
-            if snapshot != last:
-                await response.write(f"data: {json.dumps(snapshot, ensure_ascii=False)}\n\n".encode())
-                last = snapshot
-            else:
-                await response.write(b": keep-alive\n\n")
+            # Every check is sent (its time moves the page's "updated" stamp); a few hundred bytes a second.
+            await response.write(f"data: {json.dumps(snapshot, ensure_ascii=False)}\n\n".encode())
             try:
                 await asyncio.wait_for(stopping.wait(), SSE_INTERVAL)
                 break                                   # the service is stopping
@@ -193,7 +203,6 @@ async def campaign_events(request: web.Request) -> web.StreamResponse:
                 pass
             async with pool.acquire() as conn:
                 snapshot = await _snapshot(conn, campaign_id)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:                # the browser left the page: not an error
         log.debug("campaign %s: event stream closed by the browser", campaign_id)
-        raise
     return response

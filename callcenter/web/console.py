@@ -45,7 +45,8 @@ def _back(request: web.Request) -> web.HTTPFound:
 
 @routes.get("/console", name="console")
 @require_role(*ALL_STAFF)
-async def console(request: web.Request) -> web.Response:
+async def console(request: web.Request, *, record: dict | None = None, status: int = 200) -> web.Response:
+    """坐席台; ``record`` brings a refused 情绪疏导记录 back with what was typed and why it was refused."""
     user = current_user(request)
     service = request.app[keys.HOTLINE]
     me = service.state.agent_by_name(user.username) if service else None
@@ -53,7 +54,8 @@ async def console(request: web.Request) -> web.Response:
         tasks = await repo.open_tasks(conn, user_id=user.user_id)
     return await render("hotline/console.html", request, {
         "enabled": service is not None, "me": me, "tasks": tasks, "pause_reasons": PAUSE_REASONS,
-        "emotional_states": repo.EMOTIONAL_STATES, "risk_labels": RISK_LABELS})
+        "emotional_states": repo.EMOTIONAL_STATES, "risk_labels": RISK_LABELS,
+        "record": record or {"values": {}, "uniqueid": "", "error": ""}}, status=status)
 
 
 @routes.post("/console/queue", name="console_queue")
@@ -120,15 +122,16 @@ async def add_record(request: web.Request) -> web.Response:
         if call is None and service is not None and uniqueid in service.state.callers:
             phone = caller_phone(service.state.callers[uniqueid].caller_num)   # still talking: not stored yet
         if not phone:
-            await flash(request, "error", "找不到这通来电, 记录未保存")
-            raise _back(request)
+            return await console(request, status=400, record={
+                "values": fields, "uniqueid": uniqueid,
+                "error": "记录未保存: 没有正在进行或刚结束的来电。请在来电弹屏后保存（已填写的内容保留在下面）"})
         try:
             record_id = await repo.add_counseling_record(
                 conn, caller_phone=phone, agent_user_id=user.user_id, call_id=call["id"] if call else None,
                 **fields)
         except repo.HotlineInputError as exc:
-            await flash(request, "error", str(exc))
-            raise _back(request)
+            return await console(request, status=400, record={"values": fields, "uniqueid": uniqueid,
+                                                              "error": f"记录未保存: {exc}"})
         repeat = await repo.repeat_status(conn, phone, _now())
     if fields["risk_level"] == "high" and service is not None:
         service.alert_high_risk({"record_id": record_id, "agent": user.username, "phone": mask_phone(phone),

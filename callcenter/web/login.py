@@ -12,6 +12,7 @@ from ..security.passwords import hash_password, verify_password
 from . import keys
 from .access import ALL_STAFF, current_user, public, require_role
 from .config import WebConfig
+from .landing import landing_page
 from .lockout import locked_until
 from .render import render
 from .sessions import LOGIN_CSRF_COOKIE, end_session, new_token, set_cookie, start_session
@@ -58,7 +59,7 @@ async def _login_page(request: web.Request, *, error: str = "", username: str = 
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
     response = await render("login.html", request, {
         "login_csrf": token, "error": error, "username": username,
-        "next": safe_next(next_url or request.query.get("next")),
+        "next": safe_next(asked) if (asked := next_url or request.query.get("next")) else "",
     }, status=status, with_flash=False)
     set_cookie(response, request, LOGIN_CSRF_COOKIE, token, path="/login")
     return response
@@ -78,7 +79,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
-    next_url = safe_next(str(form.get("next", "")))
+    asked = str(form.get("next", ""))
+    next_url = safe_next(asked)
     if not username or not password:
         return await _login_page(request, error="请输入用户名和密码。", username=username, next_url=next_url,
                                  status=400)
@@ -102,6 +104,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         # Housekeeping on a rare, cheap occasion, so no background job is needed.
         await repo.delete_expired_sessions(conn, idle=config.idle)
         await repo.prune_login_failures(conn, older_than=KEEP_FAILURES)
+        if safe_next(asked) != asked:            # nothing (safe) asked for: the role's own start page
+            next_url = await landing_page(conn, user["role"])
     response = web.HTTPSeeOther(next_url)
     await end_session(request, response)       # signing in again replaces any old session
     await start_session(request, response, user["id"])

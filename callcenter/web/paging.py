@@ -74,3 +74,20 @@ def list_context(path: str, parsed: _Parsed, page: Any, encode: Callable[[Any], 
         "next_url": next_url,
         "first_url": f"{path}?" + filter_query_string(parsed.values),
     }
+
+
+def page_number(raw: object) -> int:
+    """``?page=`` as a number from 1; anything else is page 1 (a stale link must still open the list)."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else 1
+
+
+def page_links(current: int, pages: int, *, around: int = 2) -> list[int | None]:
+    """Page numbers to offer: the first, the last, and a few around the current one (None: a gap "…")."""
+    shown = sorted({1, pages, *range(max(1, current - around), min(pages, current + around) + 1)})
+    links: list[int | None] = []
+    for n in shown:
+        if links and n - (links[-1] or 0) > 1:
+            links.append(None)
+        links.append(n)
+    return links

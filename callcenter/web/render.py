@@ -17,7 +17,7 @@ from aiohttp import web
 from ..db import web_sessions as sessions_repo
 from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ
-from . import keys
+from . import keys, labels
 from .access import current_user, may_open
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -36,6 +36,18 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     return value.astimezone(OFFICE_TZ).strftime(fmt)
+
+
+def shown_time(value: datetime | str | None) -> str:
+    """Any instant for people, ``2024-01-01 10:00`` Beijing time: a datetime or an ISO text (e.g. from JSON)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=OFFICE_TZ)
+    return local_time(value)
 
 
 def phone(value: str | None, full: bool = False) -> str:
@@ -64,6 +76,8 @@ def setup_templates(app: web.Application) -> None:
     )
     env.filters["local_time"] = local_time
     env.filters["phone"] = phone
+    env.filters["shown_time"] = shown_time
+    labels.install(env)
 
 
 async def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,

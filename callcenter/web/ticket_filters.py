@@ -16,7 +16,7 @@ from .paging import after_key, encode_page_key, split_numeric_page_key
 from .params import optional_day, optional_id
 
 #: Query parameters the ledger understands (the export takes the same ones).
-FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q")
+FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q", "overdue")
 MAX_KEYWORD = 200
 
 
@@ -64,6 +64,9 @@ def parse_query(query: Mapping[str, str]) -> ParsedQuery:
     if start and end and end < start:
         errors.append("截止日期早于起始日期")
     after = after_key(query, decode_key, errors)
+    if values["overdue"] not in ("", "1"):
+        errors.append("超期筛选应为 1")
+        values["overdue"] = ""
     flt = TicketFilter(
         status=status,
         department_id=_positive_id(values["department"], "科室", errors),
@@ -72,5 +75,7 @@ def parse_query(query: Mapping[str, str]) -> ParsedQuery:
         called_from=datetime.combine(start, time(), OFFICE_TZ) if start else None,
         called_until=datetime.combine(end + timedelta(days=1), time(), OFFICE_TZ) if end else None,
         keyword=keyword,
+        overdue_at=datetime.now(OFFICE_TZ) if values["overdue"] == "1" else None,
+        open_states=tuple(s.value for s in flow.OPEN_STATES),
     )
     return ParsedQuery(flt, after, values, errors)

@@ -96,7 +96,15 @@ _TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at"})
 
 def city_fields(ticket: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     """(column, Chinese header, value) for every column of the city's export, in its order."""
-    return [(f.column, f.header, ticket[f.column]) for f in tr.FIELDS]
+    return [(f.column, f.header, _with_unit(f.column, ticket[f.column])) for f in tr.FIELDS]
+
+
+#: Numbers that mean nothing without their unit.
+FIELD_UNITS = {"time_limit_hours": "小时"}
+
+
+def _with_unit(column: str, value: Any) -> Any:
+    return f"{value} {FIELD_UNITS[column]}" if column in FIELD_UNITS and value is not None else value
 
 
 def is_time_column(column: str) -> bool:

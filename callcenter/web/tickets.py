@@ -1,6 +1,7 @@
 """工单台账: the filtered ledger, one ticket's page, and its flow steps (POST)."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -17,7 +18,7 @@ from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .refusals import refusals_shown
 from .render import NavItem, flash, render
 from .ticket_callbacks import ticket_callbacks_context
-from .paging import filter_query_string, list_context
+from .paging import filter_query_string, list_context, page_links, page_number
 from .params import office_datetime, unit_id
 from .path_params import path_id
 from .ticket_filters import encode_key, parse_query
@@ -26,6 +27,8 @@ from .ticket_view import (action_forms, action_label, city_fields, deadline_view
 
 routes = web.RouteTableDef()
 NAV = [NavItem("工单台账", "tickets")]
+#: The ledger counts matches up to this many (beyond: "超过 100000 件"), so the count stays cheap.
+COUNT_CAP = 100_000
 #: Longest reason accepted for a flow step (a paragraph, not a document).
 MAX_REASON = 2000
 
@@ -52,11 +55,24 @@ async def ticket_list(request: web.Request) -> web.Response:
     config = request.app[keys.WEB_CONFIG]
     async with request.app[keys.DB].pool.acquire() as conn:
         units, names, categories = await pickers(request.app, conn)
-        page = None
+        page, total, number = None, None, 1
         if not parsed.errors:
-            page = await queries.ticket_page(conn, parsed.filter, after=parsed.after, size=config.page_size)
+            number = page_number(request.query.get("page"))
+            after = parsed.after
+            if after is None and number > 1:         # a page number: find where that page starts
+                after = await queries.page_start(conn, parsed.filter, skip=(number - 1) * config.page_size)
+                number = number if after is not None else 1
+            page = await queries.ticket_page(conn, parsed.filter, after=after, size=config.page_size)
+            total = await queries.count_tickets(conn, parsed.filter, limit=COUNT_CAP + 1)
+    listing = list_context("/tickets", parsed, page, encode_key)
+    pages = max(1, math.ceil(min(total or 0, COUNT_CAP) / config.page_size))
+    if listing["next_url"]:
+        listing["next_url"] += f"&page={number + 1}"
     return await render("tickets/list.html", request, {
-        **list_context("/tickets", parsed, page, encode_key),
+        **listing,
+        "total": total, "total_capped": (total or 0) > COUNT_CAP, "page_number": number, "pages": pages,
+        "page_links": [(n, "/tickets?" + filter_query_string(parsed.values, page=str(n)) if n else "")
+                       for n in page_links(number, pages)],
         "export_url": "/tickets/export.xlsx?" + filter_query_string(parsed.values),
         "may_export": current_user(request).role in MANAGERS,
         "units": units,

@@ -9,7 +9,9 @@ whichever way it arrives.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aiohttp import web
 
@@ -19,6 +21,9 @@ from ..db.appeals import attachment_path, store_attachment
 from ..ledger import ticket_record as tr
 from ..ledger import urban as ub
 from ..ledger.timezone import OFFICE_TZ
+from ..transfer.importer import ImportRejected
+from ..transfer.reader import FileRejected
+from ..transfer.urban_import import import_urban_cases
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .appeals import UploadRejected, clean_filename, sniff_upload
@@ -54,9 +59,15 @@ def _now() -> datetime:
     return datetime.now(OFFICE_TZ)
 
 
+#: The 新建案件 form's fields (the import file's, minus none): column, header, required.
+FORM_FIELDS = [(f.column, f.header, f.required) for f in ub.FIELDS]
+UPLOAD_SUFFIXES = (".xlsx", ".csv")
+
+
 @routes.get("/urban", name="urban")
 @require_role(*MANAGERS)
-async def case_list(request: web.Request) -> web.Response:
+async def case_list(request: web.Request, *, form: dict | None = None, status: int = 200) -> web.Response:
+    """The list; ``form`` carries a refused 新建案件 or upload back with what was typed and every error."""
     state = request.query.get("state") or None
     if state is not None:
         try:
@@ -72,7 +83,67 @@ async def case_list(request: web.Request) -> web.Response:
         "is_overdue": lambda r: ub.is_overdue(r["state"], r["deadline_at"], now),
         "due_soon": lambda r: ub.due_soon(r["state"], r["deadline_at"], now, DUE_SOON),
         "state_label": lambda s: ub.parse_state(s).label,
-    })
+        "form_fields": FORM_FIELDS, "form": form or {"values": {}, "errors": {}, "upload_errors": [],
+                                                      "upload_message": ""},
+    }, status=status)
+
+
+@routes.post("/urban/new", name="urban_new")
+@require_role(*MANAGERS)
+async def case_new(request: web.Request) -> web.StreamResponse:
+    """新建案件 from the page: the same fields and rules as the import file and the API."""
+    posted = await request.post()
+    values = {column: str(posted.get(column, "")).strip()[:4000] for column, _, _ in FORM_FIELDS}
+    values["source"] = values["source"] or "grid"
+    parsed = ub.parse_mapping({k: v for k, v in values.items() if v}, now=_now()) \
+        if all(values[c] for c, _, required in FORM_FIELDS if required) else None
+    errors: dict[str, str] = {}
+    if parsed is None:
+        errors = {c: "必填" for c, _, required in FORM_FIELDS if required and not values[c]}
+    elif isinstance(parsed, list):
+        by_header = {h: c for c, h, _ in FORM_FIELDS}
+        errors = {by_header.get(e.column, e.column): e.reason for e in parsed}
+    else:
+        try:
+            async with request.app[keys.DB].pool.acquire() as conn:
+                case_id = await repo.create_case(conn, parsed, actor=current_user(request).username)
+        except repo.CaseExists as exc:
+            errors = {"case_no": str(exc)}
+    if errors:
+        return await case_list(request, form={"values": values, "errors": errors, "upload_errors": [],
+                                              "upload_message": ""}, status=400)
+    await flash(request, "ok", f"已登记案件 {parsed.case_no}（待审核）")
+    raise web.HTTPSeeOther(f"/urban/{case_id}")
+
+
+@routes.post("/urban/import", name="urban_import")
+@require_role(*MANAGERS)
+async def case_import(request: web.Request) -> web.StreamResponse:
+    """An xlsx/csv from the platform, through the same importer as ``callcenter import urban`` (all or nothing)."""
+    posted = await request.post()
+    item = posted.get("file")
+    message, row_errors = "", []
+    suffix = Path(getattr(item, "filename", "") or "").suffix.lower()
+    if item is None or isinstance(item, str) or not getattr(item, "filename", ""):
+        message = "请选择要导入的文件"
+    elif suffix not in UPLOAD_SUFFIXES:
+        message = "只接受 .xlsx 或 .csv 文件"
+    else:
+        with tempfile.TemporaryDirectory(prefix="urban-import-") as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(item.file.read())
+            try:
+                report = await import_urban_cases(request.app[keys.DB].pool, path,
+                                                  actor=current_user(request).username)
+            except ImportRejected as exc:
+                message, row_errors = f"未导入: {exc}", exc.errors
+            except FileRejected as exc:
+                message = f"未导入: 文件无法读取（{str(exc).replace(path.name, clean_filename(item.filename))}）"
+    if message:
+        return await case_list(request, form={"values": {}, "errors": {}, "upload_errors": row_errors,
+                                              "upload_message": message}, status=400)
+    await flash(request, "ok", f"已导入 {report.inserted} 件新案件（{report.existing} 件已存在, 未改动）")
+    raise web.HTTPSeeOther("/urban")
 
 
 @routes.get("/urban/{case_id:[^/]+}", name="urban_case")
@@ -169,7 +240,9 @@ async def api_create(request: web.Request) -> web.Response:
             {"field": e.column, "reason": e.reason, "value": e.value} for e in parsed]}, status=422)
     try:
         async with request.app[keys.DB].pool.acquire() as conn:
-            case_id = await repo.create_case(conn, parsed, actor=current_user(request).username, source="api")
+            named = any(k in payload for k in ("source", "案件来源"))
+            case_id = await repo.create_case(conn, parsed, actor=current_user(request).username,
+                                             source=None if named else "api")
     except repo.CaseExists as exc:
         return web.json_response({"error": "exists", "message": str(exc)}, status=409)
     return web.json_response({"id": case_id, "case_no": parsed.case_no, "state": ub.State.REVIEW.value,

@@ -25,8 +25,11 @@
   var trendEl = document.getElementById("trend-chart");
   if (trendEl) {
     var days = data.trend.map(function (d) { return d.day; });
+    // One day is not a line: show it as bars (a lone point would read as a stray dot).
+    var kind = days.length < 2 ? "bar" : "line";
     var line = function (name, key) {
-      return { type: "line", name: name, connectNulls: true, data: data.trend.map(function (d) { return d[key]; }) };
+      return { type: kind, name: name, connectNulls: true, showSymbol: true, symbolSize: 7,
+               data: data.trend.map(function (d) { return d[key]; }) };
     };
     var trend = echarts.init(trendEl);
     trend.setOption({
