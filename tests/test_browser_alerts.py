@@ -34,7 +34,7 @@ async def test_new_ticket_and_its_alert_show_up_without_a_reload(db, settings, u
                 await page.fill("input[name=username]", "agent")
                 await page.fill("input[name=password]", PASSWORD)
                 await page.click("button[type=submit]")
-                await page.wait_for_url(f"{base}/tickets")
+                await page.wait_for_url(f"{base}/console")     # an agent lands on 坐席台
                 await page.goto(f"{base}/")
                 assert await page.locator("#awaiting-sign li").count() == 0
                 async with db.pool.acquire() as conn:
