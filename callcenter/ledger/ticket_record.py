@@ -13,6 +13,7 @@ from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import city_status
 from .deadlines import DeadlinePolicy, Deadlines, compute_deadlines, policy_in_force
 from .timezone import OFFICE_TZ, as_local
 
@@ -253,6 +254,14 @@ def _hours(value: Any) -> int | None:
     return hours
 
 
+def _city_status(value: Any) -> str:
+    """工单状态: one of the city's spellings (callcenter.ledger.city_status), or empty."""
+    try:
+        return city_status.check_label(_text(value))
+    except city_status.CityStatusError as exc:
+        raise FieldError(str(exc)) from None
+
+
 #: Cell parsers other record types (e.g. urban cases) build their fields from.
 text_cell = _text
 required_text = _required_text
@@ -291,7 +300,7 @@ FIELDS: tuple[Field, ...] = (
     Field("dispatched_at", "派单时间", parse_time),
     Field("time_limit_hours", "办理时限", _hours),
     Field("closed_at", "办结时间", parse_time),
-    Field("city_status", "工单状态", _text),
+    Field("city_status", "工单状态", _city_status),
     Field("handling_result", "办理结果", _text),
     Field("city_effective_callback", "是否有效回访", _yes_no),
     Field("city_contacted", "是否联系", _choice(CONTACTED, aliases={"已联系": "是", "未联系": "否"})),
