@@ -21,7 +21,7 @@ from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
 from ..scoring.rates import BASIS_LABELS, Rates, display
-from .scorecard import COMPLIANCE_LABELS, Monthly, Ranking
+from .scorecard import COMPLIANCE_HEADERS, Monthly, Ranking, compliance_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)
@@ -72,9 +72,7 @@ def _summary(ws: Worksheet, m: Monthly) -> None:
         ws.cell(row=row + i, column=1, value=line)
     row += len(_explanation_lines(m.explanation)) + 2
     ws.cell(row=row, column=1, value="时限执行情况 (按来电时间)").font = BOLD
-    _table(ws, row + 1, ["环节", "按时", "超时完成", "超时未完成", "未到期", "按时率(%)"],
-           [[COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending,
-             display(_ratio(c.on_time, c.due))] for c in m.compliance])
+    _table(ws, row + 1, COMPLIANCE_HEADERS, [compliance_row(c) for c in m.compliance])
     ws.cell(row=row + 6, column=1, value=f"生成时间 {datetime.now():%Y-%m-%d %H:%M}；期间约定: "
             f"每月{m.calendar.period_start_day}日 0 时起至次月{m.calendar.period_start_day}日 0 时止；"
             f"日报 {m.calendar.daily_cut_hour} 时至次日 {m.calendar.daily_cut_hour} 时")

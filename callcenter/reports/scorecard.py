@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
 from typing import Hashable
 
 from ..db import analysis
@@ -19,12 +20,24 @@ from ..db.analysis import Compliance
 from ..scoring.explain import Explanation, explain
 from ..scoring.periods import Calendar, Period, day_window, period, previous
 from ..scoring.ranking import RankedUnit, rank
-from ..scoring.rates import Counts, Rates, rates
+from ..scoring.rates import Counts, Rates, display, rates
 from ..scoring.rules import RuleSet
 from ..scoring.trends import Trend, top_with_change
 
 UNASSIGNED = "未派单"
 COMPLIANCE_LABELS = {"sign": "签收", "contact": "首次联系", "close": "办结"}
+#: 时间未知 sits beside the rate: those tickets are outside it (unknown is not late).
+COMPLIANCE_HEADERS = ["环节", "按时", "超时完成", "超时未完成", "未到期", "按时率(%)", "时间未知(不计入)"]
+
+
+def on_time_rate(c: Compliance) -> Fraction | None:
+    """On time ÷ due steps with a known time; None when there are none."""
+    return Fraction(c.on_time, c.due) if c.due else None
+
+
+def compliance_row(c: Compliance) -> list:
+    """One 时限执行 row, as the CLI, the workbook and the dashboard show it."""
+    return [COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending, display(on_time_rate(c)), c.unknown]
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,7 @@ class Statistics:
             out[labels[dim]] = [[labels[dim], "工单量"]] + [list(r) for r in rows]
         out["热点点位"] = [["问题点位", "工单量"]] + [[h["address"], h["tickets"]] for h in self.hot_spots]
         out["重复诉求人"] = [["来电人电话", "工单量"]] + [[c["caller_phone"], c["tickets"]] for c in self.repeat_callers]
-        out["时限执行"] = [["环节", "按时", "超时完成", "超时未完成", "未到期"]] + [
-            [COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending] for c in self.compliance]
+        out["时限执行"] = [COMPLIANCE_HEADERS] + [compliance_row(c) for c in self.compliance]
         return out
 
     def as_dict(self) -> dict:
@@ -142,7 +154,8 @@ class Statistics:
                 "hot_spots": [{"address": h["address"], "tickets": h["tickets"]} for h in self.hot_spots],
                 "repeat_callers": [{"phone": c["caller_phone"], "tickets": c["tickets"]} for c in self.repeat_callers],
                 "compliance": [{"kind": c.kind, "on_time": c.on_time, "late": c.late, "overdue": c.overdue,
-                                "pending": c.pending} for c in self.compliance]}
+                                "pending": c.pending, "unknown": c.unknown,
+                                "on_time_rate": display(on_time_rate(c))} for c in self.compliance]}
 
 
 async def statistics(conn, label: str, *, day: date | None = None, now: datetime | None = None,

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, health, home, keys, login,
-               metrics, recordings, repeat, review, ticket_export, tickets, urban, wall)
+from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, deadline_warnings, health, home,
+               keys, login, metrics, recordings, repeat, review, ticket_export, tickets, urban, wall)
 from .access import access_middleware, route_table
 from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
@@ -28,7 +28,7 @@ from .sessions import session_middleware
 #: Page areas, in nav order.  Registration order matters where patterns overlap:
 #: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.
 PAGE_MODULES: list[ModuleType] = [
-    home, login, health, tickets, ticket_export, api_session,
+    home, login, health, tickets, ticket_export, deadline_warnings, api_session,
     calls, recordings, review,              # 回访审核
     console, wall, repeat,                  # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
