@@ -19,7 +19,7 @@ from docx.shared import Pt
 from ..db.appeals import Dossier
 from ..ledger import flow
 from ..ledger.appeals import GROUNDS
-from ..ledger.timezone import OFFICE_TZ
+from ..ledger.timezone import office_text
 from ..scoring.answers import INTENT_LABELS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), aut
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return office_text(value)
 
 
 def _flow_label(action: str) -> str:

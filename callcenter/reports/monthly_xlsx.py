@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..ledger.timezone import OFFICE_TZ, office_text
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
@@ -56,7 +57,7 @@ def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
 
 def _header(ws: Worksheet, title: str, m: Monthly) -> int:
     ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value=f"期间: {m.period.describe()}，北京时间；核减截至 {m.as_of:%Y-%m-%d %H:%M} (UTC)")
+    ws.cell(row=2, column=1, value=f"期间: {m.period.describe()}，北京时间；核减截至 {office_text(m.as_of)}")
     ws.cell(row=3, column=1, value=f"评分规则: {m.rule_set.describe()}")
     return 5
 
@@ -73,7 +74,7 @@ def _summary(ws: Worksheet, m: Monthly) -> None:
     row += len(_explanation_lines(m.explanation)) + 2
     ws.cell(row=row, column=1, value="时限执行情况 (按来电时间)").font = BOLD
     _table(ws, row + 1, COMPLIANCE_HEADERS, [compliance_row(c) for c in m.compliance])
-    ws.cell(row=row + 6, column=1, value=f"生成时间 {datetime.now():%Y-%m-%d %H:%M}；期间约定: "
+    ws.cell(row=row + 6, column=1, value=f"生成时间 {office_text(datetime.now(OFFICE_TZ))} (北京时间)；期间约定: "
             f"每月{m.calendar.period_start_day}日 0 时起至次月{m.calendar.period_start_day}日 0 时止；"
             f"日报 {m.calendar.daily_cut_hour} 时至次日 {m.calendar.daily_cut_hour} 时")
     _widths(ws, [14, 10, 10, 11, 11, 11, 11])
