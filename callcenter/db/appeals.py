@@ -344,7 +344,7 @@ async def dossier(conn, appeal_id: int) -> Dossier:
              FROM callback_answers x JOIN callback_attempts a ON a.id = x.attempt_id
             WHERE a.ticket_id = $1 ORDER BY x.attempt_id, x.question, x.version DESC""", ticket_id)
     flow = await conn.fetch(
-        """SELECT at, actor, action, from_state, to_state, reason FROM ticket_events
+        """SELECT at, actor, action, from_state, to_state, reason, data FROM ticket_events
             WHERE ticket_id = $1 ORDER BY id""", ticket_id)
     return Dossier(appeal, ticket, list(attempts), sorted(answers, key=lambda r: (r["attempt_no"], r["question"])),
                    list(flow), list(await evidence(conn, appeal_id)))
