@@ -26,7 +26,7 @@ from ..reports.monthly_xlsx import write_monthly
 from ..scoring.periods import Calendar, PeriodError
 from ..scoring.explain import Explanation
 from ..scoring.rates import BASIS_LABELS, display, round_half_up
-from ..scoring.rules import RuleSet, RuleSetError, validate
+from ..scoring.rules import DEFAULT_ANSWER_LABELS, QUESTION_LABELS, RuleSet, RuleSetError, validate
 from .common import CliError, ExitCode, async_handler, database
 
 ORDER = 45
@@ -98,6 +98,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="部分解决 counts as this fraction of 已解决 (default 0 = unsolved)")
     add.add_argument("--include-consult", action="store_true", help="count 咨询 tickets (default: excluded)")
     add.add_argument("--include-failed", action="store_true", help="keep 回访不成功 in the denominator (default: excluded)")
+    add.add_argument("--label", action="append", default=[], type=_label, metavar="QUESTION:LABEL=ANSWER",
+                     help="accept LABEL in the city's file as ANSWER, e.g. solved:基本解决=已解决 or "
+                          "satisfied:比较满意=基本满意 (repeatable; on top of the default labels). Questions: "
+                          "contacted (是/否), solved (已解决/部分解决/未解决), satisfied (满意/基本满意/不满意)")
     add.add_argument("--note", default="")
     add.add_argument("--by", default="", help="who adds it (recorded)")
     add.set_defaults(handler=run_ruleset_add)
@@ -141,6 +145,14 @@ def _decimal(text: str) -> Decimal:
     if not value.is_finite():
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
     return value
+
+
+def _label(text: str) -> tuple[str, str, str]:
+    question, sep, rest = text.partition(":")
+    label, eq, answer = rest.partition("=")
+    if not (sep and eq and label.strip() and answer.strip()):
+        raise argparse.ArgumentTypeError(f"expected QUESTION:LABEL=ANSWER, e.g. solved:基本解决=已解决; got {text!r}")
+    return question.strip(), label.strip(), answer.strip()
 
 
 def _weights(text: str) -> tuple[Decimal, Decimal, Decimal]:
@@ -339,7 +351,17 @@ async def run_ruleset_list(args: argparse.Namespace) -> int:
         for r in await repo.load_rule_sets(db.pool):
             print(f"{r.id:3}  {r.describe()}  咨询{'剔除' if r.exclude_consult else '计入'}  "
                   f"回访不成功{'剔除' if r.exclude_failed else '计入'}  {r.note}")
+            labels = "；".join(f"{QUESTION_LABELS[q]} {label}={answer}" for q, label, answer in r.answer_labels)
+            print(f"     答案标签: {labels or '仅标准答案'}")
     return ExitCode.OK
+
+
+def with_labels(base: tuple[tuple[str, str, str], ...], extra: list[tuple[str, str, str]]
+                ) -> tuple[tuple[str, str, str], ...]:
+    """``base`` with each (question, label) of ``extra`` added or re-pointed."""
+    table = {(q, label): answer for q, label, answer in base}
+    table.update({(q, label): answer for q, label, answer in extra})
+    return tuple((q, label, answer) for (q, label), answer in table.items())
 
 
 @async_handler
@@ -348,7 +370,7 @@ async def run_ruleset_add(args: argparse.Namespace) -> int:
     rule_set = RuleSet(name=args.name, effective_from=args.effective_from, k=args.k, w_response=w_response,
                        w_solved=w_solved, w_satisfied=w_satisfied, partly_counts_as=args.partly_counts_as,
                        exclude_consult=not args.include_consult, exclude_failed=not args.include_failed,
-                       note=args.note)
+                       note=args.note, answer_labels=with_labels(DEFAULT_ANSWER_LABELS, args.label))
     try:
         validate(rule_set)
     except RuleSetError as exc:

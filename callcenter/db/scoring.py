@@ -26,13 +26,13 @@ class RuleSetExists(ValueError):
 
 
 _RULE_SQL = """SELECT id, name, effective_from, k, w_response, w_solved, w_satisfied, partly_counts_as,
-                     exclude_consult, exclude_failed, note
+                     exclude_consult, exclude_failed, note, answer_labels
                 FROM rule_sets ORDER BY effective_from"""
 
 
 async def load_rule_sets(conn: asyncpg.Connection | asyncpg.Pool) -> list[RuleSet]:
     rows = await conn.fetch(_RULE_SQL)
-    return [RuleSet(**dict(r)) for r in rows]
+    return [RuleSet(**{**dict(r), "answer_labels": tuple(tuple(x) for x in r["answer_labels"])}) for r in rows]
 
 
 async def rule_set_for(conn, period: Period) -> RuleSet:
@@ -46,11 +46,12 @@ async def add_rule_set(conn, rule_set: RuleSet, created_by: str = "") -> int:
     try:
         return await conn.fetchval(
             """INSERT INTO rule_sets (name, effective_from, k, w_response, w_solved, w_satisfied,
-                                      partly_counts_as, exclude_consult, exclude_failed, note, created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
+                                      partly_counts_as, exclude_consult, exclude_failed, note, created_by,
+                                      answer_labels)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
             rule_set.name, rule_set.effective_from, rule_set.k, rule_set.w_response, rule_set.w_solved,
             rule_set.w_satisfied, rule_set.partly_counts_as, rule_set.exclude_consult,
-            rule_set.exclude_failed, rule_set.note, created_by)
+            rule_set.exclude_failed, rule_set.note, created_by, [list(x) for x in rule_set.answer_labels])
     except asyncpg.UniqueViolationError as exc:
         raise RuleSetExists(f"a rule set already takes effect on {rule_set.effective_from.isoformat()}") from exc
 
