@@ -36,9 +36,10 @@ async def tickets_called_between(conn: asyncpg.Connection, start: datetime, end:
             yield row
 
 
-async def record_export(pool: asyncpg.Pool, *, actor: str, month: str, path: str, rows: int) -> None:
-    """An export carries citizens' numbers out of the ledger: the audit log must show who took what."""
+async def record_export(pool: asyncpg.Pool, *, actor: str, month: str, path: str, rows: int,
+                        basis: str = "考核月", unmasked: bool = False) -> None:
+    """An export carries tickets (and, unmasked, citizens' numbers) out of the ledger: the audit log shows who took what."""
     await pool.execute(
         """INSERT INTO audit_log (actor, action, object_type, object_id, detail)
            VALUES ($1, 'export_tickets', 'tickets', $2, $3)""",
-        actor, month, {"path": path, "rows": rows})
+        actor, month, {"path": path, "rows": rows, "basis": basis, "unmasked": unmasked})
