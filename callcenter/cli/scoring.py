@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -27,7 +28,7 @@ from ..scoring.periods import Calendar, PeriodError
 from ..scoring.explain import Explanation
 from ..scoring.rates import BASIS_LABELS, display, round_half_up
 from ..scoring.rules import DEFAULT_ANSWER_LABELS, QUESTION_LABELS, RuleSet, RuleSetError, validate
-from .common import CliError, ExitCode, async_handler, database
+from .common import UNMASKED_HELP, CliError, ExitCode, async_handler, audit_unmasked, database
 
 ORDER = 45
 
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--json", action="store_const", const="json", dest="format", help=JSON_HELP)
     p.add_argument("--as-of", type=_instant, help="judge deadlines at this instant (default: now)")
+    p.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
     p.set_defaults(handler=run_stats)
 
     p = sub.add_parser("report", help="reports for the 分中心 (.xlsx)")
@@ -81,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--period", required=True, help=PERIOD_HELP)
     m.add_argument("--output", "-o", type=Path, help="the .xlsx to write (default: 三率月报-PERIOD.xlsx)")
     m.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
+    m.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
     m.set_defaults(handler=run_report_monthly)
 
     p = sub.add_parser("ruleset", help="scoring rule sets (k, weights, exclusions), dated")
@@ -309,6 +312,9 @@ async def run_stats(args: argparse.Namespace) -> int:
                 found = await scorecard.statistics(conn, args.period, day=args.day, now=args.as_of, top=args.top)
             except PeriodError as exc:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
+        if args.unmasked:
+            await audit_unmasked(db, "stats", args.period)
+            found = replace(found, phones_masked=False)
     if args.format == "json":
         _dump(found.as_dict())
         return ExitCode.OK
@@ -334,6 +340,9 @@ async def run_report_monthly(args: argparse.Namespace) -> int:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
             except LookupError as exc:
                 raise CliError(str(exc)) from exc
+        if args.unmasked:
+            await audit_unmasked(db, "report monthly", args.period)
+            m = replace(m, phones_masked=False)
     output = args.output or Path(f"三率月报-{m.period.label}.xlsx")
     if output.suffix.lower() != ".xlsx":
         raise CliError(f"{output}: the report is an .xlsx workbook", ExitCode.USAGE)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -22,7 +21,7 @@ from ..transfer.progress import terminal_progress
 from ..transfer.reader import FileRejected, UnsupportedFile
 from ..transfer.urban_import import import_urban_cases
 from ..transfer.writer import FORMATS, format_of
-from .common import CliError, ExitCode, async_handler, database
+from .common import CliError, ExitCode, async_handler, cli_actor, database
 
 ORDER = 40
 
@@ -143,7 +142,7 @@ async def run_import_urban(args: argparse.Namespace) -> int:
     path: Path = args.file
     with _import_errors(path):
         async with database(args) as db:
-            report = await import_urban_cases(db.pool, path, actor=_actor(), skip_invalid=args.skip_invalid)
+            report = await import_urban_cases(db.pool, path, actor=cli_actor(), skip_invalid=args.skip_invalid)
     _print_ignored_headers(report.ignored_headers)
     print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
           f"已存在 existing {report.existing}, 拒绝 rejected {report.rejected}")
@@ -210,7 +209,7 @@ async def run_export(args: argparse.Namespace) -> int:
                     bounds, label, basis = (p.start, p.end), p.label, "考核月"
                 out = out or default_export_path(label, fmt)
                 rows = await export_tickets(db.pool, bounds, out, fmt, progress, mask_phones=not args.unmasked)
-                await record_export(db.pool, actor=_actor(), month=label, path=str(out.resolve()), rows=rows,
+                await record_export(db.pool, actor=cli_actor(), month=label, path=str(out.resolve()), rows=rows,
                                     basis=basis, unmasked=args.unmasked)
     except ConnectionError as exc:
         raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
@@ -222,13 +221,6 @@ async def run_export(args: argparse.Namespace) -> int:
     masked = "完整号码 (已记入审计日志)" if args.unmasked else "电话已脱敏"
     print(f"exported {rows} tickets of {basis} {label} (来电时间 {start} → {end}, 北京时间; {masked}) to {out}")
     return int(ExitCode.OK)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..ledger.privacy import shown_phone
 from ..ledger.timezone import OFFICE_TZ, office_text
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
@@ -184,9 +185,8 @@ def _hot_spots(ws: Worksheet, m: Monthly) -> None:
                   [[h["address"], h["tickets"], "、".join(h["categories"]), "、".join(h["ticket_nos"])]
                    for h in m.hot_spots])
     _table(ws, last + 3, ["来电人电话", "来电人", "工单量", "分类", "首次来电", "最近来电"],
-           [[c["caller_phone"], c["caller_name"], c["tickets"], "、".join(c["categories"]),
-             c["first_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M"),
-             c["last_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M")] for c in m.repeat_callers])
+           [[shown_phone(c["caller_phone"], masked=m.phones_masked), c["caller_name"], c["tickets"], "、".join(c["categories"]),
+             office_text(c["first_at"]), office_text(c["last_at"])] for c in m.repeat_callers])
     _widths(ws, [24, 10, 24, 40, 17, 17])
 
 

@@ -17,6 +17,7 @@ from ..db import scoring as repo
 from ..db.ticket_queries import unit_names
 from ..db import urban as urban_repo
 from ..db.analysis import Compliance
+from ..ledger.privacy import shown_phone
 from ..scoring.explain import Explanation, explain
 from ..scoring.periods import Calendar, Period, day_window, period, previous
 from ..scoring.ranking import RankedUnit, rank
@@ -134,6 +135,7 @@ class Statistics:
     hot_spots: list
     repeat_callers: list
     compliance: list[Compliance]
+    phones_masked: bool = True         # 重复诉求人 numbers; False only for `stats --unmasked` (audited)
 
     def tables(self) -> dict[str, list[list]]:
         """Header row + rows per table, for terminal output."""
@@ -143,7 +145,8 @@ class Statistics:
         for dim, rows in self.by_dimension.items():
             out[labels[dim]] = [[labels[dim], "工单量"]] + [list(r) for r in rows]
         out["热点点位"] = [["问题点位", "工单量"]] + [[h["address"], h["tickets"]] for h in self.hot_spots]
-        out["重复诉求人"] = [["来电人电话", "工单量"]] + [[c["caller_phone"], c["tickets"]] for c in self.repeat_callers]
+        out["重复诉求人"] = [["来电人电话", "工单量"]] + [[shown_phone(c["caller_phone"], masked=self.phones_masked), c["tickets"]]
+                                                       for c in self.repeat_callers]
         out["时限执行"] = [COMPLIANCE_HEADERS] + [compliance_row(c) for c in self.compliance]
         return out
 
@@ -152,7 +155,8 @@ class Statistics:
                 "categories": [{"category": t.key, "tickets": t.count, "previous": t.previous} for t in self.categories],
                 **{dim: [{"key": k, "tickets": n} for k, n in rows] for dim, rows in self.by_dimension.items()},
                 "hot_spots": [{"address": h["address"], "tickets": h["tickets"]} for h in self.hot_spots],
-                "repeat_callers": [{"phone": c["caller_phone"], "tickets": c["tickets"]} for c in self.repeat_callers],
+                "repeat_callers": [{"phone": shown_phone(c["caller_phone"], masked=self.phones_masked),
+                                    "tickets": c["tickets"]} for c in self.repeat_callers],
                 "compliance": [{"kind": c.kind, "on_time": c.on_time, "late": c.late, "overdue": c.overdue,
                                 "pending": c.pending, "unknown": c.unknown,
                                 "on_time_rate": display(on_time_rate(c))} for c in self.compliance]}
@@ -204,6 +208,7 @@ class Monthly:
     problems: list
     explanation: Explanation
     urban: urban_repo.UrbanStats | None = None     # 城市管理 cases reported in the period
+    phones_masked: bool = True         # 重复诉求人 numbers; False only for `report monthly --unmasked` (audited)
 
 
 async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly:
