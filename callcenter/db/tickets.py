@@ -7,13 +7,14 @@ written in one transaction, so the trail can always replay to the status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
 
 from ..ledger import flow
-from ..ledger.deadlines import DeadlinePolicy, compute_deadlines, policy_in_force
+from ..ledger.deadlines import (DeadlinePolicy, ExtensionRefused, check_extension, compute_deadlines,
+                                policy_in_force)
 
 
 class TicketNotFound(LookupError):
@@ -76,6 +77,8 @@ async def apply_step(
         current = flow.parse_state(row["status"])
         target = flow.apply(current, step)
         action = flow.parse_action(step.action)
+        if action is flow.Action.EXTEND:
+            await _check_extension(conn, ticket_id, step.new_deadline, at)
         if step.unit_id is not None:
             kind = await conn.fetchval("SELECT kind FROM units WHERE id = $1 AND active", step.unit_id)
             if kind is None:
@@ -94,6 +97,20 @@ async def apply_step(
         await conn.execute("UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
                            ticket_id, target.value)
         return StepResult(ticket_id, current, target, event_id)
+
+
+async def _check_extension(conn: asyncpg.Connection, ticket_id: int, new_due: datetime,
+                           at: datetime | None) -> None:
+    """延期 limits (callcenter.ledger.deadlines.check_extension), as a refusal of the step."""
+    t = await conn.fetchrow(
+        """SELECT coalesce(dispatched_at, called_at) AS start, coalesce(extended_due_at, close_due_at) AS due
+             FROM tickets WHERE id = $1""", ticket_id)
+    try:
+        policy = policy_in_force(await load_policies(conn), t["start"])
+        check_extension(new_due, now=at or datetime.now(timezone.utc), current_due=t["due"], start=t["start"],
+                        policy=policy)
+    except (ExtensionRefused, LookupError) as exc:
+        raise flow.FlowError(f"延期被拒绝: {exc}") from None
 
 
 async def _record_side_effects(conn: asyncpg.Connection, ticket_id: int, action: flow.Action,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Sequence
 
-from .timezone import local_date
+from .timezone import local_date, office_text
 
 #: 一级分类 with the emergency (24 h) closure rule, unless the policy table says otherwise.
 UTILITY_CATEGORIES = frozenset({"水电气热"})
@@ -77,3 +77,28 @@ def compute_deadlines(
         contact_due_at=dispatched_at + timedelta(hours=contact_hours),
         close_due_at=dispatched_at + close,
     )
+
+
+class ExtensionRefused(ValueError):
+    """A 延期 whose new deadline the policy does not allow; the message names the limit."""
+
+
+def check_extension(new_due: datetime, *, now: datetime, current_due: datetime | None, start: datetime,
+                    policy: DeadlinePolicy) -> datetime:
+    """A 延期's new 办结 deadline, or :class:`ExtensionRefused` naming the limit it breaks.
+
+    It must lie after now and after the current deadline (an extension never brings a
+    ticket closer to overdue), and no further than the policy's longest extension:
+    ``close_days_complex`` days from dispatch (``start``).
+    """
+    if new_due.tzinfo is None:
+        raise ValueError("new_due must be timezone-aware")
+    if new_due <= now:
+        raise ExtensionRefused(f"新的办结期限 {office_text(new_due)} 早于当前时间 {office_text(now)}")
+    if current_due is not None and new_due <= current_due:
+        raise ExtensionRefused(f"新的办结期限 {office_text(new_due)} 不晚于当前期限 {office_text(current_due)}, 延期须延后期限")
+    longest = start + timedelta(days=policy.close_days_complex)
+    if new_due > longest:
+        raise ExtensionRefused(f"新的办结期限 {office_text(new_due)} 超过最长延期: 派单后 {policy.close_days_complex} 天, "
+                               f"即 {office_text(longest)} (办理期限规则自 {policy.effective_from.isoformat()} 起)")
+    return new_due
