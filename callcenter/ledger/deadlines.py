@@ -102,3 +102,22 @@ def check_extension(new_due: datetime, *, now: datetime, current_due: datetime |
         raise ExtensionRefused(f"新的办结期限 {office_text(new_due)} 超过最长延期: 派单后 {policy.close_days_complex} 天, "
                                f"即 {office_text(longest)} (办理期限规则自 {policy.effective_from.isoformat()} 起)")
     return new_due
+
+
+#: The limits a policy sets, in the order people read them, with their Chinese names.
+POLICY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("sign_hours", "签收时限(小时)"), ("contact_hours", "首次联系时限(小时)"),
+    ("contact_hours_urgent", "紧急工单首次联系(小时)"), ("close_days", "办结时限(天)"),
+    ("close_days_complex", "复杂工单/最长延期(天)"), ("close_hours_urgent", "紧急及水电气热办结(小时)"),
+)
+
+
+def policy_problems(policy: DeadlinePolicy) -> list[str]:
+    """Everything wrong with a policy (empty: it can be used)."""
+    problems = [f"{label} 须为正整数" for name, label in POLICY_FIELDS
+                if not isinstance(getattr(policy, name), int) or getattr(policy, name) <= 0]
+    if not problems and policy.close_days_complex < policy.close_days:
+        problems.append("复杂工单/最长延期(天) 不能短于 办结时限(天)")
+    if not problems and policy.contact_hours_urgent > policy.contact_hours:
+        problems.append("紧急工单首次联系(小时) 不能长于 首次联系时限(小时)")
+    return problems

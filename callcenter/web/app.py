@@ -14,8 +14,9 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, deadline_warnings, health, home,
-               keys, login, metrics, recordings, repeat, review, ticket_export, tickets, urban, wall)
+from . import (api, api_session, appeals, audit, cache, calls, campaigns_page, console, deadline_policies,
+               deadline_warnings, health, home, keys, login, metrics, recordings, repeat, review, ticket_export, tickets,
+               urban, wall)
 from .access import access_middleware, route_table
 from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
@@ -32,7 +33,7 @@ PAGE_MODULES: list[ModuleType] = [
     calls, recordings, review,              # 回访审核
     console, wall, repeat,                  # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
-    audit, api, metrics,
+    audit, deadline_policies, api, metrics,
 ]
 
 
