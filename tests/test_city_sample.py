@@ -144,3 +144,24 @@ async def test_no_utc_in_any_table_workbook_or_statement_the_office_receives(imp
     assert "import" not in statement
     assert "市级系统 工单导入（市级工单状态：已回访），本街道状态记为 已回访" in statement
     assert "办理结果（市级系统）：" in statement
+
+
+async def test_monthly_sheets_date_city_results_on_one_named_base(imported, capsys, tmp_path):
+    book_path = tmp_path / "m.xlsx"
+    code, _, err = await cli(capsys, "report", "monthly", "--period", "2024-05", "--as-of", AS_OF, "-o", str(book_path))
+    assert code == 0, err
+    book = load_workbook(book_path)
+    daily = [[c.value for c in r] for r in book["日趋势"].iter_rows()]
+    head = next(i for i, r in enumerate(daily) if r[0] == "日期")
+    assert "按回访日期" in str(daily[0][0]) and daily[head][1] == "工单量"
+    days = [r for r in daily[head + 1:] if r[0]]
+    assert days and all(r[2] <= r[1] for r in days)          # never more effective callbacks than tickets
+    problems = [[c.value for c in r] for r in book["不满意未解决"].iter_rows()]
+    head = next(i for i, r in enumerate(problems) if r[0] == "工单编号")
+    columns = problems[head]
+    rows = [dict(zip(columns, r)) for r in problems[head + 1:] if r[0]]
+    assert "回访时间/办结时间" in columns and rows
+    assert {r["时间依据"] for r in rows} == {"办结时间"}        # the sample's results are all the city's
+    with open(SHIPPED_SAMPLE, encoding="utf-8-sig", newline="") as f:
+        closed = {r["工单编号"]: r["办结时间"][:16] for r in csv.DictReader(f)}
+    assert all(r["回访时间/办结时间"] == closed[r["工单编号"]] for r in rows)

@@ -140,16 +140,18 @@ def _categories(ws: Worksheet, m: Monthly) -> None:
     _widths(ws, [14, 14, 14, 10, 10])
 
 
+#: The one date base of the 日趋势 and 问题工单 sheets: when a ticket's answers were given.
+SCORE_DATE_HEADER = "回访日期 (本街道回访按回访时间, 市级回访按办结时间)"
+
+
 def _daily(ws: Worksheet, m: Monthly) -> None:
-    row = _header(ws, f"日趋势 (日报 {m.calendar.daily_cut_hour}:00 至次日 {m.calendar.daily_cut_hour}:00，剔除后)", m)
-    volumes = dict(m.daily_volume)
+    """One base for every column: the day a ticket was scored (never 来电时间 beside 回访)."""
+    row = _header(ws, f"日趋势 (日报 {m.calendar.daily_cut_hour}:00 至次日 {m.calendar.daily_cut_hour}:00，剔除后；"
+                      f"按{SCORE_DATE_HEADER})", m)
     rates_by_day = {r.key: r.excluded for r in m.daily.rows}
-    days = sorted(set(volumes) | set(rates_by_day))
-    empty = None
-    last = _table(ws, row, ["日期", "来电工单量", *RATE_HEADERS],
-                  [[d.isoformat(), volumes.get(d, 0),
-                    *(_rate_cells(rates_by_day[d]) if d in rates_by_day else [0, empty, empty, empty, empty])]
-                   for d in days])
+    days = sorted(rates_by_day)
+    last = _table(ws, row, ["日期", "工单量", *RATE_HEADERS],
+                  [[d.isoformat(), rates_by_day[d].counts.volume, *_rate_cells(rates_by_day[d])] for d in days])
     if days:
         line = LineChart()
         line.title, line.y_axis.title = "每日三率 (%)", "%"
@@ -158,7 +160,7 @@ def _daily(ws: Worksheet, m: Monthly) -> None:
         line.width, line.height = 26, 10
         ws.add_chart(line, "J5")
         volume = LineChart()
-        volume.title = "每日来电工单量"
+        volume.title = "每日工单量 (按回访日期)"
         volume.add_data(Reference(ws, min_col=2, min_row=row, max_row=last), titles_from_data=True)
         volume.set_categories(Reference(ws, min_col=1, min_row=row + 1, max_row=last))
         volume.width, volume.height = 26, 8
@@ -169,14 +171,15 @@ def _daily(ws: Worksheet, m: Monthly) -> None:
 def _problems(ws: Worksheet, m: Monthly) -> None:
     row = _header(ws, "不满意 / 未解决工单清单", m)
     _table(ws, row, ["工单编号", "标题", "一级分类", "二级分类", "承办科室", "社区", "问题点位", "是否联系",
-                     "是否解决", "是否满意", "不满意原因", "回访来源", "回访时间", "已核减"],
+                     "是否解决", "是否满意", "不满意原因", "回访来源", "回访时间/办结时间", "时间依据", "已核减"],
            [[p["ticket_no"], p["title"], p["category_l1"], p["category_l2"], p["department"] or "", p["community"] or "",
              p["address"], INTENT_LABELS.get(p["contacted"], ""), INTENT_LABELS.get(p["solved"], ""),
              INTENT_LABELS.get(p["satisfaction"], ""), p["reason"] or "", SOURCE_LABELS.get(p["source"], p["source"]),
-             p["scored_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M"), "是" if p["granted"] else ""]
+             office_text(p["scored_at"]), "回访时间" if p["source"] == "own" else "办结时间",
+             "是" if p["granted"] else ""]
             for p in m.problems])
     ws.freeze_panes = f"A{row + 1}"
-    _widths(ws, [16, 24, 12, 12, 12, 12, 20, 8, 9, 9, 30, 11, 16, 7])
+    _widths(ws, [16, 24, 12, 12, 12, 12, 20, 8, 9, 9, 30, 11, 16, 9, 7])
 
 
 def _hot_spots(ws: Worksheet, m: Monthly) -> None:

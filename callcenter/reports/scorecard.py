@@ -201,7 +201,6 @@ class Monthly:
     categories_by_level: list
     by_appeal_kind: list[tuple[str, int]]
     by_hour: list[tuple[str, int]]
-    daily_volume: list[tuple[date, int]]
     hot_spots: list
     repeat_callers: list
     compliance: list[Compliance]
@@ -229,8 +228,6 @@ async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly
         categories_by_level=await analysis.volume_by_category_levels(conn, p.start, p.end),
         by_appeal_kind=await analysis.volume_by(conn, p.start, p.end, "appeal_kind", cal.timezone),
         by_hour=sorted(await analysis.volume_by(conn, p.start, p.end, "hour", cal.timezone)),
-        daily_volume=await analysis.daily_volume(conn, p.start, p.end, timezone=cal.timezone,
-                                                 cut_hour=cal.daily_cut_hour),
         hot_spots=await analysis.hot_spots(conn, p.start, p.end),
         repeat_callers=await analysis.repeat_callers(conn, p.start, p.end),
         compliance=await analysis.deadline_compliance(conn, p.start, p.end, now=as_of),
