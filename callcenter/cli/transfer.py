@@ -37,8 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Import the city's ticket export. Headers are the city's Chinese ones (工单编号, 一级分类, "
                     "来电时间 …) or the ledger's column names (ticket_no, category_l1, called_at …). "
                     "All or nothing: if any row is invalid nothing is written and every bad row is listed "
-                    "(exit 3). Re-importing is safe: known 工单编号 are updated, never duplicated; the "
-                    "street's own flow (status, 签收, 联系 …) is never touched by a re-import. CSV must be "
+                    "(exit 3). Each ticket enters the flow at the state its 工单状态 names (docs/city-data.md), "
+                    "with no invented steps. Re-importing is safe: known 工单编号 are updated, never duplicated, "
+                    "and only ever moved forward; a ledger ahead of the city is kept and the disagreement "
+                    "recorded. 是否联系/是否解决/是否满意 accept the labels of the rule set in force on 来电时间 "
+                    "(e.g. 基本解决, 比较满意; see `ruleset list`). CSV must be "
                     "UTF-8 (with or without BOM) or GB18030/GBK; times without a zone are Beijing time. "
                     "Exit codes: 0 imported, 2 unusable path, 3 file or rows rejected, 1 other failure.")
     tickets.add_argument("file", type=Path, help="the .csv or .xlsx file")

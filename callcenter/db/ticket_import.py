@@ -2,9 +2,11 @@
 
 Row-by-row inserts would take minutes for a year of tickets; COPY plus a single
 ``INSERT … ON CONFLICT`` takes seconds.  Everything happens in one transaction,
-so an import is whole or absent.  The city's columns are updated on re-import;
-the street's flow columns (status, signed_at, …) are written on first insert
-only, because from then on they belong to the flow (``tickets.apply_step``).
+so an import is whole or absent.  The city's columns are updated on re-import.
+A ticket enters at the state its 工单状态 names (callcenter.ledger.city_status) and
+a re-import only moves it forward; the step times (signed_at, first_contact_at)
+belong to the flow (``tickets.apply_step``) and are never written here — a step
+passed without one is marked 时间未知 instead.
 """
 from __future__ import annotations
 
