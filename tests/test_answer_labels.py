@@ -1,22 +1,14 @@
 """Answer labels are the rule set's data: the city's 基本解决 / 比较满意 import, an unknown label does not."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
 
-from callcenter.cli import main
 from callcenter.scoring.rules import DEFAULT_RULE_SET, RuleSetError, validate
 
+from .cli_runner import cli
 from .test_import import row, write_csv
-
-
-async def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The shipped sample file, imported as a new user would: states, 时限 figures and 失分分析 against a hand count."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -13,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from callcenter.appeals_templates.docx import statement_docx
-from callcenter.cli import main
 from callcenter.db import appeals as appeals_repo
 from callcenter.ledger.timezone import OFFICE_TZ
 
+from .cli_runner import cli
 from .test_import import SHIPPED_SAMPLE
 
 AS_OF = "2024-05-25T12:00"
@@ -43,13 +42,6 @@ def hand_count() -> dict:
     # with neither time in the file.
     return {"tickets": len(rows), "sign_unknown": len(rows), "contact_unknown": len(rows), "close": close,
             "states": Counter(r["工单状态"] for r in rows)}
-
-
-async def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -1,22 +1,14 @@
 """Deadline policies without SQL (CLI and admin page), and 超期预警 paged over what the street really holds."""
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta, timezone
 
-from callcenter.cli import main
 from callcenter.db import tickets as repo
 from callcenter.db.tickets import load_policies
 
 from .factories import insert_ticket
+from .cli_runner import cli
 from .test_web_helpers import client, sign_in, users  # noqa: F401  (fixtures)
-
-
-async def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_deadlines_list_and_add_from_the_cli(db, db_dsn, monkeypatch, tmp_path, capsys):

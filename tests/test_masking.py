@@ -1,25 +1,17 @@
 """Phone numbers are masked in every output the office reads; --unmasked shows them and leaves an audit row."""
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from openpyxl import load_workbook
 
-from callcenter.cli import main
 from callcenter.transfer.importer import import_tickets
 
+from .cli_runner import cli
 from .test_import import row, write_csv
 
 FULL, MASKED = "13800000001", "138****0001"
-
-
-async def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
