@@ -39,3 +39,15 @@ async def test_steps_passed_before_import_read_time_unknown_not_overdue(client, 
     page = text_of(await (await client.get(f"/tickets/{ticket_id}")).text())
     deadlines = page.split("期限 环节")[1].split("办理")[0]
     assert deadlines.count("时间未知") == 2 and "已超期" not in deadlines.split("办结")[0]
+
+
+async def test_dashboard_shows_unknown_times_beside_the_on_time_rates(client, db, tmp_path):
+    rows = [row(f"D{i}", 工单状态="已回访", 办结时间="2024-05-03 10:00", 是否有效回访="是", 是否联系="是",
+                是否解决="已解决", 是否满意="满意") for i in range(3)]
+    await import_tickets(db.pool, write_csv(tmp_path / "t.csv", rows))
+    await sign_in(client, "agent")
+    page = text_of(await (await client.get("/?period=2024-05")).text())
+    table = page.split("时限执行")[1]
+    assert "时间未知(不计入)" in table
+    # 签收 and 首次联系: no known time, so no rate, and all 3 counted as unknown; 办结 known and on time.
+    assert "签收 0 0 0 0 — 3" in table and "首次联系 0 0 0 0 — 3" in table and "办结 3 0 0 0 100.00 0" in table
