@@ -16,7 +16,7 @@ from callcenter.db import appeals as appeals_repo
 from callcenter.ledger.timezone import OFFICE_TZ
 
 from .cli_runner import cli
-from .test_import import SHIPPED_SAMPLE
+from .test_import import SHIPPED_SAMPLE, row, write_csv
 
 AS_OF = "2024-05-25T12:00"
 PERIOD_START, PERIOD_END = datetime(2024, 4, 19, tzinfo=OFFICE_TZ), datetime(2024, 5, 19, tzinfo=OFFICE_TZ)
@@ -157,3 +157,26 @@ async def test_monthly_sheets_date_city_results_on_one_named_base(imported, caps
     with open(SHIPPED_SAMPLE, encoding="utf-8-sig", newline="") as f:
         closed = {r["工单编号"]: r["办结时间"][:16] for r in csv.DictReader(f)}
     assert all(r["回访时间/办结时间"] == closed[r["工单编号"]] for r in rows)
+
+
+async def test_a_city_result_is_dated_by_the_citys_callback_time_when_the_file_has_one(db, db_dsn, monkeypatch,
+                                                                                        tmp_path, capsys):
+    monkeypatch.setenv("CALLCENTER_DSN", db_dsn)
+    monkeypatch.setenv("CALLCENTER_HOME", str(tmp_path / "home"))
+    answered = dict(工单状态="已回访", 是否有效回访="是", 是否联系="是", 是否解决="未解决", 是否满意="不满意",
+                    办结时间="2024-05-17 10:00:00")
+    rows = [{**row("CB1", **answered), "回访时间": "2024-05-20 09:00:00"}, {**row("CB2", **answered), "回访时间": ""}]
+    path = write_csv(tmp_path / "t.csv", rows)
+    code, _, err = await cli(capsys, "import", "tickets", str(path))
+    assert code == 0, err
+    for period, expected in (("2024-05", {"CB2"}), ("2024-06", {"CB1"})):
+        code, out, err = await cli(capsys, "rates", "--period", period, "--by", "street", "--basis", "all", "--json")
+        assert code == 0, err
+        assert json.loads(out)["rows"][0]["effective"] == len(expected)
+        book = tmp_path / f"{period}.xlsx"
+        code, _, err = await cli(capsys, "report", "monthly", "--period", period, "-o", str(book))
+        sheet = [[c.value for c in r] for r in load_workbook(book)["不满意未解决"].iter_rows()]
+        head = next(i for i, r in enumerate(sheet) if r[0] == "工单编号")
+        rows = {r[0]: dict(zip(sheet[head], r)) for r in sheet[head + 1:] if r[0]}
+        assert set(rows) == expected
+    assert rows["CB1"]["时间依据"] == "市级回访时间" and rows["CB1"]["回访时间/办结时间"] == "2024-05-20 09:00"

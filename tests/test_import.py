@@ -381,7 +381,7 @@ async def test_xlsx_with_native_cells_imports(db, tmp_path):
         cells = row(no)
         cells.update(来电时间=datetime(2024, 5, 2, 8, 15), 派单时间=datetime(2024, 5, 2, 9, 45),
                      办理时限=168.0, 来电人电话=phone)
-        sheet.append([cells[h] or None for h in tr.HEADERS])
+        sheet.append([cells.get(h) or None for h in tr.HEADERS])
     path = tmp_path / "t.xlsx"
     book.save(path)
     report = await import_tickets(db.pool, path)
@@ -396,9 +396,9 @@ async def test_xlsx_errors_use_sheet_row_numbers(db, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(list(tr.HEADERS))
-    sheet.append([row("X1")[h] for h in tr.HEADERS])
+    sheet.append([row("X1").get(h) for h in tr.HEADERS])
     sheet.append([None] * len(tr.HEADERS))                   # blank rows are skipped, still counted
-    sheet.append([row("X2", 一级分类="无此类")[h] for h in tr.HEADERS])
+    sheet.append([row("X2", 一级分类="无此类").get(h) for h in tr.HEADERS])
     book.save(tmp_path / "t.xlsx")
     with pytest.raises(ImportRejected) as err:
         await import_tickets(db.pool, tmp_path / "t.xlsx")
@@ -412,7 +412,7 @@ async def test_xlsx_rejects_are_written_as_csv_with_readable_cells(db, tmp_path)
     for no, category in (("X1", "物业管理"), ("X2", "无此类")):
         cells = row(no, 一级分类=category)
         cells.update(来电时间=datetime(2024, 5, 2, 8, 15), 派单时间=None, 办理时限=168)
-        sheet.append([cells[h] for h in tr.HEADERS])
+        sheet.append([cells.get(h) for h in tr.HEADERS])
     book.save(tmp_path / "city.xlsx")
     report = await import_tickets(db.pool, tmp_path / "city.xlsx", skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)

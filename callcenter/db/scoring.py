@@ -172,7 +172,7 @@ async def ticket_facts(conn, ticket_ids: list[int]) -> list[TicketFacts]:
     """The raw inputs of the pure resolution (callcenter.scoring.answers.resolve) for these tickets."""
     tickets = await conn.fetch(
         """SELECT id AS ticket_id, called_at, category_l1, closed_at, status, ticket_type,
-                  city_effective_callback, city_contacted, city_solved, city_satisfied,
+                  city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at,
                   department_id, community_id
              FROM tickets WHERE id = ANY($1::bigint[]) ORDER BY id""", ticket_ids)
     attempts = await conn.fetch(
@@ -195,6 +195,7 @@ async def ticket_facts(conn, ticket_ids: list[int]) -> list[TicketFacts]:
 
 _PROBLEM_SQL = """
 SELECT t.id, t.ticket_no, t.title, t.category_l1, t.category_l2, t.address, t.called_at, s.scored_at,
+       t.city_callback_at IS NOT NULL AS city_dated,
        s.source, s.contacted, s.solved, s.satisfaction,
        d.name AS department, c.name AS community, t.handling_result,
        (SELECT x.transcript FROM callback_answers x

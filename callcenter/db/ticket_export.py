@@ -16,7 +16,7 @@ _CALLED_BETWEEN = """
 SELECT ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
        urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
        department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
-       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied
+       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at
   FROM tickets
  WHERE called_at >= $1 AND called_at < $2
  ORDER BY called_at, id

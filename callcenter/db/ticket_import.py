@@ -60,6 +60,7 @@ CREATE TEMP TABLE ticket_import_staging (
     city_contacted          text NOT NULL,
     city_solved             text NOT NULL,
     city_satisfied          text NOT NULL,
+    city_callback_at        timestamptz,
     sign_due_at             timestamptz NOT NULL,
     contact_due_at          timestamptz NOT NULL,
     close_due_at            timestamptz NOT NULL,
@@ -102,6 +103,8 @@ UPDATE ticket_import_staging s SET
        city_contacted          = CASE WHEN 'city_contacted' = ANY($1::text[]) THEN s.city_contacted ELSE t.city_contacted END,
        city_solved             = CASE WHEN 'city_solved' = ANY($1::text[]) THEN s.city_solved ELSE t.city_solved END,
        city_satisfied          = CASE WHEN 'city_satisfied' = ANY($1::text[]) THEN s.city_satisfied ELSE t.city_satisfied END,
+       city_callback_at        = CASE WHEN 'city_callback_at' = ANY($1::text[]) THEN s.city_callback_at
+                                      ELSE t.city_callback_at END,
        sign_due_at             = CASE WHEN $2 THEN s.sign_due_at ELSE t.sign_due_at END,
        contact_due_at          = CASE WHEN $2 THEN s.contact_due_at ELSE t.contact_due_at END,
        close_due_at            = CASE WHEN $2 THEN s.close_due_at ELSE t.close_due_at END
@@ -138,14 +141,14 @@ WITH upserted AS (
         ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
         urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
         department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
-        handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied,
+        handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at,
         department_id, community_id, sign_due_at, contact_due_at, close_due_at,
         status, sign_time_unknown, contact_time_unknown, close_time_unknown, awaiting_since)
     SELECT s.ticket_no, s.ticket_type, s.appeal_kind, s.category_l1, s.category_l2, s.category_l3, s.title,
            s.content, s.urgency, s.caller_name, s.caller_phone, s.district, s.street, s.community_name,
            s.address, s.host_unit, s.department_name, s.called_at, s.dispatched_at, s.time_limit_hours,
            s.closed_at, s.city_status, s.handling_result, s.city_effective_callback, s.city_contacted,
-           s.city_solved, s.city_satisfied, d.id, c.id, s.sign_due_at, s.contact_due_at, s.close_due_at,
+           s.city_solved, s.city_satisfied, s.city_callback_at, d.id, c.id, s.sign_due_at, s.contact_due_at, s.close_due_at,
            s.entry_state, s.sign_unknown, s.contact_unknown, s.close_skipped AND s.closed_at IS NULL,
            CASE WHEN s.entry_state = 'awaiting_callback' THEN now() END
       FROM ticket_import_staging s
@@ -179,6 +182,7 @@ WITH upserted AS (
         city_contacted          = EXCLUDED.city_contacted,
         city_solved             = EXCLUDED.city_solved,
         city_satisfied          = EXCLUDED.city_satisfied,
+        city_callback_at        = EXCLUDED.city_callback_at,
         department_id           = coalesce(t.department_id, EXCLUDED.department_id),
         community_id            = coalesce(t.community_id, EXCLUDED.community_id),
         sign_due_at             = EXCLUDED.sign_due_at,
@@ -195,7 +199,7 @@ WITH upserted AS (
             t.urgency, t.caller_name, t.caller_phone, t.district, t.street, t.community_name, t.address,
             t.host_unit, t.department_name, t.called_at, t.dispatched_at, t.time_limit_hours, t.closed_at,
             t.city_status, t.handling_result, t.city_effective_callback, t.city_contacted, t.city_solved,
-            t.city_satisfied)
+            t.city_satisfied, t.city_callback_at)
            IS DISTINCT FROM
            (EXCLUDED.ticket_type, EXCLUDED.appeal_kind, EXCLUDED.category_l1, EXCLUDED.category_l2,
             EXCLUDED.category_l3, EXCLUDED.title, EXCLUDED.content, EXCLUDED.urgency, EXCLUDED.caller_name,
@@ -203,7 +207,7 @@ WITH upserted AS (
             EXCLUDED.address, EXCLUDED.host_unit, EXCLUDED.department_name, EXCLUDED.called_at,
             EXCLUDED.dispatched_at, EXCLUDED.time_limit_hours, EXCLUDED.closed_at, EXCLUDED.city_status,
             EXCLUDED.handling_result, EXCLUDED.city_effective_callback, EXCLUDED.city_contacted,
-            EXCLUDED.city_solved, EXCLUDED.city_satisfied)
+            EXCLUDED.city_solved, EXCLUDED.city_satisfied, EXCLUDED.city_callback_at)
     RETURNING t.id, t.ticket_no, (t.xmax = 0) AS is_new      -- xmax 0: the row was inserted, not updated
 ), events AS (
     -- A new ticket, a forward move, or a city state behind ours (recorded, not applied).

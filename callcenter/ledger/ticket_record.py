@@ -310,8 +310,11 @@ FIELDS: tuple[Field, ...] = (
     Field("city_contacted", "是否联系", _text),
     Field("city_solved", "是否解决", _text),
     Field("city_satisfied", "是否满意", _text),
+    Field("city_callback_at", "回访时间", parse_time),      # the city's callback, when its export has one
 )
 HEADERS: tuple[str, ...] = tuple(f.header for f in FIELDS)
+#: The columns every export of the city's carries (domain.md); the ones after them are optional.
+STANDARD_HEADERS: tuple[str, ...] = HEADERS[:HEADERS.index("回访时间")]
 COLUMNS: tuple[str, ...] = tuple(f.column for f in FIELDS)
 REQUIRED: tuple[Field, ...] = tuple(f for f in FIELDS if f.required)
 
@@ -346,6 +349,7 @@ class TicketRecord:
     city_contacted: str = ""
     city_solved: str = ""
     city_satisfied: str = ""
+    city_callback_at: datetime | None = None
 
 
 assert {f.name for f in dc_fields(TicketRecord)} == set(COLUMNS), "FIELDS and TicketRecord disagree"
@@ -458,7 +462,7 @@ def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
         errors.append(RowError(line, headers.label("category_l1"),
                                f"未知一级分类 “{category}” (不在分类表中)", category))
     called = values.get("called_at")
-    for column in ("dispatched_at", "closed_at"):
+    for column in ("dispatched_at", "closed_at", "city_callback_at"):
         later = values.get(column)
         if called and later and later < called:
             errors.append(RowError(line, headers.label(column), f"早于来电时间 {cell_text(called.replace(tzinfo=None))}",

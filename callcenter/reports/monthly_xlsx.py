@@ -141,7 +141,14 @@ def _categories(ws: Worksheet, m: Monthly) -> None:
 
 
 #: The one date base of the 日趋势 and 问题工单 sheets: when a ticket's answers were given.
-SCORE_DATE_HEADER = "回访日期 (本街道回访按回访时间, 市级回访按办结时间)"
+SCORE_DATE_HEADER = "回访日期 (本街道回访按回访时间, 市级回访按其回访时间, 文件无回访时间时按办结时间)"
+
+
+def score_date_basis(source: str, city_dated: bool) -> str:
+    """Which time dates a scored ticket (callcenter.scoring.answers.resolve)."""
+    if source == "own":
+        return "回访时间"
+    return "市级回访时间" if source == "city" and city_dated else "办结时间"
 
 
 def _daily(ws: Worksheet, m: Monthly) -> None:
@@ -175,7 +182,7 @@ def _problems(ws: Worksheet, m: Monthly) -> None:
            [[p["ticket_no"], p["title"], p["category_l1"], p["category_l2"], p["department"] or "", p["community"] or "",
              p["address"], INTENT_LABELS.get(p["contacted"], ""), INTENT_LABELS.get(p["solved"], ""),
              INTENT_LABELS.get(p["satisfaction"], ""), p["reason"] or "", SOURCE_LABELS.get(p["source"], p["source"]),
-             office_text(p["scored_at"]), "回访时间" if p["source"] == "own" else "办结时间",
+             office_text(p["scored_at"]), score_date_basis(p["source"], p["city_dated"]),
              "是" if p["granted"] else ""]
             for p in m.problems])
     ws.freeze_panes = f"A{row + 1}"

@@ -102,12 +102,12 @@ def _unknown_or(ticket: Mapping[str, Any], flag: str, done: datetime | None, lab
 
 
 #: City columns holding instants (shown in Beijing time) and the phone (masked unless allowed).
-_TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at"})
+_TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at", "city_callback_at"})
 
 
 #: The city's own status and callback columns: shown as 市级系统 values, never as the ticket's live state.
 CITY_SYSTEM_COLUMNS = frozenset({"city_status", "handling_result", "city_effective_callback", "city_contacted",
-                                 "city_solved", "city_satisfied"})
+                                 "city_solved", "city_satisfied", "city_callback_at"})
 
 
 def city_fields(ticket: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
