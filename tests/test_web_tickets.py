@@ -280,11 +280,15 @@ async def test_export_writes_the_filtered_tickets_and_audits_it(client, db):
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][0] == "工单编号" and rows[0][-1] == "街道流转状态"
     assert [r[0] for r in rows[1:]] == ["E1"]
-    assert "13812345678" in rows[1] and "待签收" in rows[1]
+    assert "138****5678" in rows[1] and "13812345678" not in rows[1] and "待签收" in rows[1]   # masked by default
+    full = await client.get("/tickets/export.xlsx", params={"q": "噪音", "unmasked": "1"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(await full.read()), read_only=True).active.iter_rows(values_only=True))
+    assert "13812345678" in rows[1]
     async with db.pool.acquire() as conn:
-        audit = await conn.fetchrow("SELECT actor, action, detail FROM audit_log")
-    assert audit["actor"] == "supervisor" and audit["action"] == "export_tickets"
-    assert audit["detail"]["rows"] == 1 and audit["detail"]["filter"]["q"] == "噪音"
+        audit = await conn.fetch("SELECT actor, action, detail FROM audit_log ORDER BY id")
+    assert [(a["actor"], a["action"], a["detail"]["unmasked"]) for a in audit] == [
+        ("supervisor", "export_tickets", False), ("supervisor", "export_tickets", True)]
+    assert audit[0]["detail"]["rows"] == 1 and audit[0]["detail"]["filter"]["q"] == "噪音"
 
 
 async def test_export_refuses_more_rows_than_the_limit(db, settings, users):
