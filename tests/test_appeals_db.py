@@ -14,6 +14,7 @@ from callcenter.scoring.rates import Counts, rates, tally_one
 
 from . import scoring_factories as f
 
+NO_EVIDENCE = "书面说明: 点位归属以区划图为准, 无需另附证据"
 BJ = timezone(timedelta(hours=8))
 MONTH_START = datetime(2024, 4, 19, tzinfo=BJ)
 MONTH_END = datetime(2024, 5, 19, tzinfo=BJ)
@@ -33,15 +34,15 @@ async def test_an_appeal_goes_through_every_state_with_its_history(db):
         assert row["state"] == "draft"
         assert row["due_at"] == datetime(2024, 5, 8, 9, tzinfo=BJ)          # 办结 + 5 days (default)
         with pytest.raises(ap.AppealError, match="申诉理由"):
-            await repo.apply_action(conn, appeal_id, "submit", actor="sup")    # no grounds yet
+            await repo.apply_action(conn, appeal_id, "submit", actor="sup", reason=NO_EVIDENCE)    # no grounds yet
         await repo.update_draft(conn, appeal_id, grounds="非本辖区", statement="点位属清河街道。",
                                 handling_record="已核实", actor="sup")
-        assert await repo.apply_action(conn, appeal_id, "submit", actor="sup") is ap.State.SUBMITTED
+        assert await repo.apply_action(conn, appeal_id, "submit", actor="sup", reason=NO_EVIDENCE) is ap.State.SUBMITTED
         with pytest.raises(ap.AppealError, match="只有草稿"):
             await repo.update_draft(conn, appeal_id, grounds="非本辖区", statement="改", handling_record="",
                                     actor="sup")
         assert await repo.apply_action(conn, appeal_id, "withdraw", actor="sup", reason="补证据") is ap.State.DRAFT
-        await repo.apply_action(conn, appeal_id, "submit", actor="sup")
+        await repo.apply_action(conn, appeal_id, "submit", actor="sup", reason=NO_EVIDENCE)
         assert await repo.apply_action(conn, appeal_id, "deny", actor="sup", reason="证据不足") is ap.State.DENIED
         with pytest.raises(ap.IllegalTransition, match="denied"):
             await repo.apply_action(conn, appeal_id, "grant", actor="sup")
@@ -52,7 +53,7 @@ async def test_an_appeal_goes_through_every_state_with_its_history(db):
         second = await repo.create_appeal(conn, t, grounds="不合理诉求", statement="再次申诉", actor="sup")
         with pytest.raises(ap.AppealError, match="已有申诉"):
             await repo.create_appeal(conn, t, actor="sup")
-        await repo.apply_action(conn, second, "submit", actor="sup")
+        await repo.apply_action(conn, second, "submit", actor="sup", reason=NO_EVIDENCE)
         assert await repo.apply_action(conn, second, "grant", actor="sup") is ap.State.GRANTED
         row = await repo.get_appeal(conn, second)
         assert row["submitted_at"] is not None and row["decided_at"] is not None
@@ -87,7 +88,7 @@ async def test_granting_changes_the_excluded_basis_by_exactly_the_tickets_contri
         target = ids[1]                               # 是/未解决/不满意: costs points
         appeal_id = await repo.create_appeal(conn, target, grounds="不合理诉求", statement="恶意投诉", actor="sup")
         before, rule_set = await _month(conn, LATER)
-        await repo.apply_action(conn, appeal_id, "submit", actor="sup")
+        await repo.apply_action(conn, appeal_id, "submit", actor="sup", reason=NO_EVIDENCE)
         pending, _ = await _month(conn, LATER)
         assert pending == before                      # submitted: not yet removed
         decided = datetime(2024, 6, 1, 12, tzinfo=BJ)
@@ -170,7 +171,7 @@ async def test_points_recovered_by_granted_and_at_stake_in_pending_appeals(db):
         first = await repo.create_appeal(conn, bad[0], grounds="不合理诉求", statement="x", actor="sup")
         second = await repo.create_appeal(conn, bad[1], grounds="不合理诉求", statement="x", actor="sup")
         for appeal_id in (first, second):
-            await repo.apply_action(conn, appeal_id, "submit", actor="sup")
+            await repo.apply_action(conn, appeal_id, "submit", actor="sup", reason=NO_EVIDENCE)
         await repo.apply_action(conn, first, "grant", actor="sup", at=datetime(2024, 6, 1, tzinfo=BJ))
         points = await repo.appeal_points(conn, MONTH_START, MONTH_END, rule_set, as_of=LATER)
         month, _ = await _month(conn, LATER)
@@ -191,3 +192,18 @@ async def test_two_rules_on_one_ticket_lead_to_one_appeal(db):
         b = await repo.decide_candidate(conn, second["id"], confirm=True, actor="sup")
         assert a == b and (await repo.get_appeal(conn, a))["ticket_id"] == both
         assert await conn.fetchval("SELECT count(*) FROM appeals") == 1
+
+
+async def test_candidate_rules_see_our_callback_and_the_citys_results(db):
+    async with db.pool.acquire() as conn:
+        await repo.save_rules(conn, ap.AppealRules(keywords=("退还定金",)), actor="admin")
+        day_start = datetime(2024, 5, 19, 12, tzinfo=BJ)
+        at = day_start + timedelta(hours=1)
+        ours = await f.ticket(conn, called_at=at, title="退还定金", status="called_back")
+        await f.attempt(conn, ours, 1, answered_at=at + timedelta(days=2), answers=f.own("yes", "solved", "satisfied"))
+        await f.ticket(conn, called_at=at, title="退还定金", city=(True, "是", "已解决", "满意"))
+        unhappy = await f.ticket(conn, called_at=at, title="退还定金", city=(True, "是", "已解决", "基本满意"))
+        await conn.execute("SELECT scoring_refresh(ARRAY(SELECT id FROM tickets))")
+        day = date(2024, 5, 20)
+        assert await repo.generate_candidates(conn, day, day_start, day_start + timedelta(days=1)) == 1
+        assert [c["ticket_id"] for c in await repo.list_candidates(conn, day)] == [unhappy]

@@ -11,7 +11,7 @@ from callcenter.ledger import appeals as ap
 
 BJ = timezone(timedelta(hours=8))
 DAY = datetime(2024, 5, 20, 10, tzinfo=BJ)
-DRAFT = ap.Draft("不合理诉求", "该诉求无政策依据。")
+DRAFT = ap.Draft("不合理诉求", "该诉求无政策依据。", evidence_count=1)
 
 
 def test_every_state_is_reachable_through_legal_steps():
@@ -185,3 +185,26 @@ def test_candidates_are_only_for_the_days_tickets_and_ignore_input_order(tickets
     alone = {(c.ticket_id, c.rule) for c in ap.find_candidates(day, [], RULES)
              if c.rule not in ("repeat_caller", "duplicate")}
     assert alone == {(c.ticket_id, c.rule) for c in found if c.rule not in ("repeat_caller", "duplicate")}
+
+
+def test_submit_needs_evidence_or_a_written_reason_why_none_is_needed():
+    bare = ap.Draft("非本辖区", "点位属清河街道。", evidence_count=0)
+    with pytest.raises(ap.AppealError, match="至少一项证据"):
+        ap.apply("draft", "submit", draft=bare)
+    with pytest.raises(ap.AppealError, match="至少一项证据"):
+        ap.apply("draft", "submit", draft=bare, reason="   ")
+    assert ap.apply("draft", "submit", draft=bare, reason="区划图已公开, 无需另附") is ap.State.SUBMITTED
+    assert ap.apply("draft", "submit", draft=replace(bare, evidence_count=1)) is ap.State.SUBMITTED
+
+
+def test_tickets_our_callback_or_the_city_found_solved_and_satisfied_are_never_candidates():
+    day, history = crafted_day()
+    fine = ("yes", "solved", "satisfied")
+    day = [replace(t, answers=fine) if t.ticket_id in (12, 13) else
+           replace(t, answers=("yes", "solved", "basic")) if t.ticket_id == 14 else t for t in day]
+    found = {(c.ticket_id, c.rule) for c in ap.find_candidates(day, history, RULES)}
+    assert found == {(10, "repeat_caller"), (14, "outside_address"), (15, "outside_address"), (16, "duplicate"),
+                     (18, "wrong_number")}
+    # A satisfied earlier ticket still counts as a repeat of the matter.
+    history = [replace(t, answers=fine) for t in history]
+    assert (10, "repeat_caller") in {(c.ticket_id, c.rule) for c in ap.find_candidates(day, history, RULES)}

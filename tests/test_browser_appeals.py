@@ -58,6 +58,9 @@ async def test_an_appeal_from_candidate_to_submitted(browser_page, db):
     await page.fill("#appeal-edit textarea[name=statement]", "属商业纠纷, 不属街道职责。")
     await page.click("#appeal-edit button[type=submit]")
     await page.get_by_text("申诉材料已保存").wait_for()
+    await page.click("#step-submit")                   # no evidence, no reason: refused
+    await page.get_by_text("至少一项证据").wait_for()
+    await page.fill("form:has(#step-submit) input[name=reason]", "商业合同纠纷, 合同由诉求人自行提供, 无需另附证据")
     await page.click("#step-submit")
     await page.get_by_text("已提交: 现为已提交").wait_for()
     assert await page.text_content("#appeal-state") == "已提交"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -44,9 +46,9 @@ async def test_month_is_chosen_by_call_time_in_beijing(db, tmp_path):
             row("FIRST-MAY", 来电时间="2024-05-01T00:00:00+08:00", 派单时间=""),
             row("APRIL", 来电时间="2024-04-30 23:59:59", 派单时间="")]
     await import_tickets(db.pool, write_csv(tmp_path / "in.csv", rows))
-    assert await export_tickets(db.pool, "2024-05", tmp_path / "may.csv", "csv") == 2
+    assert await export_tickets(db.pool, month_bounds("2024-05"), tmp_path / "may.csv", "csv", mask_phones=False) == 2
     assert [r.ticket_no for r in records_of(tmp_path / "may.csv")] == ["FIRST-MAY", "LAST-MAY"]
-    assert await export_tickets(db.pool, "2024-06", tmp_path / "june.csv", "csv") == 1
+    assert await export_tickets(db.pool, month_bounds("2024-06"), tmp_path / "june.csv", "csv", mask_phones=False) == 1
     assert [r.ticket_no for r in records_of(tmp_path / "june.csv")] == ["FIRST-JUNE"]
 
 
@@ -59,7 +61,7 @@ async def test_export_reimports_unchanged_and_round_trips_every_field(db, tmp_pa
     may = [r for r in records_of(source) if r.called_at.month == 5]
     assert may
     out = tmp_path / f"may.{fmt}"
-    assert await export_tickets(db.pool, "2024-05", out, fmt) == len(may)
+    assert await export_tickets(db.pool, month_bounds("2024-05"), out, fmt, mask_phones=False) == len(may)
     assert records_of(out) == may                                  # every field survives
     again = await import_tickets(db.pool, out)
     assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, len(may), 0)
@@ -69,14 +71,14 @@ async def test_export_reimports_unchanged_and_round_trips_every_field(db, tmp_pa
 
 async def test_csv_has_bom_and_the_city_headers_and_xlsx_the_same_headers(db, tmp_path):
     await import_tickets(db.pool, write_csv(tmp_path / "in.csv", [row("A1", 来电人电话="+86 138 0000 0009")]))
-    await export_tickets(db.pool, "2024-05", tmp_path / "out.csv", "csv")
+    await export_tickets(db.pool, month_bounds("2024-05"), tmp_path / "out.csv", "csv", mask_phones=False)
     data = (tmp_path / "out.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     lines = list(csv.reader(data.decode("utf-8-sig").splitlines()))
     assert lines[0] == list(tr.HEADERS)
     exported = dict(zip(lines[0], lines[1]))
     assert exported["来电人电话"] == "13800000009" and exported["来电时间"] == "2024-05-01 09:30:00"
-    await export_tickets(db.pool, "2024-05", tmp_path / "out.xlsx", "xlsx")
+    await export_tickets(db.pool, month_bounds("2024-05"), tmp_path / "out.xlsx", "xlsx", mask_phones=False)
     sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True).worksheets[0]
     header, first = list(sheet.iter_rows(values_only=True))[:2]
     assert list(header) == list(tr.HEADERS)
@@ -84,7 +86,7 @@ async def test_csv_has_bom_and_the_city_headers_and_xlsx_the_same_headers(db, tm
 
 
 async def test_an_empty_month_writes_just_the_headers(db, tmp_path):
-    assert await export_tickets(db.pool, "2030-01", tmp_path / "empty.csv", "csv") == 0
+    assert await export_tickets(db.pool, month_bounds("2030-01"), tmp_path / "empty.csv", "csv", mask_phones=False) == 0
     assert (tmp_path / "empty.csv").read_text(encoding="utf-8-sig").splitlines() == [",".join(tr.HEADERS)]
 
 
@@ -100,7 +102,7 @@ async def test_a_failed_export_leaves_no_partial_file(db, tmp_path, monkeypatch)
         return tr.to_cells(record)
     monkeypatch.setattr(tr, "to_cells", explode)
     with pytest.raises(RuntimeError):
-        await export_tickets(db.pool, "2024-05", tmp_path / "out.csv", "csv")
+        await export_tickets(db.pool, month_bounds("2024-05"), tmp_path / "out.csv", "csv", mask_phones=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -118,13 +120,41 @@ async def test_cli_export_exit_codes_and_audit(db, db_dsn, monkeypatch, tmp_path
     monkeypatch.setenv("CALLCENTER_HOME", str(tmp_path / "home"))
     await import_tickets(db.pool, write_csv(tmp_path / "in.csv", [row("A1"), row("A2")]))
     out = tmp_path / "may.xlsx"
-    assert await asyncio.to_thread(cli.main, ["export", "tickets", "--month", "2024-05", "--out", str(out)]) == 0
+    assert await asyncio.to_thread(cli.main, ["export", "tickets", "--month", "2024-05", "--unmasked",
+                                              "--out", str(out)]) == 0
     assert "exported 2" in capsys.readouterr().out
     assert [r.ticket_no for r in records_of(out)] == ["A1", "A2"]
     audit = await db.pool.fetchrow("SELECT actor, action, object_id, detail FROM audit_log")
     assert (audit["action"], audit["object_id"], audit["detail"]["rows"]) == ("export_tickets", "2024-05", 2)
+    assert (audit["detail"]["basis"], audit["detail"]["unmasked"]) == ("自然月", True)
     assert audit["actor"].startswith("cli")
     for bad in (["--month", "2024-13"], ["--month", "2024-05", "--out", str(tmp_path / "x.pdf")],
-                ["--month", "2024-05", "--format", "pdf"], []):
+                ["--month", "2024-05", "--format", "pdf"], ["--period", "2024-13"],
+                ["--period", "2024-05", "--month", "2024-05"]):
         assert await asyncio.to_thread(cli.main, ["export", "tickets", *bad]) == 2
     assert not (tmp_path / "x.pdf").exists()
+
+
+async def test_period_is_the_assessment_month_and_phones_are_masked_by_default(db, db_dsn, monkeypatch, tmp_path,
+                                                                               capsys):
+    """--period 2024-05 is 2024-04-19 → 2024-05-19; --month 2024-05 the calendar month; phones masked."""
+    monkeypatch.setenv("CALLCENTER_DSN", db_dsn)
+    monkeypatch.setenv("CALLCENTER_HOME", str(tmp_path / "home"))
+    rows = [row("APR20", 来电时间="2024-04-20 10:00", 派单时间=""), row("MAY10", 来电时间="2024-05-10 10:00", 派单时间=""),
+            row("MAY25", 来电时间="2024-05-25 10:00", 派单时间="")]
+    await import_tickets(db.pool, write_csv(tmp_path / "in.csv", rows))
+
+    def exported(path):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return [(r["工单编号"], r["来电人电话"]) for r in csv.DictReader(f)]
+    out = tmp_path / "p.csv"
+    assert await asyncio.to_thread(cli.main, ["export", "tickets", "--period", "2024-05", "--out", str(out)]) == 0
+    assert "考核月 2024-05 (来电时间 2024-04-19 00:00 → 2024-05-19 00:00" in capsys.readouterr().out
+    assert exported(out) == [("APR20", "138****0001"), ("MAY10", "138****0001")]
+    assert await asyncio.to_thread(cli.main, ["export", "tickets", "--month", "2024-05", "--out", str(out)]) == 0
+    assert exported(out) == [("MAY10", "138****0001"), ("MAY25", "138****0001")]
+    audit = await db.pool.fetch("SELECT detail FROM audit_log ORDER BY id")
+    assert [(a["detail"]["basis"], a["detail"]["unmasked"]) for a in audit] == [("考核月", False), ("自然月", False)]
+    help_text = subprocess.run([sys.executable, "-m", "callcenter", "export", "tickets", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    assert "assessment month" in help_text and "--unmasked" in help_text

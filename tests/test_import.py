@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 
 from callcenter import cli
 from callcenter.db import tickets as ticket_repo
-from callcenter.ledger import flow
+from callcenter.ledger import city_status, flow
 from callcenter.ledger import ticket_record as tr
 from callcenter.ledger.deadlines import DEFAULT_POLICY, compute_deadlines
 from callcenter.ledger.timezone import OFFICE_TZ
@@ -145,7 +145,7 @@ def ticket_records(draw) -> tr.TicketRecord:
         lambda d: called + timedelta(seconds=int(d.total_seconds())))
     texts = {c: draw(plain_text) for c in ("category_l2", "category_l3", "title", "content", "caller_name",
                                              "district", "street", "community_name", "address", "host_unit",
-                                             "department_name", "city_status", "handling_result")}
+                                             "department_name", "handling_result")}
     return tr.TicketRecord(
         ticket_no=draw(st.from_regex(r"[A-Za-z0-9\-]{1,20}", fullmatch=True)),
         category_l1=draw(st.sampled_from(sorted(CATEGORY_NAMES))), called_at=called,
@@ -154,12 +154,14 @@ def ticket_records(draw) -> tr.TicketRecord:
         dispatched_at=draw(later), closed_at=draw(later),
         time_limit_hours=draw(st.none() | st.integers(1, tr.MAX_TIME_LIMIT_HOURS)),
         city_effective_callback=draw(st.sampled_from([None, True, False])),
+        city_status=draw(st.sampled_from(("", *KNOWN_CITY_STATUSES))),
         city_contacted=draw(st.sampled_from(("", *tr.CONTACTED))),
         city_solved=draw(st.sampled_from(("", *tr.SOLVED))),
         city_satisfied=draw(st.sampled_from(("", *tr.SATISFIED))),
         **texts)
 
 
+KNOWN_CITY_STATUSES = city_status.KNOWN_LABELS
 CATEGORY_NAMES = frozenset({"物业管理", "水电气热", "城乡建设", "其他"})
 ALL_COLUMNS = tr.resolve_headers(tr.HEADERS)
 
@@ -183,7 +185,10 @@ async def test_a_valid_file_creates_tickets_units_events_and_deadlines(db, tmp_p
     assert (report.inserted, report.updated, report.unchanged, report.rejected) == (2, 0, 0, 0)
     assert report.units_created == 4
     t = await db.pool.fetchrow("SELECT * FROM tickets WHERE ticket_no = 'A1'")
-    assert t["status"] == "received" and t["caller_phone"] == "13800000001"
+    # The file says 办理中: the ticket enters there, its 签收 and 首次联系 times unknown (not invented).
+    assert t["status"] == "handling" and t["caller_phone"] == "13800000001"
+    assert (t["signed_at"], t["first_contact_at"]) == (None, None)
+    assert (t["sign_time_unknown"], t["contact_time_unknown"], t["close_time_unknown"]) == (True, True, False)
     assert t["called_at"] == BEIJING_0930
     dispatched = datetime(2024, 5, 1, 11, tzinfo=OFFICE_TZ)
     due = compute_deadlines(DEFAULT_POLICY, dispatched, urgent=False, category_l1="物业管理", time_limit_hours=168)
@@ -194,9 +199,10 @@ async def test_a_valid_file_creates_tickets_units_events_and_deadlines(db, tmp_p
     urgent = await db.pool.fetchrow("SELECT * FROM tickets WHERE ticket_no = 'A2'")
     assert urgent["caller_phone"] == ""
     assert urgent["contact_due_at"] == dispatched + timedelta(hours=2)
-    events = await db.pool.fetch("SELECT ticket_id, actor, action, from_state, to_state FROM ticket_events")
+    events = await db.pool.fetch("SELECT ticket_id, actor, action, from_state, to_state, data FROM ticket_events")
     assert sorted((e["actor"], e["action"], e["from_state"], e["to_state"]) for e in events) == [
-        ("import", "import", None, "received")] * 2
+        ("import", "import", None, "handling")] * 2
+    assert {e["data"]["city_status"] for e in events} == {"办理中"}
     assert {e["ticket_id"] for e in events} == {t["id"], urgent["id"]}
 
 
@@ -290,29 +296,42 @@ async def test_skip_invalid_imports_the_rest_and_writes_rejects_with_reasons(db,
 
 
 async def test_reimport_is_idempotent_and_updates_only_city_fields(db, tmp_path):
-    rows = [row(f"A{i}") for i in range(5)]
+    rows = [row(f"A{i}", 工单状态="待签收") for i in range(5)]
     path = write_csv(tmp_path / "t.csv", rows)
     await import_tickets(db.pool, path)
     again = await import_tickets(db.pool, path)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
     assert await count(db) == 5 and await count(db, "ticket_events") == 5
 
-    # The street signs A0; then the city's file changes A0's result and A1's urgency.
-    a0 = await ticket_repo.ticket_id_by_no(db.pool, "A0")
+    # The street signs A0 and A2; then the city's file closes A0, changes A1's urgency, and
+    # still says 待签收 for A2 (behind the ledger) with a new 办理结果.
+    a0, a2 = [await ticket_repo.ticket_id_by_no(db.pool, no) for no in ("A0", "A2")]
     async with db.pool.acquire() as conn:
-        await ticket_repo.apply_step(conn, a0, flow.Step(flow.Action.SIGN), actor="clerk")
+        for ticket_id in (a0, a2):
+            await ticket_repo.apply_step(conn, ticket_id, flow.Step(flow.Action.SIGN), actor="clerk")
     signed = await db.pool.fetchrow("SELECT status, signed_at FROM tickets WHERE id = $1", a0)
     rows[0] = row("A0", 工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
-    rows[1] = row("A1", 紧急程度="紧急")
+    rows[1] = row("A1", 紧急程度="紧急", 工单状态="待签收")
+    rows[2] = row("A2", 工单状态="待签收", 办理结果="市级备注")
     report = await import_tickets(db.pool, write_csv(tmp_path / "t2.csv", rows))
-    assert (report.inserted, report.updated, report.unchanged) == (0, 2, 3)
+    assert (report.inserted, report.updated, report.unchanged) == (0, 3, 2)
     t0 = await db.pool.fetchrow("SELECT * FROM tickets WHERE id = $1", a0)
-    assert (t0["status"], t0["signed_at"]) == (signed["status"], signed["signed_at"]) == ("signed", signed[1])
+    # Forward to 待回访; our 签收 time stays, 首次联系 was skipped without a time, 办结 has the city's.
+    assert (t0["status"], t0["signed_at"]) == ("awaiting_callback", signed["signed_at"])
+    assert (t0["sign_time_unknown"], t0["contact_time_unknown"], t0["close_time_unknown"]) == (False, True, False)
     assert t0["city_status"] == "已办结" and t0["handling_result"] == "已解决"
     t1 = await db.pool.fetchrow("SELECT * FROM tickets WHERE ticket_no = 'A1'")
-    assert t1["urgency"] == "紧急"
+    assert t1["urgency"] == "紧急" and t1["status"] == "received"
     assert t1["contact_due_at"] == datetime(2024, 5, 1, 13, tzinfo=OFFICE_TZ)   # 2 h after dispatch
-    assert await count(db) == 5 and await count(db, "ticket_events") == 6      # 5 imports + 1 sign
+    t2 = await db.pool.fetchrow("SELECT * FROM tickets WHERE id = $1", a2)
+    assert t2["status"] == "signed" and t2["handling_result"] == "市级备注"     # never moved back
+    imports = await db.pool.fetch("SELECT ticket_id, from_state, to_state, data FROM ticket_events "
+                                  "WHERE action = 'import' AND from_state IS NOT NULL ORDER BY ticket_id")
+    assert [(e["ticket_id"], e["from_state"], e["to_state"]) for e in imports] == [
+        (a0, "signed", "awaiting_callback"), (a2, "signed", "signed")]
+    assert imports[0]["data"]["city_status"] == "已办结" and "disagreement" not in imports[0]["data"]
+    assert imports[1]["data"]["city_state"] == "received" and "领先" in imports[1]["data"]["disagreement"]
+    assert await count(db) == 5 and await count(db, "ticket_events") == 9      # 5 imports + 2 signs + 2
 
 
 async def test_a_file_with_fewer_columns_never_blanks_what_it_does_not_mention(db, tmp_path):
@@ -362,7 +381,7 @@ async def test_xlsx_with_native_cells_imports(db, tmp_path):
         cells = row(no)
         cells.update(来电时间=datetime(2024, 5, 2, 8, 15), 派单时间=datetime(2024, 5, 2, 9, 45),
                      办理时限=168.0, 来电人电话=phone)
-        sheet.append([cells[h] or None for h in tr.HEADERS])
+        sheet.append([cells.get(h) or None for h in tr.HEADERS])
     path = tmp_path / "t.xlsx"
     book.save(path)
     report = await import_tickets(db.pool, path)
@@ -377,9 +396,9 @@ async def test_xlsx_errors_use_sheet_row_numbers(db, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(list(tr.HEADERS))
-    sheet.append([row("X1")[h] for h in tr.HEADERS])
+    sheet.append([row("X1").get(h) for h in tr.HEADERS])
     sheet.append([None] * len(tr.HEADERS))                   # blank rows are skipped, still counted
-    sheet.append([row("X2", 一级分类="无此类")[h] for h in tr.HEADERS])
+    sheet.append([row("X2", 一级分类="无此类").get(h) for h in tr.HEADERS])
     book.save(tmp_path / "t.xlsx")
     with pytest.raises(ImportRejected) as err:
         await import_tickets(db.pool, tmp_path / "t.xlsx")
@@ -393,7 +412,7 @@ async def test_xlsx_rejects_are_written_as_csv_with_readable_cells(db, tmp_path)
     for no, category in (("X1", "物业管理"), ("X2", "无此类")):
         cells = row(no, 一级分类=category)
         cells.update(来电时间=datetime(2024, 5, 2, 8, 15), 派单时间=None, 办理时限=168)
-        sheet.append([cells[h] for h in tr.HEADERS])
+        sheet.append([cells.get(h) for h in tr.HEADERS])
     book.save(tmp_path / "city.xlsx")
     report = await import_tickets(db.pool, tmp_path / "city.xlsx", skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)

@@ -142,3 +142,28 @@ def test_explain_names_the_costly_group_and_its_category():
     assert group.composite_points == Fraction(28, 10)
     assert group.sentence() == "这 7 件不满意工单使满意率损失 7.00 个百分点（综合成绩 2.80 分），其中 5 件属于物业管理"
     assert [c.ticket_id for c in result.costliest] == list(range(7))
+
+
+@given(outcome_lists(min_size=1), rule_sets)
+def test_loss_groups_add_up_to_the_composite_gap(outcomes, rule_set):
+    """Each rate's groups partition its losers; with 回访不成功 they sum to exactly 100 − 综合成绩."""
+    result = explain(outcomes, rule_set)
+    if result.rates.composite is None:
+        assert result.groups == ()
+        return
+    assert sum(g.composite_points for g in result.groups) == 100 - result.rates.composite
+    for rate in ("response", "solved", "satisfied"):
+        members = [i for g in result.groups if g.rate == rate for i in g.ticket_ids]
+        assert len(members) == len(set(members))          # no ticket twice within one rate
+    assert [g.composite_points for g in result.groups] == sorted((g.composite_points for g in result.groups),
+                                                                 reverse=True)
+
+
+def test_a_group_costs_its_rate_loss_times_the_rate_weight():
+    outcomes = [replace(satisfied_outcome(i), satisfaction="basic", solved="unsolved") for i in range(3)]
+    outcomes += [satisfied_outcome(100 + i) for i in range(97)]
+    groups = {g.label: g for g in explain(outcomes, DEFAULT_RULE_SET).groups}
+    basic, unsolved = groups["基本满意"], groups["未解决"]
+    assert basic.points == Fraction(3, 10) and basic.composite_points == Fraction(3, 10) * Fraction(4, 10)
+    assert unsolved.points == 3 and unsolved.composite_points == Fraction(3, 2)
+    assert "满意率损失 0.30 个百分点（综合成绩 0.12 分）" in basic.sentence()

@@ -41,6 +41,7 @@ answers_st = st.one_of(noise, st.tuples(complete, noise).map(lambda cn: cn[0] + 
 attempts_st = st.lists(st.tuples(st.one_of(st.none(), instants), answers_st), max_size=3)
 tickets_st = st.lists(st.fixed_dictionaries({
     "called_at": instants, "closed_at": st.one_of(st.none(), instants),
+    "city_callback_at": st.one_of(st.none(), instants),
     "status": st.sampled_from(["called_back", "callback_failed", "awaiting_callback", "handling"]),
     "ticket_type": st.sampled_from(["诉求", "诉求", "咨询"]),
     "category_l1": st.sampled_from(CATEGORIES),
@@ -85,10 +86,11 @@ async def build(conn, specs, late):
         comm = None if s["community"] is None else communities[s["community"]]
         tid = await conn.fetchval(
             """INSERT INTO tickets (ticket_no, ticket_type, category_l1, called_at, closed_at, status, department_id,
-                                    community_id, city_effective_callback, city_contacted, city_solved, city_satisfied)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
+                                    community_id, city_effective_callback, city_contacted, city_solved, city_satisfied,
+                                    city_callback_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id""",
             f"P{i}", s["ticket_type"], s["category_l1"], s["called_at"], s["closed_at"], s["status"], dept, comm,
-            effective, contacted, solved, satisfied)
+            effective, contacted, solved, satisfied, s["city_callback_at"])
         attempts = []
         for no, (answered_at, answers) in enumerate(s["attempts"], start=1):
             aid = uuid.uuid4()
@@ -114,7 +116,8 @@ async def build(conn, specs, late):
         facts[tid] = dict(ticket_id=tid, called_at=s["called_at"], category_l1=s["category_l1"],
                           closed_at=s["closed_at"], status=s["status"], ticket_type=s["ticket_type"],
                           city_effective_callback=effective, city_contacted=contacted, city_solved=solved,
-                          city_satisfied=satisfied, department_id=dept, community_id=comm, attempts=attempts)
+                          city_satisfied=satisfied, city_callback_at=s["city_callback_at"], department_id=dept,
+                          community_id=comm, attempts=attempts)
     # Late changes: a supervisor's correction on some attempt, a re-dispatch to another department.
     for pick, intent, unit in late:
         if attempts_all:

@@ -222,16 +222,26 @@ async def test_detail_offers_only_legal_steps_the_role_may_take(client, db):
     assert 'value="review_pass"' in page and 'value="review_reject"' in page and 'value="sign"' not in page
 
 
-async def test_extension_form_sets_a_new_deadline(client, db):
+async def test_extension_form_sets_a_new_deadline_within_the_policy(client, db):
+    dispatched = datetime.now(OFFICE_TZ).replace(second=0, microsecond=0) - timedelta(days=1)
     async with db.pool.acquire() as conn:
-        ticket_id = await insert_ticket(conn, status="handling")
+        ticket_id = await insert_ticket(conn, status="handling", called_at=dispatched)
     token = await sign_in(client, "supervisor")
-    await post_step(client, ticket_id, token, "extend", reason="涉及多部门", new_deadline="2024-05-20T18:00")
+    wanted = dispatched + timedelta(days=10)
+    await post_step(client, ticket_id, token, "extend", reason="涉及多部门", new_deadline=f"{wanted:%Y-%m-%dT%H:%M}")
     async with db.pool.acquire() as conn:
         due = await conn.fetchval("SELECT extended_due_at FROM tickets WHERE id = $1", ticket_id)
-    assert due == datetime(2024, 5, 20, 18, tzinfo=OFFICE_TZ)
+    assert due == wanted
     await post_step(client, ticket_id, token, "extend", reason="再延", new_deadline="20.05.2024")
     assert "期限格式无效" in await (await client.get(f"/tickets/{ticket_id}")).text()
+    # Earlier than now, not later than the current deadline, beyond 15 days from dispatch: each names its limit.
+    for when, limit in ((dispatched - timedelta(days=2), "早于当前时间"), (wanted - timedelta(hours=1), "不晚于当前期限"),
+                        (dispatched + timedelta(days=15, minutes=1), "超过最长延期: 派单后 15 天")):
+        await post_step(client, ticket_id, token, "extend", reason="再延", new_deadline=f"{when:%Y-%m-%dT%H:%M}")
+        assert limit in await (await client.get(f"/tickets/{ticket_id}")).text(), limit
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT extended_due_at FROM tickets WHERE id = $1", ticket_id) == wanted
+        assert await conn.fetchval("SELECT count(*) FROM ticket_events WHERE action = 'extend'") == 1
 
 
 async def test_overdue_deadlines_are_highlighted(client, db):
@@ -270,11 +280,15 @@ async def test_export_writes_the_filtered_tickets_and_audits_it(client, db):
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][0] == "工单编号" and rows[0][-1] == "街道流转状态"
     assert [r[0] for r in rows[1:]] == ["E1"]
-    assert "13812345678" in rows[1] and "待签收" in rows[1]
+    assert "138****5678" in rows[1] and "13812345678" not in rows[1] and "待签收" in rows[1]   # masked by default
+    full = await client.get("/tickets/export.xlsx", params={"q": "噪音", "unmasked": "1"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(await full.read()), read_only=True).active.iter_rows(values_only=True))
+    assert "13812345678" in rows[1]
     async with db.pool.acquire() as conn:
-        audit = await conn.fetchrow("SELECT actor, action, detail FROM audit_log")
-    assert audit["actor"] == "supervisor" and audit["action"] == "export_tickets"
-    assert audit["detail"]["rows"] == 1 and audit["detail"]["filter"]["q"] == "噪音"
+        audit = await conn.fetch("SELECT actor, action, detail FROM audit_log ORDER BY id")
+    assert [(a["actor"], a["action"], a["detail"]["unmasked"]) for a in audit] == [
+        ("supervisor", "export_tickets", False), ("supervisor", "export_tickets", True)]
+    assert audit[0]["detail"]["rows"] == 1 and audit[0]["detail"]["filter"]["q"] == "噪音"
 
 
 async def test_export_refuses_more_rows_than_the_limit(db, settings, users):

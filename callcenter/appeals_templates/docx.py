@@ -19,7 +19,7 @@ from docx.shared import Pt
 from ..db.appeals import Dossier
 from ..ledger import flow
 from ..ledger.appeals import GROUNDS
-from ..ledger.timezone import OFFICE_TZ
+from ..ledger.timezone import office_text
 from ..scoring.answers import INTENT_LABELS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), aut
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return office_text(value)
 
 
 def _flow_label(action: str) -> str:
@@ -44,6 +44,30 @@ def _flow_label(action: str) -> str:
         return flow.parse_action(action).label
     except flow.FlowError:
         return action
+
+
+def _state_label(state: str | None) -> str:
+    try:
+        return flow.parse_state(state or "").label
+    except flow.FlowError:
+        return state or ""
+
+
+def flow_step(event: Any) -> dict[str, str]:
+    """One ticket event in words: an import says what the city's file said, not "import import"."""
+    step = {"at": _when(event["at"]), "actor": event["actor"], "action": _flow_label(event["action"]),
+            "reason": event["reason"]}
+    if event["action"] == "import":
+        data = event["data"] or {}
+        city = data.get("city_status") or "未注明"
+        step["actor"] = "市级系统"
+        step["action"] = (f"工单导入（市级工单状态：{city}），本街道状态记为 {_state_label(event['to_state'])}"
+                          if event["from_state"] is None else
+                          f"工单更新（市级工单状态：{city}），本街道状态 {_state_label(event['from_state'])} → "
+                          f"{_state_label(event['to_state'])}")
+        if data.get("disagreement"):
+            step["action"] += f"；{data['disagreement']}"
+    return step
 
 
 def _evidence_line(item: Any) -> str:
@@ -75,8 +99,7 @@ def statement_context(d: Dossier, *, street: str, today: date) -> dict[str, Any]
               "closed_at": _when(t["closed_at"]), "title": t["title"], "address": t["address"], "content": t["content"],
               "category": "/".join(x for x in (t["category_l1"], t["category_l2"], t["category_l3"]) if x),
               "handling_result": t["handling_result"]},
-        "flow": [{"at": _when(e["at"]), "actor": e["actor"], "action": _flow_label(e["action"]), "reason": e["reason"]}
-                 for e in d.flow],
+        "flow": [flow_step(e) for e in d.flow],
         "calls": calls,
         "evidence": [_evidence_line(e) for e in d.evidence],
     }

@@ -11,6 +11,7 @@ import getpass
 import sys
 
 from ..db import api_tokens
+from ..ledger.timezone import office_text
 from .common import CliError, ExitCode, async_handler, database
 
 ORDER = 36
@@ -56,8 +57,8 @@ async def run_token(args: argparse.Namespace) -> int:
         async with db.pool.acquire() as conn:
             if args.list:
                 for t in await api_tokens.list_tokens(conn):
-                    state = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "active"
-                    used = f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never used"
+                    state = f"revoked {office_text(t['revoked_at'], '%Y-%m-%d')}" if t["revoked_at"] else "active"
+                    used = office_text(t["last_used_at"]) if t["last_used_at"] else "never used"
                     print(f"{t['id']:4}  {t['username']:16} {state:18} {used:18} {t['label']}")
                 return 0
             try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import enum
+import getpass
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Awaitable, Callable
 
 from ..config import ConfigError, Settings, load_settings
 from ..db.database import Database, open_database
+from ..db.ticket_queries import record_audit
 
 
 class ExitCode(enum.IntEnum):
@@ -46,3 +48,21 @@ def async_handler(func: Callable[[argparse.Namespace], Awaitable[int | None]]):
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
     return run
+
+
+def cli_actor() -> str:
+    """Who runs the command, for the audit log (``cli:USER``)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+UNMASKED_HELP = "show full phone numbers instead of 138****0001 (only when truly needed; recorded in the audit log)"
+
+
+async def audit_unmasked(db: Database, command: str, subject: str) -> None:
+    """An operator asked for full numbers: the audit log must say who, for what."""
+    async with db.pool.acquire() as conn:
+        await record_audit(conn, cli_actor(), "unmasked_phones", object_type=command, object_id=subject,
+                           detail={"command": command})

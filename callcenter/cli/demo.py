@@ -118,8 +118,9 @@ async def _run_campaign(args: argparse.Namespace, service, settings: Settings, c
     pool = service.db.pool
     with terminal_progress(console.is_terminal) as progress:
         prepared = await prepare_ledger(pool, progress, args.sample or SAMPLE_FILE)
-    console.print(f"导入样例工单 {prepared.imported.rows} 件；办结待回访 {prepared.worked.awaiting_callback} 件，"
-                  f"办理中 {prepared.worked.in_progress} 件")
+    states = prepared.states
+    console.print(f"导入样例工单 {prepared.imported.rows} 件；待回访 {states.get('awaiting_callback', 0)} 件，"
+                  f"办理中 {states.get('handling', 0)} 件，市级已回访 {states.get('called_back', 0)} 件")
     async with pool.acquire() as conn:
         await campaign_repo.upsert_trunk(conn, TRUNK, "Local/{number}@citizen-sim", args.channels, args.cps,
                                          '"西三旗街道 12345" <01082345678>')

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from ..db.retention import purge_once
 from ..ledger.retention import RetentionError
+from ..ledger.timezone import office_text
 from .common import CliError, ExitCode, async_handler, database, settings_from
 
 ORDER = 61
@@ -37,7 +38,7 @@ async def run_purge(args: argparse.Namespace) -> int:
         except RetentionError as exc:
             raise CliError(str(exc), ExitCode.USAGE) from exc
     verb = "would purge" if report.dry_run else "purged"
-    print(f"{verb} data recorded before {report.cutoff.isoformat(timespec='seconds')} "
+    print(f"{verb} data recorded before {office_text(report.cutoff, '%Y-%m-%d %H:%M:%S')} 北京时间 "
           f"(retention {settings.retention_days} days):")
     print(f"  callback answers: {report.answers}")
     print(f"  hotline calls:    {report.hotline_calls}")

@@ -11,22 +11,25 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from ..db import scoring as repo
-from ..ledger.timezone import as_local
+from ..ledger.timezone import as_local, office_text
 from ..reports import scorecard
 from ..reports.monthly_xlsx import write_monthly
 from ..scoring.periods import Calendar, PeriodError
-from ..scoring.rates import BASIS_LABELS, display
-from ..scoring.rules import RuleSet, RuleSetError, validate
+from ..scoring.explain import Explanation
+from ..scoring.rates import BASIS_LABELS, display, round_half_up
+from ..scoring.rules import DEFAULT_ANSWER_LABELS, QUESTION_LABELS, RuleSet, RuleSetError, validate
 from . import reports as office_reports
-from .common import CliError, ExitCode, async_handler, database
+from .common import UNMASKED_HELP, CliError, ExitCode, async_handler, audit_unmasked, database
 
 ORDER = 45
 
@@ -34,6 +37,7 @@ PERIOD_HELP = ("assessment month YYYY-MM, named by the month it ends in: 2024-05
                "2024-05-19 00:00 Asia/Shanghai (start day configurable in scoring_calendar)")
 AS_OF_HELP = ("count appeals granted (核减) up to this instant, ISO 8601, Beijing time if no offset "
               "(default: now; give it to reproduce an earlier report)")
+JSON_HELP = "one JSON document on stdout instead of the table (for scripts)"
 GROUP_LABELS = {"street": "街道", "department": "科室", "community": "社区", "category": "一级分类", "day": "日报日"}
 
 
@@ -45,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--basis", choices=["all", "excluded", "both"], default="both",
                    help="all = 全口径, excluded = 剔除后 (granted appeals removed), both (default)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--json", action="store_const", const="json", dest="format", help=JSON_HELP)
     p.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
     p.set_defaults(handler=run_rates)
 
@@ -57,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     unit.add_argument("--category", metavar="NAME", help="一级分类")
     p.add_argument("--top", type=_positive, default=10, help="how many costliest tickets to list (default 10)")
     p.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=run_explain)
 
     p = sub.add_parser("stats", help="数据分析: volumes by category / unit / 诉求类别 / hour, hot spots, repeat callers, deadlines",
@@ -66,7 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--day", type=_day, help="one daily report day (YYYY-MM-DD) instead of the whole period")
     p.add_argument("--top", type=_positive, default=10, help="rows per table (default 10)")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--json", action="store_const", const="json", dest="format", help=JSON_HELP)
     p.add_argument("--as-of", type=_instant, help="judge deadlines at this instant (default: now)")
+    p.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
     p.set_defaults(handler=run_stats)
 
     p = sub.add_parser("report", help="reports for the 分中心 (.xlsx)")
@@ -76,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--period", required=True, help=PERIOD_HELP)
     m.add_argument("--output", "-o", type=Path, help="the .xlsx to write (default: 三率月报-PERIOD.xlsx)")
     m.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
+    m.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
     m.set_defaults(handler=run_report_monthly)
     office_reports.register_kinds(kinds)                 # daily / weekly / special (.docx + .xlsx)
 
@@ -94,6 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="部分解决 counts as this fraction of 已解决 (default 0 = unsolved)")
     add.add_argument("--include-consult", action="store_true", help="count 咨询 tickets (default: excluded)")
     add.add_argument("--include-failed", action="store_true", help="keep 回访不成功 in the denominator (default: excluded)")
+    add.add_argument("--label", action="append", default=[], type=_label, metavar="QUESTION:LABEL=ANSWER",
+                     help="accept LABEL in the city's file as ANSWER, e.g. solved:基本解决=已解决 or "
+                          "satisfied:比较满意=基本满意 (repeatable; on top of the default labels). Questions: "
+                          "contacted (是/否), solved (已解决/部分解决/未解决), satisfied (满意/基本满意/不满意)")
     add.add_argument("--note", default="")
     add.add_argument("--by", default="", help="who adds it (recorded)")
     add.set_defaults(handler=run_ruleset_add)
@@ -139,6 +152,14 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
+def _label(text: str) -> tuple[str, str, str]:
+    question, sep, rest = text.partition(":")
+    label, eq, answer = rest.partition("=")
+    if not (sep and eq and label.strip() and answer.strip()):
+        raise argparse.ArgumentTypeError(f"expected QUESTION:LABEL=ANSWER, e.g. solved:基本解决=已解决; got {text!r}")
+    return question.strip(), label.strip(), answer.strip()
+
+
 def _weights(text: str) -> tuple[Decimal, Decimal, Decimal]:
     parts = text.split("/")
     if len(parts) != 3:
@@ -179,7 +200,7 @@ def rates_view(table: scorecard.RatesTable, records: list[dict]) -> Table:
     """The terminal table of a rates table (``scoring rates`` and the demo's summary)."""
     label = GROUP_LABELS[table.grouping]
     out = Table(title=f"{table.period.describe()} 三率 — 按{label}",
-                caption=f"规则: {table.rule_set.describe()}；核减截至 {table.as_of:%Y-%m-%d %H:%M %z}")
+                caption=f"规则: {table.rule_set.describe()}；核减截至 {office_text(table.as_of)} (北京时间)")
     for head in (label, "口径", "工单量", "有效回访", "响应率%", "解决率%", "满意率%", "综合成绩"):
         out.add_column(head, justify="left" if head in (label, "口径") else "right")
     for r in records:
@@ -202,7 +223,7 @@ async def run_rates(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump({"period": table.period.label, "from": table.period.start.isoformat(),
                    "to": table.period.end.isoformat(), "rule_set": table.rule_set.describe(),
-                   "as_of": table.as_of.isoformat(), "by": args.by, "rows": records},
+                   "as_of": as_local(table.as_of).isoformat(), "by": args.by, "rows": records},
                   sys.stdout, ensure_ascii=False, indent=2, default=lambda d: None if d is None else str(d))
         print()
     elif args.format == "csv":
@@ -236,7 +257,11 @@ async def run_explain(args: argparse.Namespace) -> int:
             except PeriodError as exc:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
             numbers = await repo.ticket_numbers(conn, [c.ticket_id for c in e.costliest])
-    print(f"{p.describe()} — {args.department or args.community or args.category or '全街道'} (剔除后)")
+    unit = args.department or args.community or args.category or "全街道"
+    if args.json:
+        _dump(explain_document(p, rule_set, e, unit, numbers))
+        return ExitCode.OK
+    print(f"{p.describe()} — {unit} (剔除后)")
     print(f"规则: {rule_set.describe()}")
     print(f"综合成绩 {_fmt(display(e.rates.composite, percent=False))}；响应率 {_fmt(display(e.rates.response))}%，"
           f"解决率 {_fmt(display(e.rates.solved))}%，满意率 {_fmt(display(e.rates.satisfied))}%，"
@@ -253,6 +278,34 @@ async def run_explain(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _points(value: Fraction | None) -> float | None:
+    """Points to six decimals: enough for a script to add the groups up to the gap exactly (to 0.01)."""
+    return None if value is None else float(round_half_up(value, 6))
+
+
+def explain_document(p, rule_set: RuleSet, e: Explanation, unit: str, numbers: dict) -> dict:
+    """``explain --json``: the figures, each 失分 group (its own composite cost), the costliest tickets."""
+    return {
+        "period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(), "unit": unit,
+        "basis": "excluded", "rule_set": rule_set.describe(), "effective": e.rates.counts.n,
+        "composite": _points(e.rates.composite), "response": _points(e.rates.response and e.rates.response * 100),
+        "solved": _points(e.rates.solved and e.rates.solved * 100),
+        "satisfied": _points(e.rates.satisfied and e.rates.satisfied * 100),
+        "gap": _points(None if e.rates.composite is None else 100 - e.rates.composite),
+        "groups": [{"label": g.label, "rate": g.rate, "tickets": len(g.ticket_ids), "rate_points": _points(g.points),
+                    "composite_points": _points(g.composite_points), "sentence": g.sentence()} for g in e.groups],
+        "costliest": [{"ticket_no": numbers.get(c.ticket_id, str(c.ticket_id)), "category_l1": c.category_l1,
+                       "composite_points": _points(c.composite)} for c in e.costliest],
+        "what_ifs": [{"label": w.label, "composite": _points(w.rates.composite),
+                      "change": _points(w.composite_change)} for w in e.what_ifs],
+    }
+
+
+def _dump(document: dict) -> None:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    print()
+
+
 @async_handler
 async def run_stats(args: argparse.Namespace) -> int:
     async with database(args) as db:
@@ -261,9 +314,11 @@ async def run_stats(args: argparse.Namespace) -> int:
                 found = await scorecard.statistics(conn, args.period, day=args.day, now=args.as_of, top=args.top)
             except PeriodError as exc:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
+        if args.unmasked:
+            await audit_unmasked(db, "stats", args.period)
+            found = replace(found, phones_masked=False)
     if args.format == "json":
-        json.dump(found.as_dict(), sys.stdout, ensure_ascii=False, indent=2, default=str)
-        print()
+        _dump(found.as_dict())
         return ExitCode.OK
     console = _console()
     console.print(f"[bold]{found.title}[/bold]  ({found.start:%Y-%m-%d %H:%M} → {found.end:%Y-%m-%d %H:%M}, 按来电时间)")
@@ -287,6 +342,9 @@ async def run_report_monthly(args: argparse.Namespace) -> int:
                 raise CliError(str(exc), ExitCode.USAGE) from exc
             except LookupError as exc:
                 raise CliError(str(exc)) from exc
+        if args.unmasked:
+            await audit_unmasked(db, "report monthly", args.period)
+            m = replace(m, phones_masked=False)
     output = args.output or Path(f"三率月报-{m.period.label}.xlsx")
     if output.suffix.lower() != ".xlsx":
         raise CliError(f"{output}: the report is an .xlsx workbook", ExitCode.USAGE)
@@ -304,7 +362,17 @@ async def run_ruleset_list(args: argparse.Namespace) -> int:
         for r in await repo.load_rule_sets(db.pool):
             print(f"{r.id:3}  {r.describe()}  咨询{'剔除' if r.exclude_consult else '计入'}  "
                   f"回访不成功{'剔除' if r.exclude_failed else '计入'}  {r.note}")
+            labels = "；".join(f"{QUESTION_LABELS[q]} {label}={answer}" for q, label, answer in r.answer_labels)
+            print(f"     答案标签: {labels or '仅标准答案'}")
     return ExitCode.OK
+
+
+def with_labels(base: tuple[tuple[str, str, str], ...], extra: list[tuple[str, str, str]]
+                ) -> tuple[tuple[str, str, str], ...]:
+    """``base`` with each (question, label) of ``extra`` added or re-pointed."""
+    table = {(q, label): answer for q, label, answer in base}
+    table.update({(q, label): answer for q, label, answer in extra})
+    return tuple((q, label, answer) for (q, label), answer in table.items())
 
 
 @async_handler
@@ -313,7 +381,7 @@ async def run_ruleset_add(args: argparse.Namespace) -> int:
     rule_set = RuleSet(name=args.name, effective_from=args.effective_from, k=args.k, w_response=w_response,
                        w_solved=w_solved, w_satisfied=w_satisfied, partly_counts_as=args.partly_counts_as,
                        exclude_consult=not args.include_consult, exclude_failed=not args.include_failed,
-                       note=args.note)
+                       note=args.note, answer_labels=with_labels(DEFAULT_ANSWER_LABELS, args.label))
     try:
         validate(rule_set)
     except RuleSetError as exc:

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import asyncpg
 
+from ..db.scoring import load_calendar
 from ..db.ticket_export import record_export
+from ..ledger.timezone import office_text
+from ..scoring.periods import PeriodError, period, period_containing
 from ..transfer import sample
 from ..transfer.exporter import default_export_path, export_tickets, month_bounds
 from ..transfer.importer import ImportRejected, import_tickets
@@ -19,7 +21,7 @@ from ..transfer.progress import terminal_progress
 from ..transfer.reader import FileRejected, UnsupportedFile
 from ..transfer.urban_import import import_urban_cases
 from ..transfer.writer import FORMATS, format_of
-from .common import CliError, ExitCode, async_handler, database
+from .common import CliError, ExitCode, async_handler, cli_actor, database
 
 ORDER = 40
 
@@ -35,8 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Import the city's ticket export. Headers are the city's Chinese ones (工单编号, 一级分类, "
                     "来电时间 …) or the ledger's column names (ticket_no, category_l1, called_at …). "
                     "All or nothing: if any row is invalid nothing is written and every bad row is listed "
-                    "(exit 3). Re-importing is safe: known 工单编号 are updated, never duplicated; the "
-                    "street's own flow (status, 签收, 联系 …) is never touched by a re-import. CSV must be "
+                    "(exit 3). Each ticket enters the flow at the state its 工单状态 names (docs/city-data.md), "
+                    "with no invented steps. Re-importing is safe: known 工单编号 are updated, never duplicated, "
+                    "and only ever moved forward; a ledger ahead of the city is kept and the disagreement "
+                    "recorded. 是否联系/是否解决/是否满意 accept the labels of the rule set in force on 来电时间 "
+                    "(e.g. 基本解决, 比较满意; see `ruleset list`). CSV must be "
                     "UTF-8 (with or without BOM) or GB18030/GBK; times without a zone are Beijing time. "
                     "Exit codes: 0 imported, 2 unusable path, 3 file or rows rejected, 1 other failure.")
     tickets.add_argument("file", type=Path, help="the .csv or .xlsx file")
@@ -56,17 +61,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="import the valid rows; write the invalid ones with their reasons to FILE.rejects.csv")
     urban.set_defaults(handler=run_import_urban)
 
-    exp = sub.add_parser("export", help="export one month of the ledger with the city's headers")
+    exp = sub.add_parser("export", help="export one assessment month of the ledger with the city's headers")
     exp_kinds = exp.add_subparsers(dest="export_kind", metavar="WHAT", required=True)
     tickets = exp_kinds.add_parser(
-        "tickets", help="export one month's tickets to csv/xlsx",
-        description="Write the tickets whose 来电时间 falls in one calendar month, Beijing time "
-                    "(Asia/Shanghai): --month 2024-05 means 2024-05-01 00:00 to 2024-06-01 00:00 +08:00. "
-                    "The headers are the city's, so the file re-imports cleanly. CSV is UTF-8 with BOM, "
-                    "which Excel on Chinese Windows opens correctly. The file contains citizens' phone "
-                    "numbers: each export is recorded in the audit log.")
-    tickets.add_argument("--month", required=True, metavar="YYYY-MM",
-                         help="calendar month of 来电时间 in Beijing time, e.g. 2024-05")
+        "tickets", help="export one assessment month's tickets to csv/xlsx",
+        description="Write the tickets whose 来电时间 falls in one assessment month (the default) or one "
+                    "calendar month, Beijing time (Asia/Shanghai). --period 2024-05 is the assessment month "
+                    "2024-04-19 00:00 to 2024-05-19 00:00 (start day from `ruleset calendar`); --month 2024-05 "
+                    "is the calendar month 2024-05-01 00:00 to 2024-06-01 00:00. With neither, the assessment "
+                    "month running now. The headers are the city's. CSV is UTF-8 with BOM, which Excel on "
+                    "Chinese Windows opens correctly. 来电人电话 is masked (138****0001) unless --unmasked; "
+                    "only an unmasked file re-imports. Each export is recorded in the audit log.")
+    window = tickets.add_mutually_exclusive_group()
+    window.add_argument("--period", metavar="YYYY-MM",
+                        help="assessment month named by the month it ends in (default: the current one)")
+    window.add_argument("--month", metavar="YYYY-MM", help="calendar month of 来电时间, e.g. 2024-05")
+    tickets.add_argument("--unmasked", action="store_true",
+                         help="write full phone numbers (for re-import or the city); recorded in the audit log")
     tickets.add_argument("--format", choices=FORMATS, help="csv or xlsx (default: from --out, else csv)")
     tickets.add_argument("--out", type=Path, help="output file (default: tickets-YYYY-MM.FORMAT)")
     tickets.set_defaults(handler=run_export)
@@ -134,7 +145,7 @@ async def run_import_urban(args: argparse.Namespace) -> int:
     path: Path = args.file
     with _import_errors(path):
         async with database(args) as db:
-            report = await import_urban_cases(db.pool, path, actor=_actor(), skip_invalid=args.skip_invalid)
+            report = await import_urban_cases(db.pool, path, actor=cli_actor(), skip_invalid=args.skip_invalid)
     _print_ignored_headers(report.ignored_headers)
     print(f"{path.name}: {report.rows} 行 rows ({report.encoding}) — 新增 inserted {report.inserted}, "
           f"已存在 existing {report.existing}, 拒绝 rejected {report.rejected}")
@@ -183,32 +194,36 @@ def _print_errors(errors) -> None:
 @async_handler
 async def run_export(args: argparse.Namespace) -> int:
     try:
-        month_bounds(args.month)
         fmt = args.format or (format_of(args.out) if args.out else "csv")
+        if args.month:
+            bounds, label, basis = month_bounds(args.month), args.month, "自然月"
     except ValueError as exc:
         raise CliError(str(exc), ExitCode.USAGE) from exc
-    out = args.out or default_export_path(args.month, fmt)
+    out = args.out
     try:
         with terminal_progress(sys.stdout.isatty()) as progress:
             async with database(args) as db:
-                rows = await export_tickets(db.pool, args.month, out, fmt, progress)
-                await record_export(db.pool, actor=_actor(), month=args.month, path=str(out.resolve()),
-                                    rows=rows)
+                if not args.month:
+                    cal = await load_calendar(db.pool)
+                    try:
+                        p = period(args.period, cal) if args.period else period_containing(datetime.now(cal.tz), cal)
+                    except PeriodError as exc:
+                        raise CliError(str(exc), ExitCode.USAGE) from exc
+                    bounds, label, basis = (p.start, p.end), p.label, "考核月"
+                out = out or default_export_path(label, fmt)
+                rows = await export_tickets(db.pool, bounds, out, fmt, progress, mask_phones=not args.unmasked)
+                await record_export(db.pool, actor=cli_actor(), month=label, path=str(out.resolve()), rows=rows,
+                                    basis=basis, unmasked=args.unmasked)
     except ConnectionError as exc:
         raise CliError(f"无法连接数据库 (cannot reach the database): {exc}") from exc
     except asyncpg.PostgresError as exc:
         raise CliError(f"导出失败 (export failed): {exc}") from exc
     except OSError as exc:
         raise CliError(f"{out}: 导出失败 (export failed): {exc.strerror or exc}") from exc
-    print(f"exported {rows} tickets of {args.month} (来电时间, Asia/Shanghai) to {out}")
+    start, end = (office_text(b) for b in bounds)
+    masked = "完整号码 (已记入审计日志)" if args.unmasked else "电话已脱敏"
+    print(f"exported {rows} tickets of {basis} {label} (来电时间 {start} → {end}, 北京时间; {masked}) to {out}")
     return int(ExitCode.OK)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -81,12 +81,18 @@ async def repeat_callers(conn, start: datetime, end: datetime, *, min_tickets: i
 
 @dataclass(frozen=True)
 class Compliance:
-    """One deadline's record: done on time, done late, overdue and not done, not yet due."""
+    """One deadline's record: done on time, done late, overdue and not done, not yet due, time unknown.
+
+    时间未知 (``unknown``): the ticket passed the step before it reached our ledger and the
+    city's file carries no time for it (callcenter.ledger.city_status).  Unknown is not late:
+    those tickets leave the on-time rate, and the count is shown beside it.
+    """
     kind: str          # sign | contact | close
     on_time: int
     late: int
     overdue: int
     pending: int
+    unknown: int = 0
 
     @property
     def due(self) -> int:
@@ -96,28 +102,32 @@ class Compliance:
 _COMPLIANCE_SQL = """
 WITH t AS (
     SELECT signed_at, sign_due_at, first_contact_at, contact_due_at, closed_at,
-           coalesce(extended_due_at, close_due_at) AS close_due
+           coalesce(extended_due_at, close_due_at) AS close_due,
+           sign_time_unknown, contact_time_unknown, close_time_unknown
       FROM tickets WHERE called_at >= $1 AND called_at < $2
 )
 SELECT 'sign' AS kind,
        count(*) FILTER (WHERE signed_at <= sign_due_at) AS on_time,
        count(*) FILTER (WHERE signed_at > sign_due_at) AS late,
-       count(*) FILTER (WHERE signed_at IS NULL AND sign_due_at < $3) AS overdue,
-       count(*) FILTER (WHERE signed_at IS NULL AND sign_due_at >= $3) AS pending
+       count(*) FILTER (WHERE signed_at IS NULL AND NOT sign_time_unknown AND sign_due_at < $3) AS overdue,
+       count(*) FILTER (WHERE signed_at IS NULL AND NOT sign_time_unknown AND sign_due_at >= $3) AS pending,
+       count(*) FILTER (WHERE signed_at IS NULL AND sign_time_unknown) AS unknown
   FROM t WHERE sign_due_at IS NOT NULL
 UNION ALL
 SELECT 'contact',
        count(*) FILTER (WHERE first_contact_at <= contact_due_at),
        count(*) FILTER (WHERE first_contact_at > contact_due_at),
-       count(*) FILTER (WHERE first_contact_at IS NULL AND contact_due_at < $3),
-       count(*) FILTER (WHERE first_contact_at IS NULL AND contact_due_at >= $3)
+       count(*) FILTER (WHERE first_contact_at IS NULL AND NOT contact_time_unknown AND contact_due_at < $3),
+       count(*) FILTER (WHERE first_contact_at IS NULL AND NOT contact_time_unknown AND contact_due_at >= $3),
+       count(*) FILTER (WHERE first_contact_at IS NULL AND contact_time_unknown)
   FROM t WHERE contact_due_at IS NOT NULL
 UNION ALL
 SELECT 'close',
        count(*) FILTER (WHERE closed_at <= close_due),
        count(*) FILTER (WHERE closed_at > close_due),
-       count(*) FILTER (WHERE closed_at IS NULL AND close_due < $3),
-       count(*) FILTER (WHERE closed_at IS NULL AND close_due >= $3)
+       count(*) FILTER (WHERE closed_at IS NULL AND NOT close_time_unknown AND close_due < $3),
+       count(*) FILTER (WHERE closed_at IS NULL AND NOT close_time_unknown AND close_due >= $3),
+       count(*) FILTER (WHERE closed_at IS NULL AND close_time_unknown)
   FROM t WHERE close_due IS NOT NULL
 """
 

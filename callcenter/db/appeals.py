@@ -74,8 +74,10 @@ _FACTS_SQL = """
 SELECT t.id AS ticket_id, t.ticket_no, t.called_at, t.caller_phone, t.category_l1, t.category_l2, t.title,
        t.content, t.street, t.community_name, t.address, t.closed_at,
        coalesce((SELECT array_agg(a.outcome ORDER BY a.attempt_no) FROM callback_attempts a
-                  WHERE a.ticket_id = t.id AND a.outcome IS NOT NULL), '{}') AS callback_outcomes
+                  WHERE a.ticket_id = t.id AND a.outcome IS NOT NULL), '{}') AS callback_outcomes,
+       s.contacted, s.solved, s.satisfaction
   FROM tickets t
+  LEFT JOIN ticket_scores s ON s.ticket_id = t.id AND s.source IN ('own', 'city')
  WHERE t.called_at >= $1 AND t.called_at < $2 AND t.ticket_type = '诉求'
  ORDER BY t.called_at, t.id
 """
@@ -84,6 +86,7 @@ SELECT t.id AS ticket_id, t.ticket_no, t.called_at, t.caller_phone, t.category_l
 def _facts(row: asyncpg.Record) -> ap.TicketFacts:
     values = dict(row)
     values["callback_outcomes"] = tuple(values["callback_outcomes"])
+    values["answers"] = (values.pop("contacted"), values.pop("solved"), values.pop("satisfaction"))
     return ap.TicketFacts(**values)
 
 
@@ -344,7 +347,7 @@ async def dossier(conn, appeal_id: int) -> Dossier:
              FROM callback_answers x JOIN callback_attempts a ON a.id = x.attempt_id
             WHERE a.ticket_id = $1 ORDER BY x.attempt_id, x.question, x.version DESC""", ticket_id)
     flow = await conn.fetch(
-        """SELECT at, actor, action, from_state, to_state, reason FROM ticket_events
+        """SELECT at, actor, action, from_state, to_state, reason, data FROM ticket_events
             WHERE ticket_id = $1 ORDER BY id""", ticket_id)
     return Dossier(appeal, ticket, list(attempts), sorted(answers, key=lambda r: (r["attempt_no"], r["question"])),
                    list(flow), list(await evidence(conn, appeal_id)))

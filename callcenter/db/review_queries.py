@@ -128,10 +128,25 @@ async def recording_path(conn: asyncpg.Connection, attempt_id: uuid.UUID, answer
 
 
 async def ticket_callbacks(conn: asyncpg.Connection, ticket_id: int) -> list[asyncpg.Record]:
-    """A ticket's callback attempts, oldest first (for its detail page)."""
+    """A ticket's callback attempts, oldest first, with each rate question's current answer (newest version)."""
     return await conn.fetch(
-        """SELECT id, attempt_no, state, outcome, dialed_at, answered_at, ended_at, created_at
-             FROM callback_attempts WHERE ticket_id = $1 ORDER BY attempt_no""", ticket_id)
+        """SELECT a.id, a.attempt_no, a.state, a.outcome, a.dialed_at, a.answered_at, a.ended_at, a.created_at,
+                  q.contacted, q.solved, q.satisfaction
+             FROM callback_attempts a
+             LEFT JOIN LATERAL (
+                 SELECT max(x.intent) FILTER (WHERE x.question = 'contacted') AS contacted,
+                        max(x.intent) FILTER (WHERE x.question = 'solved') AS solved,
+                        max(x.intent) FILTER (WHERE x.question = 'satisfaction') AS satisfaction
+                   FROM (SELECT DISTINCT ON (question) question, intent FROM callback_answers
+                          WHERE attempt_id = a.id ORDER BY question, version DESC) x) q ON true
+            WHERE a.ticket_id = $1 ORDER BY a.attempt_no""", ticket_id)
+
+
+async def ticket_score(conn: asyncpg.Connection, ticket_id: int) -> asyncpg.Record | None:
+    """The answers that count for a ticket (ticket_scores: our callback, else the city's) and their source."""
+    return await conn.fetchrow(
+        "SELECT source, contacted, solved, satisfaction, scored_at FROM ticket_scores WHERE ticket_id = $1",
+        ticket_id)
 
 
 async def ticket_corrections(conn: asyncpg.Connection, ticket_id: int) -> list[asyncpg.Record]:

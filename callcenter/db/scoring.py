@@ -26,13 +26,13 @@ class RuleSetExists(ValueError):
 
 
 _RULE_SQL = """SELECT id, name, effective_from, k, w_response, w_solved, w_satisfied, partly_counts_as,
-                     exclude_consult, exclude_failed, note
+                     exclude_consult, exclude_failed, note, answer_labels
                 FROM rule_sets ORDER BY effective_from"""
 
 
 async def load_rule_sets(conn: asyncpg.Connection | asyncpg.Pool) -> list[RuleSet]:
     rows = await conn.fetch(_RULE_SQL)
-    return [RuleSet(**dict(r)) for r in rows]
+    return [RuleSet(**{**dict(r), "answer_labels": tuple(tuple(x) for x in r["answer_labels"])}) for r in rows]
 
 
 async def rule_set_for(conn, period: Period) -> RuleSet:
@@ -46,11 +46,12 @@ async def add_rule_set(conn, rule_set: RuleSet, created_by: str = "") -> int:
     try:
         return await conn.fetchval(
             """INSERT INTO rule_sets (name, effective_from, k, w_response, w_solved, w_satisfied,
-                                      partly_counts_as, exclude_consult, exclude_failed, note, created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
+                                      partly_counts_as, exclude_consult, exclude_failed, note, created_by,
+                                      answer_labels)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
             rule_set.name, rule_set.effective_from, rule_set.k, rule_set.w_response, rule_set.w_solved,
             rule_set.w_satisfied, rule_set.partly_counts_as, rule_set.exclude_consult,
-            rule_set.exclude_failed, rule_set.note, created_by)
+            rule_set.exclude_failed, rule_set.note, created_by, [list(x) for x in rule_set.answer_labels])
     except asyncpg.UniqueViolationError as exc:
         raise RuleSetExists(f"a rule set already takes effect on {rule_set.effective_from.isoformat()}") from exc
 
@@ -171,7 +172,7 @@ async def ticket_facts(conn, ticket_ids: list[int]) -> list[TicketFacts]:
     """The raw inputs of the pure resolution (callcenter.scoring.answers.resolve) for these tickets."""
     tickets = await conn.fetch(
         """SELECT id AS ticket_id, called_at, category_l1, closed_at, status, ticket_type,
-                  city_effective_callback, city_contacted, city_solved, city_satisfied,
+                  city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at,
                   department_id, community_id
              FROM tickets WHERE id = ANY($1::bigint[]) ORDER BY id""", ticket_ids)
     attempts = await conn.fetch(
@@ -194,6 +195,7 @@ async def ticket_facts(conn, ticket_ids: list[int]) -> list[TicketFacts]:
 
 _PROBLEM_SQL = """
 SELECT t.id, t.ticket_no, t.title, t.category_l1, t.category_l2, t.address, t.called_at, s.scored_at,
+       t.city_callback_at IS NOT NULL AS city_dated,
        s.source, s.contacted, s.solved, s.satisfaction,
        d.name AS department, c.name AS community, t.handling_result,
        (SELECT x.transcript FROM callback_answers x

@@ -16,7 +16,7 @@ _CALLED_BETWEEN = """
 SELECT ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
        urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
        department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
-       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied
+       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at
   FROM tickets
  WHERE called_at >= $1 AND called_at < $2
  ORDER BY called_at, id
@@ -36,9 +36,10 @@ async def tickets_called_between(conn: asyncpg.Connection, start: datetime, end:
             yield row
 
 
-async def record_export(pool: asyncpg.Pool, *, actor: str, month: str, path: str, rows: int) -> None:
-    """An export carries citizens' numbers out of the ledger: the audit log must show who took what."""
+async def record_export(pool: asyncpg.Pool, *, actor: str, month: str, path: str, rows: int,
+                        basis: str = "考核月", unmasked: bool = False) -> None:
+    """An export carries tickets (and, unmasked, citizens' numbers) out of the ledger: the audit log shows who took what."""
     await pool.execute(
         """INSERT INTO audit_log (actor, action, object_type, object_id, detail)
            VALUES ($1, 'export_tickets', 'tickets', $2, $3)""",
-        actor, month, {"path": path, "rows": rows})
+        actor, month, {"path": path, "rows": rows, "basis": basis, "unmasked": unmasked})

@@ -2,9 +2,11 @@
 
 Row-by-row inserts would take minutes for a year of tickets; COPY plus a single
 ``INSERT … ON CONFLICT`` takes seconds.  Everything happens in one transaction,
-so an import is whole or absent.  The city's columns are updated on re-import;
-the street's flow columns (status, signed_at, …) are written on first insert
-only, because from then on they belong to the flow (``tickets.apply_step``).
+so an import is whole or absent.  The city's columns are updated on re-import.
+A ticket enters at the state its 工单状态 names (callcenter.ledger.city_status) and
+a re-import only moves it forward; the step times (signed_at, first_contact_at)
+belong to the flow (``tickets.apply_step``) and are never written here — a step
+passed without one is marked 时间未知 instead.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from typing import Callable, Sequence
 
 import asyncpg
 
+from ..ledger import city_status
 from ..ledger.deadlines import Deadlines
+from ..ledger.flow import State
 from ..ledger.ticket_record import COLUMNS, TicketRecord
 
 #: Serialises imports: two overlapping files must not interleave between reading the stored
@@ -21,7 +25,9 @@ from ..ledger.ticket_record import COLUMNS, TicketRecord
 _IMPORT_LOCK = 0x74696D70  # "timp"
 COPY_CHUNK = 10_000
 
-STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at")
+STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at",
+                                    "city_state", "old_status", "entry_state", "sign_unknown", "contact_unknown",
+                                    "close_skipped")
 
 # Fixed SQL text from here on; only values are bound.
 _CREATE_STAGING = """
@@ -54,9 +60,16 @@ CREATE TEMP TABLE ticket_import_staging (
     city_contacted          text NOT NULL,
     city_solved             text NOT NULL,
     city_satisfied          text NOT NULL,
+    city_callback_at        timestamptz,
     sign_due_at             timestamptz NOT NULL,
     contact_due_at          timestamptz NOT NULL,
-    close_due_at            timestamptz NOT NULL
+    close_due_at            timestamptz NOT NULL,
+    city_state              text NOT NULL,        -- where the city's 工单状态 places the ticket
+    old_status              text,                 -- the ledger's state before this import (existing tickets)
+    entry_state             text NOT NULL,        -- its state after the import (never behind old_status)
+    sign_unknown            boolean NOT NULL,     -- 签收 / 首次联系 passed without a time: 时间未知
+    contact_unknown         boolean NOT NULL,
+    close_skipped           boolean NOT NULL      -- past 办结: unknown when there is no 办结时间
 ) ON COMMIT DROP
 """
 
@@ -90,11 +103,20 @@ UPDATE ticket_import_staging s SET
        city_contacted          = CASE WHEN 'city_contacted' = ANY($1::text[]) THEN s.city_contacted ELSE t.city_contacted END,
        city_solved             = CASE WHEN 'city_solved' = ANY($1::text[]) THEN s.city_solved ELSE t.city_solved END,
        city_satisfied          = CASE WHEN 'city_satisfied' = ANY($1::text[]) THEN s.city_satisfied ELSE t.city_satisfied END,
+       city_callback_at        = CASE WHEN 'city_callback_at' = ANY($1::text[]) THEN s.city_callback_at
+                                      ELSE t.city_callback_at END,
        sign_due_at             = CASE WHEN $2 THEN s.sign_due_at ELSE t.sign_due_at END,
        contact_due_at          = CASE WHEN $2 THEN s.contact_due_at ELSE t.contact_due_at END,
        close_due_at            = CASE WHEN $2 THEN s.close_due_at ELSE t.close_due_at END
   FROM tickets t
  WHERE t.ticket_no = s.ticket_no
+"""
+
+# What the ledger holds of the file's tickets that it already has (read under the import lock).
+_STORED = """
+SELECT ticket_no, is_complex, status, signed_at IS NOT NULL AS signed, first_contact_at IS NOT NULL AS contacted,
+       sign_time_unknown, contact_time_unknown, close_time_unknown
+  FROM tickets WHERE ticket_no = ANY($1::text[])
 """
 
 _CREATE_UNITS = """
@@ -108,8 +130,10 @@ WITH created AS (
 SELECT count(*) FROM created
 """
 
-# New tickets get status 'received' (the column default) and one 'import' event; existing
-# ones are updated only when a city column differs.  department_id/community_id are set
+# New tickets enter at the state the city's 工单状态 names, with one 'import' event naming it;
+# existing ones are updated only when a city column differs, and move only forward
+# ($2/$3: our states and their ranks, callcenter.ledger.city_status.STATE_RANK).  A ledger
+# ahead of the city keeps its state, and the import event records the disagreement.  department_id/community_id are set
 # by the flow's 派单 once a ticket is dispatched, so re-import only fills them when empty.
 _UPSERT = """
 WITH upserted AS (
@@ -117,13 +141,16 @@ WITH upserted AS (
         ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
         urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
         department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
-        handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied,
-        department_id, community_id, sign_due_at, contact_due_at, close_due_at)
+        handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at,
+        department_id, community_id, sign_due_at, contact_due_at, close_due_at,
+        status, sign_time_unknown, contact_time_unknown, close_time_unknown, awaiting_since)
     SELECT s.ticket_no, s.ticket_type, s.appeal_kind, s.category_l1, s.category_l2, s.category_l3, s.title,
            s.content, s.urgency, s.caller_name, s.caller_phone, s.district, s.street, s.community_name,
            s.address, s.host_unit, s.department_name, s.called_at, s.dispatched_at, s.time_limit_hours,
            s.closed_at, s.city_status, s.handling_result, s.city_effective_callback, s.city_contacted,
-           s.city_solved, s.city_satisfied, d.id, c.id, s.sign_due_at, s.contact_due_at, s.close_due_at
+           s.city_solved, s.city_satisfied, s.city_callback_at, d.id, c.id, s.sign_due_at, s.contact_due_at, s.close_due_at,
+           s.entry_state, s.sign_unknown, s.contact_unknown, s.close_skipped AND s.closed_at IS NULL,
+           CASE WHEN s.entry_state = 'awaiting_callback' THEN now() END
       FROM ticket_import_staging s
       LEFT JOIN units d ON d.kind = 'department' AND d.name = s.department_name
       LEFT JOIN units c ON c.kind = 'community' AND c.name = s.community_name
@@ -155,17 +182,24 @@ WITH upserted AS (
         city_contacted          = EXCLUDED.city_contacted,
         city_solved             = EXCLUDED.city_solved,
         city_satisfied          = EXCLUDED.city_satisfied,
+        city_callback_at        = EXCLUDED.city_callback_at,
         department_id           = coalesce(t.department_id, EXCLUDED.department_id),
         community_id            = coalesce(t.community_id, EXCLUDED.community_id),
         sign_due_at             = EXCLUDED.sign_due_at,
         contact_due_at          = EXCLUDED.contact_due_at,
         close_due_at            = EXCLUDED.close_due_at,
+        status                  = EXCLUDED.status,
+        sign_time_unknown       = EXCLUDED.sign_time_unknown,
+        contact_time_unknown    = EXCLUDED.contact_time_unknown,
+        close_time_unknown      = EXCLUDED.close_time_unknown,
+        awaiting_since          = CASE WHEN EXCLUDED.status = 'awaiting_callback' AND t.status <> 'awaiting_callback'
+                                       THEN now() ELSE t.awaiting_since END,
         updated_at              = now()
      WHERE (t.ticket_type, t.appeal_kind, t.category_l1, t.category_l2, t.category_l3, t.title, t.content,
             t.urgency, t.caller_name, t.caller_phone, t.district, t.street, t.community_name, t.address,
             t.host_unit, t.department_name, t.called_at, t.dispatched_at, t.time_limit_hours, t.closed_at,
             t.city_status, t.handling_result, t.city_effective_callback, t.city_contacted, t.city_solved,
-            t.city_satisfied)
+            t.city_satisfied, t.city_callback_at)
            IS DISTINCT FROM
            (EXCLUDED.ticket_type, EXCLUDED.appeal_kind, EXCLUDED.category_l1, EXCLUDED.category_l2,
             EXCLUDED.category_l3, EXCLUDED.title, EXCLUDED.content, EXCLUDED.urgency, EXCLUDED.caller_name,
@@ -173,13 +207,19 @@ WITH upserted AS (
             EXCLUDED.address, EXCLUDED.host_unit, EXCLUDED.department_name, EXCLUDED.called_at,
             EXCLUDED.dispatched_at, EXCLUDED.time_limit_hours, EXCLUDED.closed_at, EXCLUDED.city_status,
             EXCLUDED.handling_result, EXCLUDED.city_effective_callback, EXCLUDED.city_contacted,
-            EXCLUDED.city_solved, EXCLUDED.city_satisfied)
-    RETURNING t.id, (t.xmax = 0) AS is_new      -- xmax 0: the row was inserted, not updated
+            EXCLUDED.city_solved, EXCLUDED.city_satisfied, EXCLUDED.city_callback_at)
+    RETURNING t.id, t.ticket_no, (t.xmax = 0) AS is_new      -- xmax 0: the row was inserted, not updated
 ), events AS (
+    -- A new ticket, a forward move, or a city state behind ours (recorded, not applied).
     INSERT INTO ticket_events (ticket_id, actor, action, from_state, to_state, data)
-    SELECT id, 'import', 'import', NULL, 'received', jsonb_build_object('source', $1::text)
-      FROM upserted WHERE is_new
-     ORDER BY id
+    SELECT u.id, 'import', 'import', s.old_status, s.entry_state,
+           jsonb_build_object('source', $1::text, 'city_status', s.city_status)
+           || CASE WHEN s.entry_state <> s.city_state
+                   THEN jsonb_build_object('city_state', s.city_state, 'disagreement', '本街道状态领先于市级系统, 保留本街道状态')
+                   ELSE '{}'::jsonb END
+      FROM upserted u JOIN ticket_import_staging s ON s.ticket_no = u.ticket_no
+     WHERE u.is_new OR s.old_status IS DISTINCT FROM s.entry_state OR s.entry_state <> s.city_state
+     ORDER BY u.id
 )
 SELECT count(*) FILTER (WHERE is_new) AS inserted, count(*) FILTER (WHERE NOT is_new) AS updated FROM upserted
 """
@@ -221,13 +261,14 @@ async def upsert_tickets(
     deadline_inputs = {"dispatched_at", "urgency", "time_limit_hours", "category_l1", "called_at"}
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK)
-        complex_nos = {r["ticket_no"] for r in await conn.fetch(
-            "SELECT ticket_no FROM tickets WHERE is_complex AND ticket_no = ANY($1::text[])",
-            [r.ticket_no for r in records])}
+        stored = {r["ticket_no"]: r for r in await conn.fetch(_STORED, [r.ticket_no for r in records])}
+        complex_nos = {no for no, r in stored.items() if r["is_complex"]}
+        has_status = "city_status" in present_columns
         await conn.execute(_CREATE_STAGING)
         for start in range(0, len(records), COPY_CHUNK):
             chunk = records[start:start + COPY_CHUNK]
-            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos))
+            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos),
+                                 stored.get(rec.ticket_no), has_status)
                     for rec, line in zip(chunk, line_numbers[start:start + COPY_CHUNK])]
             await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
             on_copied(len(rows))
@@ -240,5 +281,16 @@ async def upsert_tickets(
     return ImportCounts(inserted, updated, len(records) - inserted - updated, units_created)
 
 
-def _staging_row(record: TicketRecord, line: int, due: Deadlines) -> tuple:
-    return (line, *(getattr(record, c) for c in COLUMNS), due.sign_due_at, due.contact_due_at, due.close_due_at)
+def _staging_row(record: TicketRecord, line: int, due: Deadlines, stored: asyncpg.Record | None,
+                 has_status: bool) -> tuple:
+    ledger = None if stored is None else city_status.LedgerPlace(
+        State(stored["status"]), stored["signed"], stored["contacted"], stored["sign_time_unknown"],
+        stored["contact_time_unknown"], stored["close_time_unknown"])
+    if ledger is not None and not has_status:
+        city = ledger.state        # the file says nothing about the state: it claims none
+    else:
+        city = city_status.entry_state(record.city_status, record.city_effective_callback)
+    placed = city_status.place(city, ledger)
+    return (line, *(getattr(record, c) for c in COLUMNS), due.sign_due_at, due.contact_due_at, due.close_due_at,
+            city.value, None if ledger is None else ledger.state.value, placed.state.value,
+            placed.sign_unknown, placed.contact_unknown, placed.close_skipped)

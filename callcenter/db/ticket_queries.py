@@ -26,7 +26,8 @@ _LIST_COLUMNS = """id, ticket_no, title, category_l1, urgency, caller_phone, sta
 _EXPORT_COLUMNS = """ticket_no, ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
        urgency, caller_name, caller_phone, district, street, community_name, address, host_unit,
        department_name, called_at, dispatched_at, time_limit_hours, closed_at, city_status,
-       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, status"""
+       handling_result, city_effective_callback, city_contacted, city_solved, city_satisfied, city_callback_at,
+       status"""
 
 # Same expression as the trigram index tickets_ledger_keyword_idx: keep them identical.
 _KEYWORD = "(ticket_no || ' ' || title || ' ' || content) ILIKE $%d"

@@ -7,13 +7,14 @@ written in one transaction, so the trail can always replay to the status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
 
 from ..ledger import flow
-from ..ledger.deadlines import DeadlinePolicy, compute_deadlines, policy_in_force
+from ..ledger.deadlines import (DeadlinePolicy, ExtensionRefused, check_extension, compute_deadlines,
+                                policy_in_force)
 
 
 class TicketNotFound(LookupError):
@@ -76,6 +77,8 @@ async def apply_step(
         current = flow.parse_state(row["status"])
         target = flow.apply(current, step)
         action = flow.parse_action(step.action)
+        if action is flow.Action.EXTEND:
+            await _check_extension(conn, ticket_id, step.new_deadline, at)
         if step.unit_id is not None:
             kind = await conn.fetchval("SELECT kind FROM units WHERE id = $1 AND active", step.unit_id)
             if kind is None:
@@ -94,6 +97,20 @@ async def apply_step(
         await conn.execute("UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
                            ticket_id, target.value)
         return StepResult(ticket_id, current, target, event_id)
+
+
+async def _check_extension(conn: asyncpg.Connection, ticket_id: int, new_due: datetime,
+                           at: datetime | None) -> None:
+    """延期 limits (callcenter.ledger.deadlines.check_extension), as a refusal of the step."""
+    t = await conn.fetchrow(
+        """SELECT coalesce(dispatched_at, called_at) AS start, coalesce(extended_due_at, close_due_at) AS due
+             FROM tickets WHERE id = $1""", ticket_id)
+    try:
+        policy = policy_in_force(await load_policies(conn), t["start"])
+        check_extension(new_due, now=at or datetime.now(timezone.utc), current_due=t["due"], start=t["start"],
+                        policy=policy)
+    except (ExtensionRefused, LookupError) as exc:
+        raise flow.FlowError(f"延期被拒绝: {exc}") from None
 
 
 async def _record_side_effects(conn: asyncpg.Connection, ticket_id: int, action: flow.Action,
@@ -153,28 +170,41 @@ class DeadlineWarning:
     overdue: bool
 
 
-# Each deadline is watched only while the step it guards has not happened yet.
+# Each deadline is watched only while the step it guards has not happened yet, on a ticket
+# the street holds (an open state), and only when its time is not unknown (时间未知: the
+# ticket passed the step before it reached our ledger, callcenter.ledger.city_status).
+# Keyset paged by (due_at, id, kind); $3/$4/$5 is the last row shown (NULL: first page).
 _DEADLINE_SQL = """
-SELECT id, ticket_no, title, 'sign' AS kind, sign_due_at AS due_at
-  FROM tickets WHERE status = 'received' AND sign_due_at <= $1
-UNION ALL
-SELECT id, ticket_no, title, 'contact', contact_due_at
-  FROM tickets WHERE status IN ('signed', 'dispatched', 'handling')
-                 AND first_contact_at IS NULL AND contact_due_at <= $1
-UNION ALL
-SELECT id, ticket_no, title, 'close', coalesce(extended_due_at, close_due_at)
-  FROM tickets WHERE status IN ('signed', 'dispatched', 'handling', 'feedback')
-                 AND coalesce(extended_due_at, close_due_at) <= $1
-ORDER BY due_at, id
-LIMIT $2
+SELECT id, ticket_no, title, kind, due_at FROM (
+    SELECT id, ticket_no, title, 'sign' AS kind, sign_due_at AS due_at
+      FROM tickets WHERE status = 'received' AND sign_due_at <= $1
+    UNION ALL
+    SELECT id, ticket_no, title, 'contact', contact_due_at
+      FROM tickets WHERE status IN ('signed', 'dispatched', 'handling')
+                     AND first_contact_at IS NULL AND NOT contact_time_unknown AND contact_due_at <= $1
+    UNION ALL
+    SELECT id, ticket_no, title, 'close', coalesce(extended_due_at, close_due_at)
+      FROM tickets WHERE status IN ('signed', 'dispatched', 'handling', 'feedback')
+                     AND coalesce(extended_due_at, close_due_at) <= $1
+) w
+ WHERE $3::timestamptz IS NULL OR (due_at, id, kind) > ($3, $4::bigint, $5::text)
+ ORDER BY due_at, id, kind
+ LIMIT $2
 """
+
+#: The page key of a warning: (due_at, ticket id, kind).
+WarningKey = tuple[datetime, int, str]
 
 
 async def deadline_warnings(conn: asyncpg.Connection, *, now: datetime,
                             warn_within: timedelta = timedelta(hours=4),
-                            limit: int = 500) -> list[DeadlineWarning]:
-    """超期预警: tickets past a deadline, or due within ``warn_within`` of ``now``."""
-    rows = await conn.fetch(_DEADLINE_SQL, now + warn_within, limit)
+                            limit: int = 500, after: WarningKey | None = None) -> list[DeadlineWarning]:
+    """超期预警: tickets past a deadline, or due within ``warn_within`` of ``now``, most urgent first.
+
+    ``limit`` rows from just after ``after`` (a page; ask for one more to know if another follows).
+    """
+    at, ticket_id, kind = after or (None, None, None)
+    rows = await conn.fetch(_DEADLINE_SQL, now + warn_within, limit, at, ticket_id, kind)
     return [DeadlineWarning(r["id"], r["ticket_no"], r["title"], r["kind"], r["due_at"], r["due_at"] < now)
             for r in rows]
 

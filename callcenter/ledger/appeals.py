@@ -116,8 +116,9 @@ class Draft:
 def apply(state: State | str, action: Action | str, *, reason: str = "", draft: Draft | None = None) -> State:
     """The state after ``action``, or :class:`AppealError` naming what is wrong.
 
-    提交 needs valid grounds and a written statement: the 分中心 rejects an
-    appeal without them, so it must not leave the street half-done.
+    提交 needs valid grounds, a written statement, and at least one piece of
+    evidence — or, as ``reason``, a written reason why none is needed: the
+    分中心 rejects an appeal without them, so it must not leave the street half-done.
     """
     state, action = parse_state(state), parse_action(action)
     rule = RULES[action]
@@ -131,6 +132,8 @@ def apply(state: State | str, action: Action | str, *, reason: str = "", draft: 
         check_grounds(draft.grounds)
         if not draft.statement.strip():
             raise AppealError("提交前必须填写申诉说明")
+        if draft.evidence_count < 1 and not reason.strip():
+            raise AppealError("提交需要至少一项证据 (照片、文件或回访录音), 或写明无需证据的理由")
     return rule.target
 
 
@@ -248,6 +251,14 @@ class TicketFacts:
     closed_at: datetime | None = None
     #: Outcomes of our callback attempts, oldest first (callback_attempts.outcome).
     callback_outcomes: tuple[str, ...] = ()
+    #: The answers that count for the ticket (our callback, else the city's: ticket_scores),
+    #: as (contacted, solved, satisfaction) intents; None each while there is no effective callback.
+    answers: tuple[str | None, str | None, str | None] = (None, None, None)
+
+    @property
+    def costs_nothing(self) -> bool:
+        """Contacted, solved and satisfied: the ticket loses no points, so appealing it gains none."""
+        return self.answers == ("yes", "solved", "satisfied")
 
     @property
     def matter(self) -> tuple[str, str]:
@@ -361,7 +372,9 @@ def find_candidates(day: Iterable[TicketFacts], history: Sequence[TicketFacts],
             by_phone[t.caller_phone].append(t)
         by_matter[t.matter].append(t)
     found: list[Candidate] = []
-    for t in sorted(day, key=lambda t: (t.called_at, t.ticket_id)):
+    # Tickets already answered 已解决 and 满意 (our callback or the city's) still count as
+    # earlier repeats of a matter, but are never candidates themselves.
+    for t in sorted((t for t in day if not t.costs_nothing), key=lambda t: (t.called_at, t.ticket_id)):
         checks = (repeat_caller(t, by_phone.get(t.caller_phone, []), rules), keyword(t, rules), category(t, rules),
                   outside_address(t, rules), duplicate(t, by_matter[t.matter], rules), wrong_number(t, rules))
         found.extend(c for c in checks if c is not None)

@@ -50,3 +50,8 @@ def _mask_tail(text: str) -> str:
         else:
             out.append(MASK if ch.isdigit() else ch)
     return "".join(reversed(out))
+
+
+def shown_phone(phone: str | None, *, masked: bool = True) -> str:
+    """A number as a report shows it: masked unless the operator asked for it in full (and was audited)."""
+    return mask_phone(phone) if masked else (phone or "")

@@ -13,15 +13,19 @@ from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import city_status
 from .deadlines import DeadlinePolicy, Deadlines, compute_deadlines, policy_in_force
-from .timezone import OFFICE_TZ, as_local
+from .timezone import OFFICE_TZ, as_local, local_date
+from ..scoring.rules import ANSWERS, DEFAULT_RULE_SET, RuleSet, RuleSetError
 
 TICKET_TYPES = ("诉求", "咨询")
 APPEAL_KINDS = ("咨询", "求助", "投诉", "举报", "建议")
 URGENCIES = ("一般", "紧急")
-CONTACTED = ("是", "否")
-SOLVED = ("已解决", "部分解决", "未解决")
-SATISFIED = ("满意", "基本满意", "不满意")
+CONTACTED = ANSWERS["contacted"]
+SATISFIED = ANSWERS["satisfied"]
+SOLVED = ANSWERS["solved"]
+#: The answer columns and the rule-set question each one answers (labels: callcenter.scoring.rules).
+ANSWER_COLUMNS = {"city_contacted": "contacted", "city_solved": "solved", "city_satisfied": "satisfied"}
 
 #: Longest 办理时限 we believe (a year); anything above is a typo, not a deadline.
 MAX_TIME_LIMIT_HOURS = 24 * 366
@@ -253,6 +257,14 @@ def _hours(value: Any) -> int | None:
     return hours
 
 
+def _city_status(value: Any) -> str:
+    """工单状态: one of the city's spellings (callcenter.ledger.city_status), or empty."""
+    try:
+        return city_status.check_label(_text(value))
+    except city_status.CityStatusError as exc:
+        raise FieldError(str(exc)) from None
+
+
 #: Cell parsers other record types (e.g. urban cases) build their fields from.
 text_cell = _text
 required_text = _required_text
@@ -291,14 +303,18 @@ FIELDS: tuple[Field, ...] = (
     Field("dispatched_at", "派单时间", parse_time),
     Field("time_limit_hours", "办理时限", _hours),
     Field("closed_at", "办结时间", parse_time),
-    Field("city_status", "工单状态", _text),
+    Field("city_status", "工单状态", _city_status),
     Field("handling_result", "办理结果", _text),
     Field("city_effective_callback", "是否有效回访", _yes_no),
-    Field("city_contacted", "是否联系", _choice(CONTACTED, aliases={"已联系": "是", "未联系": "否"})),
-    Field("city_solved", "是否解决", _choice(SOLVED, aliases={"解决": "已解决", "是": "已解决", "否": "未解决"})),
-    Field("city_satisfied", "是否满意", _choice(SATISFIED, aliases={"是": "满意", "否": "不满意"})),
+    # Checked against the rule set in force on 来电时间 (parse_row): labels are the rule set's data.
+    Field("city_contacted", "是否联系", _text),
+    Field("city_solved", "是否解决", _text),
+    Field("city_satisfied", "是否满意", _text),
+    Field("city_callback_at", "回访时间", parse_time),      # the city's callback, when its export has one
 )
 HEADERS: tuple[str, ...] = tuple(f.header for f in FIELDS)
+#: The columns every export of the city's carries (domain.md); the ones after them are optional.
+STANDARD_HEADERS: tuple[str, ...] = HEADERS[:HEADERS.index("回访时间")]
 COLUMNS: tuple[str, ...] = tuple(f.column for f in FIELDS)
 REQUIRED: tuple[Field, ...] = tuple(f for f in FIELDS if f.required)
 
@@ -333,6 +349,7 @@ class TicketRecord:
     city_contacted: str = ""
     city_solved: str = ""
     city_satisfied: str = ""
+    city_callback_at: datetime | None = None
 
 
 assert {f.name for f in dc_fields(TicketRecord)} == set(COLUMNS), "FIELDS and TicketRecord disagree"
@@ -424,15 +441,28 @@ def parse_fields(cells: Sequence[Any], headers: HeaderMap, line: int) -> tuple[d
 
 
 def parse_row(cells: Sequence[Any], headers: HeaderMap, line: int,
-              categories: Iterable[str] | frozenset[str]) -> TicketRecord | list[RowError]:
-    """A record, or every error found in the row (``categories``: known 一级分类)."""
+              categories: Iterable[str] | frozenset[str],
+              rule_set_on: Callable[[date], RuleSet] = lambda day: DEFAULT_RULE_SET) -> TicketRecord | list[RowError]:
+    """A record, or every error found in the row (``categories``: known 一级分类).
+
+    ``rule_set_on(day)``: the rule set in force on the ticket's 来电时间, whose label table
+    turns 基本解决 / 比较满意 / … into the answers it credits.
+    """
     values, errors = parse_fields(cells, headers, line)
+    called_on = local_date(values["called_at"]) if values.get("called_at") else None
+    rule_set = rule_set_on(called_on) if called_on else DEFAULT_RULE_SET
+    for column, question in ANSWER_COLUMNS.items():
+        if values.get(column):
+            try:
+                values[column] = rule_set.answer(question, values[column])
+            except RuleSetError as exc:
+                errors.append(RowError(line, headers.label(column), str(exc), values[column]))
     category = values.get("category_l1")
     if category and category not in categories:
         errors.append(RowError(line, headers.label("category_l1"),
                                f"未知一级分类 “{category}” (不在分类表中)", category))
     called = values.get("called_at")
-    for column in ("dispatched_at", "closed_at"):
+    for column in ("dispatched_at", "closed_at", "city_callback_at"):
         later = values.get(column)
         if called and later and later < called:
             errors.append(RowError(line, headers.label(column), f"早于来电时间 {cell_text(called.replace(tzinfo=None))}",

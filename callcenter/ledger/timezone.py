@@ -18,3 +18,10 @@ def as_local(at: datetime) -> datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=OFFICE_TZ)
     return at.astimezone(OFFICE_TZ)
+
+
+def office_text(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as people at the office read it: Beijing wall time, no offset ('' for none)."""
+    if at is None:
+        return ""
+    return as_local(at).strftime(fmt)

@@ -17,11 +17,13 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..ledger.privacy import shown_phone
+from ..ledger.timezone import OFFICE_TZ, office_text
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
 from ..scoring.rates import BASIS_LABELS, Rates, display
-from .scorecard import COMPLIANCE_LABELS, Monthly, Ranking
+from .scorecard import COMPLIANCE_HEADERS, Monthly, Ranking, compliance_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)
@@ -56,7 +58,7 @@ def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
 
 def _header(ws: Worksheet, title: str, m: Monthly) -> int:
     ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value=f"期间: {m.period.describe()}，北京时间；核减截至 {m.as_of:%Y-%m-%d %H:%M} (UTC)")
+    ws.cell(row=2, column=1, value=f"期间: {m.period.describe()}，北京时间；核减截至 {office_text(m.as_of)}")
     ws.cell(row=3, column=1, value=f"评分规则: {m.rule_set.describe()}")
     return 5
 
@@ -72,10 +74,8 @@ def _summary(ws: Worksheet, m: Monthly) -> None:
         ws.cell(row=row + i, column=1, value=line)
     row += len(_explanation_lines(m.explanation)) + 2
     ws.cell(row=row, column=1, value="时限执行情况 (按来电时间)").font = BOLD
-    _table(ws, row + 1, ["环节", "按时", "超时完成", "超时未完成", "未到期", "按时率(%)"],
-           [[COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending,
-             display(_ratio(c.on_time, c.due))] for c in m.compliance])
-    ws.cell(row=row + 6, column=1, value=f"生成时间 {datetime.now():%Y-%m-%d %H:%M}；期间约定: "
+    _table(ws, row + 1, COMPLIANCE_HEADERS, [compliance_row(c) for c in m.compliance])
+    ws.cell(row=row + 6, column=1, value=f"生成时间 {office_text(datetime.now(OFFICE_TZ))} (北京时间)；期间约定: "
             f"每月{m.calendar.period_start_day}日 0 时起至次月{m.calendar.period_start_day}日 0 时止；"
             f"日报 {m.calendar.daily_cut_hour} 时至次日 {m.calendar.daily_cut_hour} 时")
     _widths(ws, [14, 10, 10, 11, 11, 11, 11])
@@ -140,16 +140,25 @@ def _categories(ws: Worksheet, m: Monthly) -> None:
     _widths(ws, [14, 14, 14, 10, 10])
 
 
+#: The one date base of the 日趋势 and 问题工单 sheets: when a ticket's answers were given.
+SCORE_DATE_HEADER = "回访日期 (本街道回访按回访时间, 市级回访按其回访时间, 文件无回访时间时按办结时间)"
+
+
+def score_date_basis(source: str, city_dated: bool) -> str:
+    """Which time dates a scored ticket (callcenter.scoring.answers.resolve)."""
+    if source == "own":
+        return "回访时间"
+    return "市级回访时间" if source == "city" and city_dated else "办结时间"
+
+
 def _daily(ws: Worksheet, m: Monthly) -> None:
-    row = _header(ws, f"日趋势 (日报 {m.calendar.daily_cut_hour}:00 至次日 {m.calendar.daily_cut_hour}:00，剔除后)", m)
-    volumes = dict(m.daily_volume)
+    """One base for every column: the day a ticket was scored (never 来电时间 beside 回访)."""
+    row = _header(ws, f"日趋势 (日报 {m.calendar.daily_cut_hour}:00 至次日 {m.calendar.daily_cut_hour}:00，剔除后；"
+                      f"按{SCORE_DATE_HEADER})", m)
     rates_by_day = {r.key: r.excluded for r in m.daily.rows}
-    days = sorted(set(volumes) | set(rates_by_day))
-    empty = None
-    last = _table(ws, row, ["日期", "来电工单量", *RATE_HEADERS],
-                  [[d.isoformat(), volumes.get(d, 0),
-                    *(_rate_cells(rates_by_day[d]) if d in rates_by_day else [0, empty, empty, empty, empty])]
-                   for d in days])
+    days = sorted(rates_by_day)
+    last = _table(ws, row, ["日期", "工单量", *RATE_HEADERS],
+                  [[d.isoformat(), rates_by_day[d].counts.volume, *_rate_cells(rates_by_day[d])] for d in days])
     if days:
         line = LineChart()
         line.title, line.y_axis.title = "每日三率 (%)", "%"
@@ -158,7 +167,7 @@ def _daily(ws: Worksheet, m: Monthly) -> None:
         line.width, line.height = 26, 10
         ws.add_chart(line, "J5")
         volume = LineChart()
-        volume.title = "每日来电工单量"
+        volume.title = "每日工单量 (按回访日期)"
         volume.add_data(Reference(ws, min_col=2, min_row=row, max_row=last), titles_from_data=True)
         volume.set_categories(Reference(ws, min_col=1, min_row=row + 1, max_row=last))
         volume.width, volume.height = 26, 8
@@ -169,14 +178,15 @@ def _daily(ws: Worksheet, m: Monthly) -> None:
 def _problems(ws: Worksheet, m: Monthly) -> None:
     row = _header(ws, "不满意 / 未解决工单清单", m)
     _table(ws, row, ["工单编号", "标题", "一级分类", "二级分类", "承办科室", "社区", "问题点位", "是否联系",
-                     "是否解决", "是否满意", "不满意原因", "回访来源", "回访时间", "已核减"],
+                     "是否解决", "是否满意", "不满意原因", "回访来源", "回访时间/办结时间", "时间依据", "已核减"],
            [[p["ticket_no"], p["title"], p["category_l1"], p["category_l2"], p["department"] or "", p["community"] or "",
              p["address"], INTENT_LABELS.get(p["contacted"], ""), INTENT_LABELS.get(p["solved"], ""),
              INTENT_LABELS.get(p["satisfaction"], ""), p["reason"] or "", SOURCE_LABELS.get(p["source"], p["source"]),
-             p["scored_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M"), "是" if p["granted"] else ""]
+             office_text(p["scored_at"]), score_date_basis(p["source"], p["city_dated"]),
+             "是" if p["granted"] else ""]
             for p in m.problems])
     ws.freeze_panes = f"A{row + 1}"
-    _widths(ws, [16, 24, 12, 12, 12, 12, 20, 8, 9, 9, 30, 11, 16, 7])
+    _widths(ws, [16, 24, 12, 12, 12, 12, 20, 8, 9, 9, 30, 11, 16, 9, 7])
 
 
 def _hot_spots(ws: Worksheet, m: Monthly) -> None:
@@ -185,9 +195,8 @@ def _hot_spots(ws: Worksheet, m: Monthly) -> None:
                   [[h["address"], h["tickets"], "、".join(h["categories"]), "、".join(h["ticket_nos"])]
                    for h in m.hot_spots])
     _table(ws, last + 3, ["来电人电话", "来电人", "工单量", "分类", "首次来电", "最近来电"],
-           [[c["caller_phone"], c["caller_name"], c["tickets"], "、".join(c["categories"]),
-             c["first_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M"),
-             c["last_at"].astimezone(m.period.start.tzinfo).strftime("%Y-%m-%d %H:%M")] for c in m.repeat_callers])
+           [[shown_phone(c["caller_phone"], masked=m.phones_masked), c["caller_name"], c["tickets"], "、".join(c["categories"]),
+             office_text(c["first_at"]), office_text(c["last_at"])] for c in m.repeat_callers])
     _widths(ws, [24, 10, 24, 40, 17, 17])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
 from typing import Hashable
 
 from ..db import analysis
@@ -16,15 +17,28 @@ from ..db import scoring as repo
 from ..db.ticket_queries import unit_names
 from ..db import urban as urban_repo
 from ..db.analysis import Compliance
+from ..ledger.privacy import shown_phone
 from ..scoring.explain import Explanation, explain
 from ..scoring.periods import Calendar, Period, day_window, period, previous
 from ..scoring.ranking import RankedUnit, rank
-from ..scoring.rates import Counts, Rates, rates
+from ..scoring.rates import Counts, Rates, display, rates
 from ..scoring.rules import RuleSet
 from ..scoring.trends import Trend, top_with_change
 
 UNASSIGNED = "未派单"
 COMPLIANCE_LABELS = {"sign": "签收", "contact": "首次联系", "close": "办结"}
+#: 时间未知 sits beside the rate: those tickets are outside it (unknown is not late).
+COMPLIANCE_HEADERS = ["环节", "按时", "超时完成", "超时未完成", "未到期", "按时率(%)", "时间未知(不计入)"]
+
+
+def on_time_rate(c: Compliance) -> Fraction | None:
+    """On time ÷ due steps with a known time; None when there are none."""
+    return Fraction(c.on_time, c.due) if c.due else None
+
+
+def compliance_row(c: Compliance) -> list:
+    """One 时限执行 row, as the CLI, the workbook and the dashboard show it."""
+    return [COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending, display(on_time_rate(c)), c.unknown]
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,7 @@ class Statistics:
     hot_spots: list
     repeat_callers: list
     compliance: list[Compliance]
+    phones_masked: bool = True         # 重复诉求人 numbers; False only for `stats --unmasked` (audited)
 
     def tables(self) -> dict[str, list[list]]:
         """Header row + rows per table, for terminal output."""
@@ -130,9 +145,9 @@ class Statistics:
         for dim, rows in self.by_dimension.items():
             out[labels[dim]] = [[labels[dim], "工单量"]] + [list(r) for r in rows]
         out["热点点位"] = [["问题点位", "工单量"]] + [[h["address"], h["tickets"]] for h in self.hot_spots]
-        out["重复诉求人"] = [["来电人电话", "工单量"]] + [[c["caller_phone"], c["tickets"]] for c in self.repeat_callers]
-        out["时限执行"] = [["环节", "按时", "超时完成", "超时未完成", "未到期"]] + [
-            [COMPLIANCE_LABELS[c.kind], c.on_time, c.late, c.overdue, c.pending] for c in self.compliance]
+        out["重复诉求人"] = [["来电人电话", "工单量"]] + [[shown_phone(c["caller_phone"], masked=self.phones_masked), c["tickets"]]
+                                                       for c in self.repeat_callers]
+        out["时限执行"] = [COMPLIANCE_HEADERS] + [compliance_row(c) for c in self.compliance]
         return out
 
     def as_dict(self) -> dict:
@@ -140,9 +155,11 @@ class Statistics:
                 "categories": [{"category": t.key, "tickets": t.count, "previous": t.previous} for t in self.categories],
                 **{dim: [{"key": k, "tickets": n} for k, n in rows] for dim, rows in self.by_dimension.items()},
                 "hot_spots": [{"address": h["address"], "tickets": h["tickets"]} for h in self.hot_spots],
-                "repeat_callers": [{"phone": c["caller_phone"], "tickets": c["tickets"]} for c in self.repeat_callers],
+                "repeat_callers": [{"phone": shown_phone(c["caller_phone"], masked=self.phones_masked),
+                                    "tickets": c["tickets"]} for c in self.repeat_callers],
                 "compliance": [{"kind": c.kind, "on_time": c.on_time, "late": c.late, "overdue": c.overdue,
-                                "pending": c.pending} for c in self.compliance]}
+                                "pending": c.pending, "unknown": c.unknown,
+                                "on_time_rate": display(on_time_rate(c))} for c in self.compliance]}
 
 
 async def statistics(conn, label: str, *, day: date | None = None, now: datetime | None = None,
@@ -184,13 +201,13 @@ class Monthly:
     categories_by_level: list
     by_appeal_kind: list[tuple[str, int]]
     by_hour: list[tuple[str, int]]
-    daily_volume: list[tuple[date, int]]
     hot_spots: list
     repeat_callers: list
     compliance: list[Compliance]
     problems: list
     explanation: Explanation
     urban: urban_repo.UrbanStats | None = None     # 城市管理 cases reported in the period
+    phones_masked: bool = True         # 重复诉求人 numbers; False only for `report monthly --unmasked` (audited)
 
 
 async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly:
@@ -211,8 +228,6 @@ async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly
         categories_by_level=await analysis.volume_by_category_levels(conn, p.start, p.end),
         by_appeal_kind=await analysis.volume_by(conn, p.start, p.end, "appeal_kind", cal.timezone),
         by_hour=sorted(await analysis.volume_by(conn, p.start, p.end, "hour", cal.timezone)),
-        daily_volume=await analysis.daily_volume(conn, p.start, p.end, timezone=cal.timezone,
-                                                 cut_hour=cal.daily_cut_hour),
         hot_spots=await analysis.hot_spots(conn, p.start, p.end),
         repeat_callers=await analysis.repeat_callers(conn, p.start, p.end),
         compliance=await analysis.deadline_compliance(conn, p.start, p.end, now=as_of),

@@ -9,7 +9,8 @@ and tests/test_scoring_sql_agreement.py checks that they do on random data.
   new version; the citizen's version 1 stays on record).  The latest such
   attempt wins, and its answer time places the ticket in a period.
 * Otherwise the city's columns count, when they all parse and the city did not
-  mark the callback ineffective.
+  mark the callback ineffective; they are placed by the city's 回访时间 when the
+  file had one, else by 办结时间 (else 来电时间).
 * Otherwise the ticket is 回访不成功 (status callback_failed, or the city said
   是否有效回访 = 否), or still pending.  Those are placed by 办结时间, else 来电时间.
 """
@@ -69,6 +70,7 @@ class TicketFacts:
     city_contacted: str = ""
     city_solved: str = ""
     city_satisfied: str = ""
+    city_callback_at: datetime | None = None
     department_id: int | None = None
     community_id: int | None = None
     attempts: tuple[AttemptFacts, ...] = field(default=())
@@ -147,7 +149,7 @@ def resolve(facts: TicketFacts) -> Outcome:
                        satisfaction=intents["satisfaction"], **common)
     city = city_answers(facts)
     if city is not None:
-        return Outcome(scored_at=fallback_at, source="city", contacted=city["contacted"],
+        return Outcome(scored_at=facts.city_callback_at or fallback_at, source="city", contacted=city["contacted"],
                        solved=city["solved"], satisfaction=city["satisfaction"], **common)
     failed = facts.status == "callback_failed" or facts.city_effective_callback is False
     return Outcome(scored_at=fallback_at, source="failed" if failed else "pending",

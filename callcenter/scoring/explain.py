@@ -4,6 +4,12 @@ Every counted ticket holds 1/n of each rate.  What it loses on a rate is
 (1 − its contribution)/n × 100 percentage points, so the losses of all tickets
 add up exactly to 100 − the rate: nothing is left unexplained.  Its cost to
 the composite is the weighted sum of those losses.
+
+The groups of one rate (不满意 / 基本满意; 未解决 / 部分解决; 未联系) partition the
+tickets that lose on that rate, and a group costs the composite only its own
+rate loss × that rate's weight.  So the groups plus 回访不成功 add up exactly to
+100 − 综合成绩 (tests/test_scoring_properties.py checks it on random months);
+a ticket that is both 不满意 and 未解决 is counted once per rate, never twice.
 """
 from __future__ import annotations
 
@@ -108,8 +114,8 @@ def explain(outcomes: Iterable[Outcome], rule_set: RuleSet, *, excluded_ids: fro
             continue
         categories = Counter(c.category_l1 for c in members).most_common()
         groups.append(CostGroup(label, rate, tuple(c.ticket_id for c in members), points,
-                                sum((c.composite for c in members), Fraction(0)), tuple(categories)))
-    groups.sort(key=lambda g: -g.composite_points)
+                                points * _weight(rule_set, rate), tuple(categories)))
+    groups.sort(key=lambda g: (-g.composite_points, g.label))
     costliest = sorted((c for c in costs if c.composite > 0), key=lambda c: (-c.composite, c.ticket_id))[:top]
     counts = tally(outcomes, rule_set, excluded_ids)
     current = rates(counts, rule_set)
@@ -123,6 +129,14 @@ def explain(outcomes: Iterable[Outcome], rule_set: RuleSet, *, excluded_ids: fro
             one = rates(counts - tally_one(by_id[ticket_id], rule_set) + Counts(volume=1), rule_set)
             what_ifs.append(WhatIf(f"工单 {labels.get(ticket_id, ticket_id)} 申诉通过", one, _change(one, current)))
     return Explanation(current, tuple(groups), tuple(costliest), tuple(what_ifs))
+
+
+def _weight(rule_set: RuleSet, rate: str) -> Fraction:
+    """What one point of ``rate`` is worth in the composite (回访不成功 is already in composite points)."""
+    if rate == "composite":
+        return Fraction(1)
+    return Fraction({"response": rule_set.w_response, "solved": rule_set.w_solved,
+                     "satisfied": rule_set.w_satisfied}[rate])
 
 
 def _change(after: Rates, before: Rates) -> Fraction | None:

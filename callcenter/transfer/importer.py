@@ -15,9 +15,11 @@ from typing import Any, Sequence
 import asyncpg
 
 from ..db import ticket_import as repo
+from ..db.scoring import load_rule_sets
 from ..db.tickets import load_policies, load_utility_categories
 from ..ledger import ticket_record as tr
 from ..ledger.deadlines import DeadlinePolicy, policy_in_force
+from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
 from .progress import NullProgress, Progress
 from .reader import FileRejected, open_table
 from .writer import write_table
@@ -113,8 +115,19 @@ def rejects_path(path: Path) -> Path:
 
 
 def validate_file(path: Path, categories: frozenset[str], policies: Sequence[DeadlinePolicy],
-                  progress: Progress = NullProgress()) -> Validated:
-    """Read and check every row; raises :class:`FileRejected` for file-level problems."""
+                  progress: Progress = NullProgress(), rule_sets: Sequence[RuleSet] = (DEFAULT_RULE_SET,)
+                  ) -> Validated:
+    """Read and check every row; raises :class:`FileRejected` for file-level problems.
+
+    ``rule_sets``: the dated rule sets; each row's answer labels are read with the one in
+    force on its 来电时间 (the earliest one for older tickets).
+    """
+    def rule_set_on(day):
+        try:
+            return rule_set_in_force(rule_sets, day)
+        except LookupError:
+            return min(rule_sets, key=lambda r: r.effective_from)
+
     with open_table(path) as table:
         try:
             header_map = tr.resolve_headers(table.headers)
@@ -125,7 +138,7 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
         progress.phase("读取校验 read+validate", table.estimated_rows)
         claims = NumberClaims(header_map, "ticket_no", "工单编号")
         for count, (line, cells) in enumerate(table.rows, start=1):
-            parsed = tr.parse_row(cells, header_map, line, categories)
+            parsed = tr.parse_row(cells, header_map, line, categories, rule_set_on)
             duplicate = claims.duplicate(line, cells)
             if duplicate is not None:
                 parsed = with_duplicate(parsed, duplicate)
@@ -171,8 +184,9 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
         categories = await repo.load_category_names(conn)
         policies = await load_policies(conn)
         utilities = await load_utility_categories(conn)
+        rule_sets = await load_rule_sets(conn) or [DEFAULT_RULE_SET]
     # Parsing is CPU work: keep the event loop free while it runs.
-    validated = await asyncio.to_thread(validate_file, path, categories, policies, progress)
+    validated = await asyncio.to_thread(validate_file, path, categories, policies, progress, rule_sets)
     if validated.rejected and not skip_invalid:
         raise ImportRejected(validated.errors, validated.rows)
     rejects = write_rejects(path, validated) if validated.rejected else None

@@ -236,5 +236,7 @@ def generate(rows: int, *, seed: int = SHIPPED_SEED, start: date = SHIPPED_START
 def write_sample(path: Path, rows: int, *, seed: int = SHIPPED_SEED, start: date = SHIPPED_START,
                  months: int = SHIPPED_MONTHS, fmt: str = "csv") -> int:
     """Write a sample file with the city's headers; returns the number of rows."""
-    cells = (tr.to_cells(r) for r in generate(rows, seed=seed, start=start, months=months))
-    return write_table(path, tr.HEADERS, cells, fmt)
+    # The columns of the city's usual export (domain.md): no 回访时间, as in the shipped sample.
+    width = len(tr.STANDARD_HEADERS)
+    cells = (tr.to_cells(r)[:width] for r in generate(rows, seed=seed, start=start, months=months))
+    return write_table(path, tr.STANDARD_HEADERS, cells, fmt)

@@ -14,8 +14,9 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (alerts_page, api, api_session, appeals, audit, cache, calls, campaigns_page, console, duty_page, health,
-               home, intake_page, keys, login, metrics, recordings, repeat, reports_page, review, ticket_export, tickets,
+from . import (alerts_page, api, api_session, appeals, audit, cache, calls, campaigns_page, console, deadline_policies,
+               deadline_warnings, duty_page, health, home, intake_page, keys, login, metrics, recordings, repeat,
+               reports_page, review, ticket_export, tickets,
                urban, wall)
 from .access import access_middleware, route_table
 from .api_auth import token_middleware
@@ -29,11 +30,11 @@ from .sessions import session_middleware
 #: Page areas, in nav order.  Registration order matters where patterns overlap:
 #: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.
 PAGE_MODULES: list[ModuleType] = [
-    home, login, health, tickets, ticket_export, api_session,
+    home, login, health, tickets, ticket_export, deadline_warnings, api_session,
     calls, recordings, review,              # 回访审核
     console, wall, repeat,                  # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
-    audit, api, metrics,
+    audit, deadline_policies, api, metrics,
     alerts_page, duty_page, intake_page, reports_page,    # 预警, 值班表, 工单导入, 报表
 ]
 

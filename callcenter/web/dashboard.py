@@ -10,14 +10,14 @@ the answer only changes when a callback is scored or a ticket moves.  The cache 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from ..db import campaigns as campaign_repo
+from ..db import analysis, campaigns as campaign_repo
 from ..db import review_queries, tickets as tickets_repo
 from ..db import scoring as scoring_repo
 from ..reports import scorecard
@@ -42,6 +42,7 @@ class MonthFigures:
     counts: dict[str, int]                              # effective callbacks / volume (剔除后)
     ranking: list[dict[str, Any]]                       # departments, best first
     trend: list[dict[str, Any]]                         # per report day
+    compliance: list[list[Any]] = ()                    # 时限执行 rows (scorecard.COMPLIANCE_HEADERS)
 
 
 def choose_period(label: str | None, now: datetime, cal) -> Period:
@@ -55,6 +56,8 @@ async def month_figures(conn: asyncpg.Connection, label: str) -> MonthFigures:
     street = (await scorecard.rates_table(conn, label, "street")).rows
     days = await scorecard.rates_table(conn, label, "day")
     ranked = await scorecard.ranking(conn, label, "department")
+    compliance = await analysis.deadline_compliance(conn, days.period.start, days.period.end,
+                                                    now=datetime.now(timezone.utc))
     shown_street = {basis: shown(street[0].basis(basis)) if street else
                     {k: None for k in RATE_LABELS} for basis in BASIS_LABELS}
     excluded = street[0].excluded.counts if street else None
@@ -68,6 +71,7 @@ async def month_figures(conn: asyncpg.Connection, label: str) -> MonthFigures:
                   "change": u.rank_change} for u in ranked.units],
         trend=[{"day": r.key.isoformat() if isinstance(r.key, date) else str(r.key),
                 **{k: _number(v) for k, v in shown(r.excluded).items()}} for r in days.rows],
+        compliance=[scorecard.compliance_row(c) for c in compliance],
     )
 
 

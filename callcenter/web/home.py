@@ -16,6 +16,7 @@ from ..ledger.timezone import OFFICE_TZ
 from ..db import dashboard_queries, office_settings
 from ..db import duty as duty_repo
 from ..recording_space import recording_space
+from ..reports import scorecard
 from ..scoring.periods import PeriodError, period_containing, previous
 from ..scoring.rates import BASIS_LABELS, RATE_LABELS
 from . import keys
@@ -78,6 +79,7 @@ async def home(request: web.Request) -> web.Response:
         "latest_label": latest if latest != chosen.label else None,
         "this_label": this_month.label,
         "rate_labels": RATE_LABELS,
+        "compliance_headers": scorecard.COMPLIANCE_HEADERS,
         "basis_labels": BASIS_LABELS,
         "deadline_labels": DEADLINE_LABELS,
         "campaign_state_labels": CAMPAIGN_STATE_LABELS,

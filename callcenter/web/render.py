@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..db import web_sessions as sessions_repo
 from ..ledger.privacy import mask_phone
-from ..ledger.timezone import OFFICE_TZ
+from ..ledger.timezone import OFFICE_TZ, office_text
 from . import keys, labels
 from .access import current_user, may_open
 
@@ -33,9 +33,7 @@ class NavItem:
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored instant as Beijing wall time (the office's clock, whatever the server's)."""
-    if value is None:
-        return ""
-    return value.astimezone(OFFICE_TZ).strftime(fmt)
+    return office_text(value, fmt)
 
 
 def shown_time(value: datetime | str | None) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 import asyncpg
 
 from ..db import review_queries
+from ..scoring.answers import SOURCE_LABELS
 from .access import MANAGERS
 from .call_view import STATE_LABELS, intent_label, outcome_label, question_label
 
@@ -13,6 +14,8 @@ from .call_view import STATE_LABELS, intent_label, outcome_label, question_label
 async def ticket_callbacks_context(conn: asyncpg.Connection, ticket_id: int, role: str) -> dict[str, Any]:
     return {
         "callback_attempts": await review_queries.ticket_callbacks(conn, ticket_id),
+        "score": await review_queries.ticket_score(conn, ticket_id),
+        "score_source_label": SOURCE_LABELS,
         "answer_corrections": await review_queries.ticket_corrections(conn, ticket_id),
         "may_review_calls": role in MANAGERS,
         "callback_state_labels": STATE_LABELS,

@@ -1,7 +1,8 @@
 """The ledger's current filter as an .xlsx download, in the city's columns (re-importable).
 
-Full phone numbers leave the building in this file, so only supervisors and
-admins may export, and every export is written to the audit log.  Rows stream
+Phone numbers are masked (138****0001) unless ``unmasked=1`` asks for them in full
+(only a full file re-imports); only supervisors and admins may export, and every
+export, masked or not, is written to the audit log.  Rows stream
 from a server-side cursor into openpyxl's write-only workbook (the shared
 transfer.writer.TableWriter) in a worker thread, so memory stays flat and the
 event loop keeps serving other clerks meanwhile.
@@ -18,6 +19,7 @@ from aiohttp import web
 from ..db import ticket_queries as queries
 from ..ledger import ticket_record as tr
 from ..ledger.timezone import OFFICE_TZ
+from ..transfer.exporter import export_cells as record_cells
 from ..transfer.writer import TableWriter
 from . import keys
 from .access import MANAGERS, current_user, require_role
@@ -30,16 +32,16 @@ _BATCH = 2000
 _CHUNK = 256 * 1024
 
 
-def export_cells(row) -> list:
-    return [*tr.to_cells(tr.record_from_mapping(row)), state_label(row["status"])]
+def export_cells(row, *, mask_phones: bool = True) -> list:
+    return [*record_cells(tr.record_from_mapping(row), mask_phones=mask_phones), state_label(row["status"])]
 
 
-async def _write_workbook(conn, flt: queries.TicketFilter, path: Path) -> int:
+async def _write_workbook(conn, flt: queries.TicketFilter, path: Path, *, mask_phones: bool = True) -> int:
     writer = TableWriter(path, HEADERS, "xlsx").__enter__()
     try:
         batch: list[list] = []
         async for row in queries.iter_tickets_for_export(conn, flt, batch=_BATCH):
-            batch.append(export_cells(row))
+            batch.append(export_cells(row, mask_phones=mask_phones))
             if len(batch) >= _BATCH:
                 await asyncio.to_thread(writer.write_all, batch)
                 batch = []
@@ -67,9 +69,10 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
                 raise web.HTTPRequestEntityTooLarge(
                     max_size=limit, actual_size=count,
                     text=f"导出超过 {limit} 条工单, 请缩小筛选范围(例如按日期)后分批导出。")
-            rows = await _write_workbook(conn, parsed.filter, path)
+            unmasked = request.query.get("unmasked") == "1"
+            rows = await _write_workbook(conn, parsed.filter, path, mask_phones=not unmasked)
             await queries.record_audit(conn, user.username, "export_tickets", object_type="tickets",
-                                       detail={"filter": parsed.values, "rows": rows})
+                                       detail={"filter": parsed.values, "rows": rows, "unmasked": unmasked})
         stamp = datetime.now(OFFICE_TZ).strftime("%Y%m%d-%H%M")
         response = web.StreamResponse(headers={
             "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -83,20 +83,42 @@ def deadline_views(ticket: Mapping[str, Any], events: Sequence[Mapping[str, Any]
         closed_at = max(fed_back) if fed_back else None
     close_due = ticket["extended_due_at"] or ticket["close_due_at"]
     return [
+        _unknown_or(ticket, "sign_time_unknown", ticket["signed_at"], "签收", ticket["sign_due_at"]) or
         _judge("签收", ticket["sign_due_at"], ticket["signed_at"], state is State.RECEIVED, now),
+        _unknown_or(ticket, "contact_time_unknown", ticket["first_contact_at"], "首次联系", ticket["contact_due_at"]) or
         _judge("首次联系", ticket["contact_due_at"], ticket["first_contact_at"],
                working and state is not State.RECEIVED, now),
+        _unknown_or(ticket, "close_time_unknown", closed_at, "办结", close_due) or
         _judge("办结" + ("(已延期)" if ticket["extended_due_at"] else ""), close_due, closed_at, working, now),
     ]
 
 
+def _unknown_or(ticket: Mapping[str, Any], flag: str, done: datetime | None, label: str,
+                due: datetime | None) -> DeadlineView | None:
+    """时间未知: the step happened before the ticket reached our ledger, at a time the city's file lacks."""
+    if done is None and ticket.get(flag):
+        return DeadlineView(label, due, None, "时间未知", False)
+    return None
+
+
 #: City columns holding instants (shown in Beijing time) and the phone (masked unless allowed).
-_TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at"})
+_TIME_COLUMNS = frozenset({"called_at", "dispatched_at", "closed_at", "city_callback_at"})
+
+
+#: The city's own status and callback columns: shown as 市级系统 values, never as the ticket's live state.
+CITY_SYSTEM_COLUMNS = frozenset({"city_status", "handling_result", "city_effective_callback", "city_contacted",
+                                 "city_solved", "city_satisfied", "city_callback_at"})
 
 
 def city_fields(ticket: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """(column, Chinese header, value) for every column of the city's export, in its order."""
-    return [(f.column, f.header, _with_unit(f.column, ticket[f.column])) for f in tr.FIELDS]
+    """(column, Chinese header, value) for every column of the city's export, in its order.
+
+    The city's status and answers are labelled （市级系统）: the page's one live status is
+    our ledger's, and our own callback's answers are shown beside them.
+    """
+    return [(f.column, f"{f.header}（市级系统）" if f.column in CITY_SYSTEM_COLUMNS else f.header,
+             _with_unit(f.column, ticket[f.column]))
+            for f in tr.FIELDS]
 
 
 #: Numbers that mean nothing without their unit.
@@ -119,6 +141,8 @@ def state_label(value: str) -> str:
 
 
 def action_label(value: str) -> str:
+    if value == "import":
+        return "市级系统导入"
     try:
         return flow.Action(value).label
     except ValueError:
