@@ -61,9 +61,9 @@ async def session_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        if stale:
+        if stale and SESSION_COOKIE not in exc.cookies:     # a sign-in just set a fresh one: keep it
             clear_cookie(exc, SESSION_COOKIE)
         raise
-    if stale and not response.prepared:
+    if stale and not response.prepared and SESSION_COOKIE not in response.cookies:
         clear_cookie(response, SESSION_COOKIE)
     return response
