@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..transfer.safe_cells import safe_cell
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
@@ -43,7 +44,7 @@ def _table(ws: Worksheet, row: int, headers: Sequence[str], rows: Iterable[Seque
     for i, values in enumerate(rows, start=1):
         last = row + i
         for j, v in enumerate(values):
-            cell = ws.cell(row=last, column=col + j, value=v)
+            cell = ws.cell(row=last, column=col + j, value=safe_cell(v))
             if hasattr(v, "as_tuple"):          # Decimal figures: keep two decimals visible
                 cell.number_format = "0.00"
     return last
