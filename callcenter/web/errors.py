@@ -86,6 +86,9 @@ async def error_middleware(request: web.Request, handler):
         for morsel in exc.cookies.values():      # e.g. a cleared stale session cookie
             response.cookies[morsel.key] = morsel
         return response
+    except ConnectionResetError:      # the browser left mid-answer (a closed stream): nothing to answer, no alarm
+        log.debug("client went away during %s %s", request.method, request.path)
+        raise
     except Exception as exc:
         refusal = input_refusal(exc)
         if refusal is not None:       # bad input a handler did not check: refused, not a 500, no traceback
