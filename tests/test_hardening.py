@@ -223,3 +223,70 @@ def test_input_rules():
     with pytest.raises(InputError, match="NUL"):
         parse_json('{"a": "\\u0000"}')
     assert parse_json('{"a": [1, 2]}') == {"a": [1, 2]}
+
+
+# -- importer, settings, operator errors -------------------------------------------------------------
+
+def test_a_nul_in_a_csv_is_reported_with_its_line_and_column(tmp_path):
+    from callcenter.transfer.reader import FileRejected, decode_text
+    with pytest.raises(FileRejected, match="第 2 行第 8 个字符处含有 NUL"):
+        decode_text("工单编号,标题\n2405,楼道\x00堆物\n".encode("utf-8"), "t.csv")
+    with pytest.raises(FileRejected, match="UTF-16"):
+        decode_text("工单编号,标题,来电时间\n".encode("utf-16-le"), "t.csv")
+
+
+def test_ticket_numbers_longer_than_the_citys_are_refused():
+    from callcenter.ledger import ticket_record as tr
+    with pytest.raises(tr.FieldError, match="最长 32"):
+        tr._ticket_no("9" * 40)
+    with pytest.raises(tr.FieldError):
+        tr._ticket_no("24\x0005")
+    assert tr._ticket_no("2405010001") == "2405010001"
+
+
+def test_config_check_names_unknown_callcenter_variables(monkeypatch, capsys):
+    from callcenter.cli import main
+    monkeypatch.setenv("CALLCENTER_AMI_HSOT", "10.0.0.5")
+    assert main(["config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "CALLCENTER_AMI_HSOT" in err and "CALLCENTER_AMI_HOST" in err
+    monkeypatch.delenv("CALLCENTER_AMI_HSOT")
+    monkeypatch.setenv("CALLCENTER_WEB_COOKIE_SECURE", "yes")
+    assert main(["config", "check"]) == 0
+    assert "web_cookie_secure = True" in capsys.readouterr().out
+
+
+def test_an_unreachable_database_is_one_sentence_and_exit_1(monkeypatch, capsys):
+    from callcenter.cli import main
+    monkeypatch.setenv("CALLCENTER_DSN", "postgresql://u:hunter2@127.0.0.1:1/x")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and "hunter2" not in err
+    assert "无法连接" in err and "127.0.0.1:1" in err
+    assert main(["-v", "migrate"]) == 1
+    assert "Traceback" in capsys.readouterr().err          # -v: the traceback for whoever debugs it
+
+
+async def test_secure_cookies_by_setting_or_by_a_trusted_proxy(db, settings, users):  # noqa: F811
+    from callcenter.web.config import WebConfig
+
+    async def cookie_flags(config: WebConfig, headers: dict) -> str:
+        c = await open_client(make_app(db, settings, web_config=config))
+        try:
+            response = await c.get("/login", headers=headers)
+            return response.headers.get("Set-Cookie", "")
+        finally:
+            await c.close()
+    proxy = {"X-Forwarded-Proto": "https"}
+    assert "Secure" not in await cookie_flags(WebConfig(), proxy)                  # not trusted by default
+    assert "Secure" in await cookie_flags(WebConfig(cookie_secure=True), {})
+    assert "Secure" in await cookie_flags(WebConfig(trust_forwarded_proto=True), proxy)
+    assert "Secure" not in await cookie_flags(WebConfig(trust_forwarded_proto=True), {})
+
+
+def test_settings_reach_the_web_config():
+    from callcenter.config import load_settings
+    from callcenter.web.config import web_config_from
+    s = load_settings(environ={"CALLCENTER_WEB_COOKIE_SECURE": "true", "CALLCENTER_WEB_TRUST_FORWARDED_PROTO": "1"})
+    config = web_config_from(s)
+    assert config.cookie_secure and config.trust_forwarded_proto
