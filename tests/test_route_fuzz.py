@@ -36,8 +36,8 @@ from callcenter.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token
 from .factories import insert_ticket
 from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
 
-#: Examples per (route, identity).  ~60 routes × 4 identities × 5 ≈ 1,200 requests.
-EXAMPLES = int(os.environ.get("CALLCENTER_FUZZ_EXAMPLES", "6"))
+#: Random examples per (route, identity), after the sweep: about 3,500 requests in all.
+EXAMPLES = int(os.environ.get("CALLCENTER_FUZZ_EXAMPLES", "8"))
 IDENTITIES = (None, "agent", "supervisor", "admin")
 #: ``x.get("name")`` / ``x["name"]`` in the handlers, ``name="field"`` in the templates' forms.
 _FIELD = re.compile(r"""(?:\.get\(|\.getall\(|\[|\bname=)\s*["'](\w+)["']""")
@@ -53,6 +53,17 @@ NASTY = [
 #: A request line the HTTP parser reads whole (its limit is 8,190 bytes).
 MAX_QUERY = 5000
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+_CHOICE = re.compile(r"""value=["']([a-z_]{2,30})["']""")
+
+
+def choice_words() -> list[str]:
+    """The option and button values the templates offer (``action=call``, ``command=start``, …)."""
+    words = set()
+    for source in Path(callcenter.web.__file__).parent.rglob("*.html"):
+        words.update(_CHOICE.findall(source.read_text(encoding="utf-8")))
+    return sorted(words)
 
 
 def field_names() -> list[str]:
@@ -101,8 +112,9 @@ class _AmiDown:
         raise AmiNotReady("AMI link is not connected")
 
 
-def values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(NASTY), st.sampled_from(NASTY), st.text(max_size=12), st.integers().map(str))
+def values(known: list[str]) -> st.SearchStrategy[str]:
+    """Hostile values, real ids and the words forms really send (so handlers get past their first check)."""
+    return st.one_of(st.sampled_from(NASTY), st.sampled_from(known), st.text(max_size=12), st.integers().map(str))
 
 
 #: Swept into every field at once, one request each, before the random examples: the classes that broke before.
@@ -112,10 +124,10 @@ SWEEP = ["\x00", "²", "2147483648", "9" * 40, "0001-01-01", "9999-12-31", "0001
 
 @st.composite
 def request_parts(draw, path_params: list[str], known_ids: list[str], names: list[str], unsafe: bool):
-    path = {p: draw(st.one_of(st.sampled_from(known_ids), values())) for p in path_params}
-    query = draw(st.dictionaries(st.sampled_from(names), values(), max_size=12))
+    path = {p: draw(st.one_of(st.sampled_from(known_ids), values(known_ids))) for p in path_params}
+    query = draw(st.dictionaries(st.sampled_from(names), values(known_ids), max_size=12))
     body_kind = draw(st.sampled_from(["form", "json", "deep", "none"]) if unsafe else st.just("none"))
-    body = draw(st.dictionaries(st.sampled_from(names), values(), max_size=20)) if unsafe else {}
+    body = draw(st.dictionaries(st.sampled_from(names), values(known_ids), max_size=20)) if unsafe else {}
     return path, query, body_kind, body
 
 
@@ -169,7 +181,7 @@ async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  #
     root = logging.getLogger()
     root.addHandler(handler)
     names = field_names()
-    known_ids = await _seed(db, users)
+    known_ids = await _seed(db, users) + choice_words()
     loop = asyncio.get_running_loop()
     client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
     await client.start_server()
