@@ -13,6 +13,7 @@ run counts them all.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -122,17 +123,28 @@ SWEEP = ["\x00", "²", "2147483648", "9" * 40, "0001-01-01", "9999-12-31", "0001
          "9999-12-31T23:59:59-14:00~1", "x" * 3000]
 
 
+def handler_fields(handler) -> list[str]:
+    """The field names the handler's own module reads: drawn most often, so its parsers get exercised."""
+    source = Path(inspect.getsourcefile(handler))
+    return sorted(set(_FIELD.findall(source.read_text(encoding="utf-8")))) or ["action"]
+
+
 @st.composite
-def request_parts(draw, path_params: list[str], known_ids: list[str], names: list[str], unsafe: bool):
+def request_parts(draw, path_params: list[str], known_ids: list[str], names: list[str], own: list[str],
+                  unsafe: bool):
+    key = st.one_of(st.sampled_from(own), st.sampled_from(names))
     path = {p: draw(st.one_of(st.sampled_from(known_ids), values(known_ids))) for p in path_params}
-    query = draw(st.dictionaries(st.sampled_from(names), values(known_ids), max_size=12))
+    query = draw(st.dictionaries(key, values(known_ids), max_size=12))
     body_kind = draw(st.sampled_from(["form", "json", "deep", "none"]) if unsafe else st.just("none"))
-    body = draw(st.dictionaries(st.sampled_from(names), values(known_ids), max_size=20)) if unsafe else {}
+    body = draw(st.dictionaries(key, values(known_ids), max_size=20)) if unsafe else {}
     return path, query, body_kind, body
 
 
-def sweep_parts(path_params: list[str], names: list[str], unsafe: bool):
-    """One request per :data:`SWEEP` value, that value in every path, query and form field."""
+def sweep_parts(path_params: list[str], names: list[str], unsafe: bool, known_ids: list[str]):
+    """One request per :data:`SWEEP` value, that value in every path, query and form field; then, for a
+    form, each word the templates send (``action=call``) with real ids in the path, so actions run."""
+    for word in choice_words() if unsafe else ():
+        yield {p: known_ids[0] for p in path_params}, {}, "form", {n: word for n in names}
     for value in SWEEP:
         every = {n: value for n in names}
         query = every if len(value) < 100 else {}
@@ -162,7 +174,7 @@ async def _seed(db, users) -> list[str]:  # noqa: F811
         ticket = await insert_ticket(conn, title="=HYPERLINK(\"http://evil\")")
         task = await conn.fetchval("INSERT INTO callback_tasks (caller_phone, reason, assigned_to) "
                                    "VALUES ('13800000009', 'callback_requested', $1) RETURNING id", users["admin"])
-    return sorted({str(ticket), str(task), "1", "2"})
+    return [str(task)] + sorted({str(ticket), "1", "2"} - {str(task)})     # the task first: the sweep acts on it
 
 
 async def _session(db, user_id: int) -> tuple[str, str]:
@@ -248,9 +260,10 @@ async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  #
                             await sessions_repo.create_session(conn, session[0], users[identity], session[1],
                                                                lifetime=timedelta(hours=1))
 
-                for parts in sweep_parts(params, names, unsafe):
-                    await send(parts)
-                await asyncio.to_thread(fuzz_in_thread(loop, send, request_parts(params, known_ids, names, unsafe)))
+                for swept in sweep_parts(params, names, unsafe, known_ids):
+                    await send(swept)
+                parts = request_parts(params, known_ids, names, handler_fields(route.handler), unsafe)
+                await asyncio.to_thread(fuzz_in_thread(loop, send, parts))
         await asyncio.sleep(0.2)     # let a closed stream's handler finish (and log, if it would)
     finally:
         root.removeHandler(handler)
