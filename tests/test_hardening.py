@@ -164,17 +164,27 @@ async def test_another_agents_task_is_not_dialled(db, settings, users):
         await c.close()
 
 
-async def test_counseling_record_on_another_agents_call_is_refused(client, db, users):
+@pytest.mark.parametrize("role", ["agent", "supervisor", "admin"])
+@pytest.mark.parametrize("owner", ["self", "other", "nobody"])
+async def test_counseling_records_are_checked_against_who_took_the_call(db, settings, users, role, owner):
+    """An agent records only calls they answered; supervisors and admins (who review) any call."""
+    agent_name = {"self": role, "other": "someone-else", "nobody": None}[owner]
     async with db.pool.acquire() as conn:
         await conn.execute("INSERT INTO hotline_calls (uniqueid, queue, caller_phone, joined_at, ended_at, "
                            "wait_seconds, agent, outcome) "
-                           "VALUES ('u-1', 'counsel', '13800000009', now(), now(), 0, 'someone-else', 'answered')")
-    token = await sign_in(client, "agent")
-    response = await client.post("/console/records", data={
-        "uniqueid": "u-1", "topic": "家庭", "emotional_state": "平稳", "risk_level": "low", "next_step": "",
-        "csrf_token": token}, allow_redirects=False)
-    assert response.status == 302
-    assert await db.pool.fetchval("SELECT count(*) FROM counseling_records") == 0
+                           "VALUES ('u-1', 'counsel', '13800000009', now(), now(), 0, $1, $2)", agent_name,
+                           "answered" if agent_name else "abandoned")
+    c = await open_client(make_app(db, settings))
+    try:
+        token = await sign_in(c, role)
+        response = await c.post("/console/records", data={
+            "uniqueid": "u-1", "topic": "家庭", "emotional_state": "平稳", "risk_level": "low", "next_step": "",
+            "csrf_token": token}, allow_redirects=False)
+        assert response.status == 302
+        stored = await db.pool.fetchval("SELECT count(*) FROM counseling_records")
+        assert stored == (0 if owner == "other" and role == "agent" else 1)
+    finally:
+        await c.close()
 
 
 # -- sessions and bad input --------------------------------------------------------------------------
