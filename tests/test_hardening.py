@@ -15,8 +15,7 @@ from callcenter.transfer.safe_cells import safe_cell
 from callcenter.web.login import safe_next
 
 from .factories import insert_ticket, insert_user
-from .test_web_helpers import (PASSWORD, client, login, make_app, open_client, session_cookie,  # noqa: F401
-                               sign_in, users)
+from .test_web_helpers import PASSWORD, client, login, make_app, open_client, sign_in, users  # noqa: F401
 
 FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://evil","x")']
 

@@ -35,7 +35,7 @@ from callcenter.web.access import PUBLIC, roles_of
 from callcenter.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token
 
 from .factories import insert_ticket
-from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
+from .test_web_helpers import make_app, users  # noqa: F401
 
 #: Random examples per (route, identity), after the sweep: about 3,500 requests in all.
 EXAMPLES = int(os.environ.get("CALLCENTER_FUZZ_EXAMPLES", "8"))

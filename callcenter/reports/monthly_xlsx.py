@@ -17,11 +17,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..transfer.safe_cells import safe_cell
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
 from ..scoring.rates import BASIS_LABELS, Rates, display
+from ..transfer.safe_cells import safe_cell
 from .scorecard import COMPLIANCE_LABELS, Monthly, Ranking
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")

@@ -17,11 +17,11 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
-from ..inputs import InputError, ascii_digits, parse_json
 from ..db import campaigns as campaign_repo
 from ..db import scoring as scoring_repo
 from ..db import ticket_queries as queries
 from ..db import tickets as tickets_repo
+from ..inputs import InputError, ascii_digits, parse_json
 from ..ledger import flow
 from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ

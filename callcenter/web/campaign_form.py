@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping
 
-from ..inputs import ascii_digits
 from ..campaigns.windows import CallingWindows
 from ..db.campaigns import CampaignSpec
+from ..inputs import ascii_digits
 from ..ledger.timezone import OFFICE_TZ
 from .params import optional_day
 

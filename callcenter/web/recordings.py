@@ -13,9 +13,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..inputs import ascii_digits
 from ..db import review_queries as queries
 from ..db.ticket_queries import record_audit
+from ..inputs import ascii_digits
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .call_view import parse_attempt_id

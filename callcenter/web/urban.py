@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ..inputs import InputError, parse_json
 from ..db import ticket_queries as queries
 from ..db import urban as repo
 from ..db.appeals import attachment_path, store_attachment
+from ..inputs import InputError, parse_json
 from ..ledger import ticket_record as tr
 from ..ledger import urban as ub
 from ..ledger.timezone import OFFICE_TZ
