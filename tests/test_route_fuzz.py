@@ -38,7 +38,7 @@ from .factories import insert_ticket
 from .test_web_helpers import make_app, users  # noqa: F401
 
 #: Random examples per (route, identity), after the sweep: about 3,500 requests in all.
-EXAMPLES = int(os.environ.get("CALLCENTER_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("CALLCENTER_FUZZ_EXAMPLES", "6"))
 IDENTITIES = (None, "agent", "supervisor", "admin")
 #: ``x.get("name")`` / ``x["name"]`` in the handlers, ``name="field"`` in the templates' forms.
 _FIELD = re.compile(r"""(?:\.get\(|\.getall\(|\[|\bname=)\s*["'](\w+)["']""")
@@ -83,6 +83,7 @@ class Findings:
     server_errors: list[str] = field(default_factory=list)
     logged: list[str] = field(default_factory=list)
     routes: set[str] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=dict)     # per route, for keeping the budget honest
 
 
 class _ErrorLog(logging.Handler):
@@ -207,6 +208,7 @@ async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  #
             pattern = info.get("formatter") or info.get("path")
             params = re.findall(r"\{(\w+)", pattern)
             unsafe = route.method not in ("GET", "HEAD")
+            started = loop.time()
             for identity in IDENTITIES:
                 if identity is not None and roles_of(route.handler) != PUBLIC \
                         and identity not in roles_of(route.handler):
@@ -264,12 +266,14 @@ async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  #
                     await send(swept)
                 parts = request_parts(params, known_ids, names, handler_fields(route.handler), unsafe)
                 await asyncio.to_thread(fuzz_in_thread(loop, send, parts))
+            findings.seconds[f"{route.method} {pattern}"] = loop.time() - started
         await asyncio.sleep(0.2)     # let a closed stream's handler finish (and log, if it would)
     finally:
         root.removeHandler(handler)
         await client.close()
     print(f"\nroute fuzz: {findings.requests} requests, {len(findings.server_errors)} answered 500, "
-          f"{len(findings.logged)} errors logged, routes with a 500: {sorted(findings.routes)}")
+          f"{len(findings.logged)} errors logged, routes with a 500: {sorted(findings.routes)}; slowest routes: "
+          + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(findings.seconds.items(), key=lambda kv: -kv[1])[:5]))
     assert findings.requests >= len(routes) * (EXAMPLES + len(SWEEP))
     if os.environ.get("CALLCENTER_FUZZ_REPORT"):
         Path(os.environ["CALLCENTER_FUZZ_REPORT"]).write_text(
