@@ -8,7 +8,6 @@ import asyncpg
 from aiohttp import web
 
 from ..inputs import InputError
-
 from .access import is_api
 from .render import render
 

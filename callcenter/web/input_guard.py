@@ -1,4 +1,4 @@
-"""The web side of the input rules (callcenter/inputs.py): NUL bytes stopped at the door, JSON bodies parsed by inputs.parse_json.
+"""The web side of the input rules (callcenter/inputs.py): NUL bytes are stopped at the door.
 
 Why a middleware for NUL: PostgreSQL refuses U+0000 in text, so a NUL in any
 path, query or form field reached a query and failed there as a 500 — in
