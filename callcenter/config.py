@@ -5,6 +5,7 @@ Precedence, lowest first: built-in defaults → the TOML file (``--config`` or
 """
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 import tomllib
@@ -45,6 +46,8 @@ class Settings:
     # Admin web app.
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web_cookie_secure: bool = False          # cookies only over HTTPS (turn on behind a TLS proxy)
+    web_trust_forwarded_proto: bool = False  # believe X-Forwarded-Proto (only when a proxy you run sets it)
     # Speech: a vosk model directory; None means DTMF only.
     vosk_model: Path | None = None
     asr_workers: int = 1
@@ -90,6 +93,8 @@ ENV_VARS = {
     "CALLCENTER_AGI_PORT": "agi_port",
     "CALLCENTER_WEB_HOST": "web_host",
     "CALLCENTER_WEB_PORT": "web_port",
+    "CALLCENTER_WEB_COOKIE_SECURE": "web_cookie_secure",
+    "CALLCENTER_WEB_TRUST_FORWARDED_PROTO": "web_trust_forwarded_proto",
     "CALLCENTER_VOSK_MODEL": "vosk_model",
     "CALLCENTER_ASR_WORKERS": "asr_workers",
     "CALLCENTER_ASR_WORKER_MEMORY_MB": "asr_worker_memory_mb",
@@ -105,7 +110,24 @@ ENV_VARS = {
     "CALLCENTER_SMTP_FROM": "smtp_from",
 }
 
+#: CALLCENTER_* variables read outside Settings: the settings file itself, and the test suite's knobs.
+OTHER_ENV_VARS = frozenset({"CALLCENTER_CONFIG", "CALLCENTER_TEST_DSN", "CALLCENTER_CHROMIUM",
+                            "CALLCENTER_FAULT_FIGURES", "CALLCENTER_FUZZ_EXAMPLES", "CALLCENTER_FUZZ_REPORT"})
+
 _PORT_FIELDS = {"ami_port", "agi_port", "web_port", "smtp_port"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def unknown_env_vars(environ: Mapping[str, str]) -> list[str]:
+    """Every ``CALLCENTER_*`` variable nothing reads (a typo would otherwise go unnoticed), with a guess."""
+    known = set(ENV_VARS) | OTHER_ENV_VARS
+    problems = []
+    for var in sorted(v for v in environ if v.startswith("CALLCENTER_") and v not in known):
+        guess = difflib.get_close_matches(var, sorted(known), n=1)
+        hint = f"; 是否想写 {guess[0]}?" if guess else ""
+        problems.append(f"${var}: 未知的环境变量, 不会生效{hint}")
+    return problems
 
 
 def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
@@ -114,6 +136,12 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
     if raw is None or raw == "":
         return None if "None" in str(kind) else raw
     try:
+        if str(kind) == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).strip().lower() in _TRUE | _FALSE:
+                return str(raw).strip().lower() in _TRUE
+            raise ValueError("must be true or false")
         if str(kind) == "float":
             value = float(raw)
             if name == "asr_review_threshold" and not 0.0 <= value <= 1.0:

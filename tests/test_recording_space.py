@@ -28,17 +28,18 @@ async def test_healthz_and_dashboard_raise_the_disk_alarm(db, settings, users, t
     full = replace(settings, recordings_dir=tmp_path, recordings_min_free_mb=free_mb + 10_000)
     client = await open_client(make_app(db, full))
     try:
+        assert "recordings" not in await (await client.get("/healthz")).json()     # not for the public
+        await sign_in(client, "admin")
         health = await (await client.get("/healthz")).json()
         assert health["recordings"]["status"] == "alarm" and health["database"] == "ok"
-        await sign_in(client, "admin")
         page = await (await client.get("/")).text()
         assert 'id="disk-alarm-banner"' in page and "录音磁盘空间不足" in page
     finally:
         await client.close()
     client = await open_client(make_app(db, replace(settings, recordings_dir=tmp_path, recordings_min_free_mb=1)))
     try:
-        assert (await (await client.get("/healthz")).json())["recordings"]["status"] == "ok"
         await sign_in(client, "admin")
+        assert (await (await client.get("/healthz")).json())["recordings"]["status"] == "ok"
         assert 'id="disk-alarm-banner"' not in await (await client.get("/")).text()
     finally:
         await client.close()

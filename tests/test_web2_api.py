@@ -196,7 +196,7 @@ async def test_metrics_and_healthz_report_ami_dialer_and_speech(db, settings, us
         assert "callcenter_calls_in_flight 3" in text
         assert 'callcenter_asr_speech_enabled{mode="speech"} 1' in text
         assert f"callcenter_asr_workers {settings.asr_workers}" in text
-        health = await (await c.get("/healthz")).json()
+        health = await (await c.get("/healthz", headers=bearer(token))).json()
         assert health["ami"]["connected"] is True and health["ami"]["events_per_second"] == 12.5
         assert "secret" not in health["ami"] and "host" not in health["ami"]
         assert health["asr"]["mode"] == "speech"

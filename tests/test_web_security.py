@@ -129,26 +129,45 @@ async def test_security_headers(client):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-async def test_healthz_reports_database_and_components(db, settings):
+async def test_healthz_reports_database_and_components(db, settings, users):
     c = await open_client(make_app(db, settings))
     try:
         response = await c.get("/healthz")
         assert response.status == 200
-        body = await response.json()
+        body = await response.json()          # the public answer: up/down only, no paths or figures
+        assert body == {"status": "up", "database": "up", "ami": "not configured", "asr": "not configured"}
+        await sign_in(c, "admin")
+        body = await (await c.get("/healthz")).json()
         assert {k: body[k] for k in ("database", "ami", "asr")} == \
             {"database": "ok", "ami": "not configured", "asr": "not configured"}
-        assert body["recordings"]["status"] in ("ok", "alarm")         # the disk alarm is always reported
+        assert body["recordings"]["status"] in ("ok", "alarm")         # the disk alarm is reported to admins
     finally:
         await c.close()
 
     class Ami:
-        async def health(self):
-            return {"connected": True}
+        connected = True
 
-    c = await open_client(make_app(db, settings, ami=Ami(), asr=lambda: {"workers": 2, "busy": 0}))
+        async def health(self):
+            return {"connected": self.connected, "host": "10.0.0.5", "last_error": "secret detail"}
+
+    ami = Ami()
+    c = await open_client(make_app(db, settings, ami=ami, asr=lambda: {"workers": 2, "busy": 0}))
     try:
+        public_body = await (await c.get("/healthz")).json()
+        assert public_body["ami"] == "up" and "10.0.0.5" not in str(public_body)
+        ami.connected = False                      # Asterisk down: a monitor sees 503 without reading the body
+        response = await c.get("/healthz")
+        assert response.status == 503 and (await response.json()) == {
+            "status": "down", "database": "up", "ami": "down", "asr": "up"}
+        await sign_in(c, "admin")
         body = await (await c.get("/healthz")).json()
-        assert body["ami"] == {"connected": True} and body["asr"] == {"workers": 2, "busy": 0}
+        assert body["ami"]["connected"] is False and body["asr"] == {"workers": 2, "busy": 0}
+        agent = await open_client(make_app(db, settings, ami=ami))
+        try:
+            await sign_in(agent, "agent")
+            assert "10.0.0.5" not in await (await agent.get("/healthz")).text()     # details: admins only
+        finally:
+            await agent.close()
     finally:
         await c.close()
 
@@ -160,7 +179,7 @@ async def test_healthz_is_503_when_the_database_is_down(db_dsn, settings):
     try:
         response = await c.get("/healthz")
         assert response.status == 503
-        assert (await response.json())["database"] == "error"
+        assert (await response.json())["database"] == "down"
     finally:
         await c.close()
 
@@ -181,6 +200,6 @@ async def test_start_web_serves_on_a_real_port(db, settings):
         host, port = runner.addresses[0][:2]
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://{host}:{port}/healthz") as response:
-                assert response.status == 200 and (await response.json())["database"] == "ok"
+                assert response.status == 200 and (await response.json())["database"] == "up"
     finally:
         await runner.cleanup()

@@ -14,15 +14,17 @@ import importlib
 import logging
 import pkgutil
 import sys
+import traceback
 
 from ..logmask import install as install_phone_mask
 from .common import CliError, ExitCode
+from .operator_errors import describe
 
 
 def command_modules() -> list:
     """Every module of this package that contributes subcommands, in --help order."""
     modules = [importlib.import_module(f"{__name__}.{info.name}")
-               for info in pkgutil.iter_modules(__path__) if info.name != "common"]
+               for info in pkgutil.iter_modules(__path__) if info.name not in ("common", "operator_errors")]
     return sorted((m for m in modules if hasattr(m, "register")),
                   key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
 
@@ -62,3 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("callcenter: interrupted", file=sys.stderr)
         return int(ExitCode.FAILURE)
+    except Exception as exc:           # the database, the PBX, the network: one sentence, not a traceback
+        if args.verbose:
+            traceback.print_exc()
+        message, code = describe(exc, getattr(args, "config", None))
+        print(f"callcenter: {message}", file=sys.stderr)
+        return int(code)

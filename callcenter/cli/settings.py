@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import fields
 
-from ..config import ENV_VARS, ConfigError, load_settings
+from ..config import ENV_VARS, ConfigError, load_settings, unknown_env_vars
 from .common import CliError, ExitCode
 
 ORDER = 20
@@ -20,10 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    unknown = unknown_env_vars(os.environ)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        raise CliError(str(exc), ExitCode.USAGE) from exc
+        raise CliError(str(ConfigError(exc.problems + unknown)), ExitCode.USAGE) from exc
+    if unknown:
+        raise CliError(str(ConfigError(unknown)), ExitCode.USAGE)
     env_for = {name: var for var, name in ENV_VARS.items()}
     for f in fields(settings):
         value = getattr(settings, f.name)

@@ -91,13 +91,16 @@ def _required_text(value: Any) -> str:
     return text
 
 
-_TICKET_NO = re.compile(r"^\S{1,64}$")
+#: The city's numbers are 10–13 digits (older ones carry a letter prefix); 32 leaves room and refuses
+#: the 40-digit numbers a spreadsheet produces when it mangles a cell.
+MAX_TICKET_NO = 32
+_TICKET_NO = re.compile(r"^[^\s\x00-\x1f\x7f]{1,%d}$" % MAX_TICKET_NO)
 
 
 def _ticket_no(value: Any) -> str:
     text = _required_text(value)
     if not _TICKET_NO.match(text):
-        raise FieldError("工单编号不能含空白, 最长 64 个字符")
+        raise FieldError(f"工单编号不能含空白或控制字符, 最长 {MAX_TICKET_NO} 个字符 (收到 {len(text)} 个)")
     return text
 
 

@@ -23,6 +23,7 @@ from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
 from ..scoring.explain import Explanation
 from ..scoring.ranking import RankedUnit
 from ..scoring.rates import BASIS_LABELS, Rates, display
+from ..transfer.safe_cells import safe_cell
 from .scorecard import COMPLIANCE_HEADERS, Monthly, Ranking, compliance_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -45,7 +46,7 @@ def _table(ws: Worksheet, row: int, headers: Sequence[str], rows: Iterable[Seque
     for i, values in enumerate(rows, start=1):
         last = row + i
         for j, v in enumerate(values):
-            cell = ws.cell(row=last, column=col + j, value=v)
+            cell = ws.cell(row=last, column=col + j, value=safe_cell(v))
             if hasattr(v, "as_tuple"):          # Decimal figures: keep two decimals visible
                 cell.number_format = "0.00"
     return last

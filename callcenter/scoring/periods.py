@@ -71,7 +71,7 @@ def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
 def period(label: str, cal: Calendar = Calendar()) -> Period:
     """The assessment month named ``label`` ("YYYY-MM", the month it ends in)."""
     match = _LABEL.match(label.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1900 < int(match.group(1)) < 3000:
         raise PeriodError(f"period {label!r} is not YYYY-MM (e.g. 2024-05)")
     year, month = int(match.group(1)), int(match.group(2))
     if cal.period_start_day == 1:          # the calendar month itself

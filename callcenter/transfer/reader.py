@@ -73,8 +73,11 @@ def decode_text(data: bytes, name: str = "file") -> tuple[str, str]:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
             raise FileRejected(f"{name}: 文件声明为 UTF-8 (BOM) 但第 {exc.start} 字节处不是合法 UTF-8") from None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data[:4096]):
         raise FileRejected(f"{name}: 文件是 UTF-16 编码 (或不是文本文件); 请另存为 “CSV UTF-8” 或 GB18030/GBK 编码的 CSV")
+    if b"\x00" in data:
+        raise FileRejected(f"{name}: {nul_position(data)}含有 NUL 字节 (0x00), 文件可能已损坏; "
+                           "请删去该字符或重新导出")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -88,6 +91,29 @@ def decode_text(data: bytes, name: str = "file") -> tuple[str, str]:
         raise FileRejected(f"{name}: 文件编码不是 UTF-8 或 GB18030 (按 GB18030 解码得到乱码, "
                            "可能是 Shift-JIS、Big5 或 latin-1); 请另存为 “CSV UTF-8”")
     return text, "gb18030"
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: read that way, the head has the commas of a header row.
+
+    A damaged UTF-8/GB18030 file with a stray NUL reads as noise in UTF-16, so
+    it gets the NUL's line and column instead of a wrong word about encodings.
+    """
+    even = head[:len(head) // 2 * 2]
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = even.decode(codec, "replace")
+        if text.count(",") + text.count("\t") >= 2:      # the separators a CSV header row is made of
+            return True
+    return False
+
+
+def nul_position(data: bytes) -> str:
+    """Where the first NUL byte is, as a person finds it: line (1-based) and column (characters)."""
+    at = data.index(b"\x00")
+    line_start = data.rfind(b"\n", 0, at) + 1
+    line = data.count(b"\n", 0, at) + 1
+    column = len(data[line_start:at].decode("utf-8", "replace").lstrip("\ufeff")) + 1
+    return f"第 {line} 行第 {column} 个字符处"
 
 
 def looks_like_chinese(text: str) -> bool:

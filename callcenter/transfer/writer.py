@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Iterable, Sequence
 
+from .safe_cells import safe_cell
+
 FORMATS = ("csv", "xlsx")
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -61,9 +63,9 @@ class TableWriter:
 
     def write(self, row: Sequence[Any]) -> None:
         if self.fmt == "csv":
-            self._csv.writerow([csv_cell(v) for v in row])
+            self._csv.writerow([safe_cell(csv_cell(v)) for v in row])
         else:
-            self._sheet.append(["" if v is None else v for v in row])
+            self._sheet.append(["" if v is None else safe_cell(v) for v in row])
         self.rows += 1
 
     def write_all(self, rows: Iterable[Sequence[Any]]) -> None:

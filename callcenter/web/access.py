@@ -19,6 +19,8 @@ ALL_STAFF = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "supervisor"})
 _ATTR = "__cc_roles__"
 PUBLIC = frozenset({"*"})     # marker: no session needed
+#: Longest ``next=`` carried through sign-in (the Location header must stay far below 8 KB).
+MAX_NEXT = 1000
 
 
 def require_role(*roles: str) -> Callable:
@@ -103,6 +105,8 @@ async def access_middleware(request: web.Request, handler):
         if is_api(request.path):
             return web.json_response({"error": "unauthorized", "message": "请先登录"}, status=401)
         target = request.path_qs if request.method == "GET" else "/"
+        if len(target) > MAX_NEXT:       # a redirect no browser could follow: come back to the page, not the query
+            target = request.path if len(request.path) <= MAX_NEXT else "/"
         raise web.HTTPFound(request.app.router["login"].url_for().with_query(next=target))
     if roles is None or user.role not in roles:
         raise web.HTTPForbidden(text="您的角色无权访问此页面")

@@ -21,6 +21,7 @@ from ..db import campaigns as campaign_repo
 from ..db import scoring as scoring_repo
 from ..db import ticket_queries as queries
 from ..db import tickets as tickets_repo
+from ..inputs import InputError, ascii_digits, parse_json
 from ..ledger import flow
 from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ
@@ -70,7 +71,7 @@ def _bad_request(messages: list[str]) -> web.Response:
 async def api_tickets(request: web.Request) -> web.Response:
     parsed = parse_query(request.query)
     limit = request.query.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if not ascii_digits(limit) or len(limit) > 9 or not 1 <= int(limit) <= MAX_PAGE:
         parsed.errors.append(f"limit 应为 1–{MAX_PAGE}")
     if parsed.errors:
         return _bad_request(parsed.errors)
@@ -105,9 +106,9 @@ async def api_ticket_step(request: web.Request) -> web.Response:
     """One flow step from a JSON body: {"action", "reason", "unit_id", "new_deadline"}."""
     ticket_id = ticket_id_of(request)
     try:
-        body = await request.json()
-    except ValueError:
-        return _bad_request(["请求体应为 JSON 对象"])
+        body = parse_json(await request.read())
+    except InputError as exc:
+        return _bad_request([str(exc)])
     if not isinstance(body, dict):
         return _bad_request(["请求体应为 JSON 对象"])
     user = current_user(request)

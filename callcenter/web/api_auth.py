@@ -16,7 +16,7 @@ from . import keys
 
 _RequestKey = getattr(web, "RequestKey", None)
 VIA_TOKEN = _RequestKey("cc_via_token", bool) if _RequestKey else "cc_via_token"
-TOKEN_PATHS = ("/api/", "/metrics")
+TOKEN_PATHS = ("/api/", "/metrics", "/healthz")
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -23,6 +23,7 @@ from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
 from .csrf import csrf_middleware
 from .errors import error_middleware
+from .input_guard import input_guard_middleware
 from .limits import MAX_BODY
 from .render import STATIC, setup_templates
 from .sessions import session_middleware
@@ -55,7 +56,8 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
     if unknown:
         raise ValueError(f"unknown extras {sorted(unknown)}; known: {sorted(keys.EXTRA_KEYS)} and web_config")
     app = web.Application(
-        middlewares=[error_middleware, session_middleware, token_middleware, access_middleware, csrf_middleware],
+        middlewares=[error_middleware, session_middleware, token_middleware, access_middleware, csrf_middleware,
+                     input_guard_middleware],
         client_max_size=MAX_BODY,
     )
     app[keys.DB] = db

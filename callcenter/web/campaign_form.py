@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 
 from ..campaigns.windows import CallingWindows
 from ..db.campaigns import CampaignSpec
+from ..inputs import ascii_digits
 from ..ledger.timezone import OFFICE_TZ
 from .params import optional_day
 
@@ -35,7 +36,7 @@ class ParsedCampaign:
 
 def _int(values: Mapping[str, str], name: str, label: str, low: int, high: int, errors: list[str]) -> int:
     raw = values[name]
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not ascii_digits(raw) or len(raw) > 19 or not low <= int(raw) <= high:
         errors.append(f"{label}应为 {low}–{high} 的整数")
         return low
     return int(raw)
@@ -48,7 +49,7 @@ def _day(raw: str, label: str, errors: list[str]) -> date | None:
 def _choice(raw: str, allowed: Mapping[int, str], label: str, errors: list[str]) -> int | None:
     if not raw:
         return None
-    if raw.isdigit() and int(raw) in allowed:
+    if ascii_digits(raw) and len(raw) <= 19 and int(raw) in allowed:
         return int(raw)
     errors.append(f"{label}不存在")
     return None

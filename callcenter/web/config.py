@@ -15,6 +15,7 @@ from ..config import Settings
 @dataclass(frozen=True)
 class WebConfig:
     cookie_secure: bool = False          # True behind HTTPS; the default serves plain HTTP on 127.0.0.1
+    trust_forwarded_proto: bool = False  # a TLS proxy you run sets X-Forwarded-Proto: https → Secure cookies
     idle_minutes: int = 30               # a session unused this long is dead
     session_hours: int = 12              # absolute limit: one working day
     lockout_failures: int = 5            # per username …

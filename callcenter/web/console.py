@@ -17,8 +17,9 @@ from ..db import hotline as repo
 from ..hotline.hub import agent_topic
 from ..hotline.service import HotlineError, caller_phone
 from ..ledger.privacy import mask_phone
+from ..telephony.ami import AmiError
 from . import keys
-from .access import ALL_STAFF, current_user, require_role
+from .access import ALL_STAFF, MANAGERS, current_user, require_role
 from .render import NavItem, flash, render
 from .path_params import path_id
 from .ws_pump import pump_topic
@@ -82,7 +83,7 @@ async def queue_action(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="unknown queue action")
     except HotlineError as exc:
         await flash(request, "error", f"交换机拒绝了操作: {exc}")
-    except (ConnectionError, asyncio.TimeoutError, OSError) as exc:
+    except (AmiError, ConnectionError, asyncio.TimeoutError, OSError) as exc:   # Asterisk down: say so, no 500
         await flash(request, "error", f"交换机暂时无法连接: {exc}")
     raise _back(request)
 
@@ -118,6 +119,9 @@ async def add_record(request: web.Request) -> web.Response:
     service = request.app[keys.HOTLINE]
     async with request.app[keys.DB].pool.acquire() as conn:
         call = await repo.call_by_uniqueid(conn, uniqueid) if uniqueid else None
+        if call is not None and call["agent"] and call["agent"] != user.username and user.role not in MANAGERS:
+            await flash(request, "error", "这通来电不是您接听的, 记录未保存")
+            raise _back(request)
         phone = call["caller_phone"] if call else ""
         if call is None and service is not None and uniqueid in service.state.callers:
             phone = caller_phone(service.state.callers[uniqueid].caller_num)   # still talking: not stored yet
@@ -149,8 +153,8 @@ async def task_action(request: web.Request) -> web.Response:
     user = current_user(request)
     async with request.app[keys.DB].pool.acquire() as conn:
         task = await repo.task(conn, task_id)
-        if task is None or task["status"] != "open":
-            raise web.HTTPNotFound()
+        if task is None or task["status"] != "open" or not may_act_on_task(user, task):
+            raise web.HTTPNotFound()     # another agent's task: as if it did not exist (no probing)
         if form.get("action") == "call":
             try:
                 hotline_of(request).place_callback(user.username, task["caller_phone"])
@@ -164,6 +168,11 @@ async def task_action(request: web.Request) -> web.Response:
         else:
             raise web.HTTPBadRequest(text="unknown task action")
     raise _back(request)
+
+
+def may_act_on_task(user, task: dict) -> bool:
+    """The tasks the console lists to this user (theirs and unassigned ones) are the ones they may act on."""
+    return task["assigned_to"] in (None, user.user_id)
 
 
 def _now() -> datetime:

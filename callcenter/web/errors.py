@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import logging
 
+import asyncpg
 from aiohttp import web
 
+from ..inputs import InputError
 from .access import is_api
 from .render import render
 
@@ -55,6 +57,23 @@ async def error_response(request: web.Request, status: int, message: str) -> web
                             content_type="text/plain")
 
 
+def input_refusal(exc: BaseException) -> tuple[int, str] | None:
+    """The answer for an input problem found only at the database or in date arithmetic (the safety net).
+
+    Handlers check their fields first and name them; this catches what slips
+    through, so a hostile value costs a 400/422, never a 500.
+    """
+    if isinstance(exc, InputError):
+        return 400, str(exc)
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return 422, "引用的记录不存在 (可能已被删除), 请刷新后重试。"
+    if isinstance(exc, asyncpg.ProgramLimitExceededError):
+        return 400, "输入内容过长, 请缩短后重试。"
+    if isinstance(exc, (asyncpg.DataError, OverflowError)):
+        return 400, "输入的值无效或超出范围 (例如日期、数字或控制字符), 请检查后重试。"
+    return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
@@ -66,6 +85,13 @@ async def error_middleware(request: web.Request, handler):
         for morsel in exc.cookies.values():      # e.g. a cleared stale session cookie
             response.cookies[morsel.key] = morsel
         return response
-    except Exception:
+    except ConnectionResetError:      # the browser left mid-answer (a closed stream): nothing to answer, no alarm
+        log.debug("client went away during %s %s", request.method, request.path)
+        raise
+    except Exception as exc:
+        refusal = input_refusal(exc)
+        if refusal is not None:       # bad input a handler did not check: refused, not a 500, no traceback
+            log.warning("refused input on %s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
+            return await error_response(request, *refusal)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return await error_response(request, 500, DEFAULT_MESSAGES[500])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -10,7 +11,7 @@ from ..db import users as users_repo
 from ..db import web_sessions as repo
 from ..security.passwords import hash_password, verify_password
 from . import keys
-from .access import ALL_STAFF, current_user, public, require_role
+from .access import ALL_STAFF, MAX_NEXT, current_user, public, require_role
 from .config import WebConfig
 from .landing import landing_page
 from .lockout import locked_until
@@ -25,13 +26,26 @@ _DUMMY_HASH = hash_password("no-such-user-0")
 BAD_CREDENTIALS = "用户名或密码错误。"
 #: Failed sign-ins are kept this long for a security review, then pruned.
 KEEP_FAILURES = timedelta(days=30)
+#: Longer names cannot exist (and would overflow the failure log's index); longer passwords are not ours.
+MAX_USERNAME = 150
+MAX_PASSWORD = 1024
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths: an attacker's link must not bounce a fresh session to another site."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
-        return target
-    return HOME
+    """Only a same-origin path: an attacker's link must not bounce a fresh session to another site.
+
+    Decided by parsing, not by a list of bad prefixes: browsers drop tabs and
+    newlines and read ``\\`` as ``/``, so ``/\t/evil.com`` is ``//evil.com`` to
+    them.  Any control character or backslash refuses the target outright;
+    what remains must parse with no scheme and no host, as an absolute path.
+    """
+    if not target or len(target) > MAX_NEXT or "\\" in target \
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in target):
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return HOME
+    return target
 
 
 def lock_message(until: datetime, now: datetime) -> str:
@@ -81,6 +95,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     asked = str(form.get("next", ""))
     next_url = safe_next(asked)
+    if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
+        return await _login_page(request, error="用户名或密码过长。", username=username[:MAX_USERNAME],
+                                 next_url=next_url, status=400)
     if not username or not password:
         return await _login_page(request, error="请输入用户名和密码。", username=username, next_url=next_url,
                                  status=400)

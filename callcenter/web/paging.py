@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlencode
 
+from ..inputs import ascii_digits, in_bounds
 from .params import MAX_ID
 
 BAD_KEY = "分页参数无效, 请从第一页重新浏览"
@@ -25,7 +26,7 @@ def split_page_key(raw: str) -> tuple[datetime, str]:
         at = datetime.fromisoformat(stamp)
     except ValueError:
         raise ValueError(BAD_KEY) from None
-    if not sep or at.tzinfo is None:
+    if not sep or at.tzinfo is None or not in_bounds(at):
         raise ValueError(BAD_KEY)
     return at, ident
 
@@ -33,7 +34,7 @@ def split_page_key(raw: str) -> tuple[datetime, str]:
 def split_numeric_page_key(raw: str) -> tuple[datetime, int]:
     """An ``after=`` key whose id is a bigint; one no row can have is refused before it reaches a query."""
     at, ident = split_page_key(raw)
-    if not ident.isdigit() or int(ident) > MAX_ID:
+    if not ascii_digits(ident) or len(ident) > 19 or int(ident) > MAX_ID:
         raise ValueError(BAD_KEY)
     return at, int(ident)
 

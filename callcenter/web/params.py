@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from ..inputs import MAX_ID, MAX_INT32, InputError, ascii_digits, bounded_day, in_bounds
 from ..ledger.timezone import OFFICE_TZ
 
-#: Largest PostgreSQL bigint: ids beyond it cannot exist, and must not reach a query.
-MAX_ID = 2 ** 63 - 1
 #: Largest PostgreSQL integer (org_units.id).
-MAX_UNIT_ID = 2 ** 31 - 1
+MAX_UNIT_ID = MAX_INT32
+__all__ = ["MAX_ID", "MAX_UNIT_ID", "optional_id", "optional_day", "unit_id", "office_datetime"]
 
 
 def optional_id(raw: str, errors: list[str], message: str) -> int | None:
     """``raw`` as a positive id; blank is None; anything else adds ``message`` to ``errors``."""
     if not raw:
         return None
-    if raw.isdigit() and 0 < int(raw) <= MAX_ID:
+    if ascii_digits(raw) and len(raw) <= 19 and 0 < int(raw) <= MAX_ID:
         return int(raw)
     errors.append(message)
     return None
@@ -33,8 +33,8 @@ def optional_day(raw: str, errors: list[str], message: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return bounded_day(raw, "日期")
+    except InputError:
         errors.append(message)
         return None
 
@@ -43,7 +43,7 @@ def unit_id(raw: str, error: type[Exception]) -> int | None:
     """The 承办单位 chosen in a step form; blank is None, a malformed one raises ``error``."""
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_UNIT_ID:
+    if not ascii_digits(raw) or len(raw) > 10 or not 0 < int(raw) <= MAX_UNIT_ID:
         raise error(f"承办单位无效: {raw[:40]}")
     return int(raw)
 
@@ -53,6 +53,9 @@ def office_datetime(raw: str, error: type[Exception], label: str) -> datetime | 
     if not raw:
         return None
     try:
-        return datetime.fromisoformat(raw).replace(tzinfo=OFFICE_TZ)
+        at = datetime.fromisoformat(raw).replace(tzinfo=OFFICE_TZ)
     except ValueError:
         raise error(f"{label}格式无效: {raw[:40]}") from None
+    if not in_bounds(at):
+        raise error(f"{label}超出范围: {raw[:40]}")
+    return at

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..inputs import ascii_digits
 from .params import MAX_ID
 
 
 def path_id(request: web.Request, name: str, *, missing: str | None = None) -> int:
     """A positive integer id from the path, or 404 (route patterns accept any segment)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    if not ascii_digits(raw) or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
         raise web.HTTPNotFound(text=missing)
     return int(raw)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..db import review_queries as queries
 from ..db.ticket_queries import record_audit
+from ..inputs import ascii_digits
 from . import keys
 from .access import MANAGERS, current_user, require_role
 from .call_view import parse_attempt_id
@@ -54,7 +55,7 @@ def starts_a_listen(range_header: str | None) -> bool:
 async def recording(request: web.Request) -> web.StreamResponse:
     attempt_id = parse_attempt_id(request.match_info["attempt_id"])
     raw_answer = request.match_info["answer_id"]
-    if attempt_id is None or not raw_answer.isdigit() or not 0 < int(raw_answer) <= MAX_ID:
+    if attempt_id is None or not ascii_digits(raw_answer) or len(raw_answer) > 19 or not 0 < int(raw_answer) <= MAX_ID:
         raise web.HTTPNotFound(text="录音不存在")
     answer_id = int(raw_answer)
     user = current_user(request)

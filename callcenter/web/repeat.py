@@ -20,6 +20,7 @@ from ..db import hotline as repo
 from ..db import users as users_repo
 from ..db.ticket_queries import record_audit
 from ..hotline.service import caller_phone
+from ..inputs import MAX_ID, MAX_INT32, bounded_int, in_bounds
 from ..ledger.timezone import OFFICE_TZ, as_local
 from ..transfer.writer import TableWriter
 from . import keys
@@ -202,14 +203,17 @@ async def schedule(request: web.Request) -> web.Response:
     back = _to_profile(request, profile_id)
     try:
         due = as_local(datetime.fromisoformat(_text(form, "due_at")))
+        if not in_bounds(due):
+            raise ValueError("回访时间超出范围")
         target = _text(form, "target")            # "campaign:<id>" or "agent:<user id>"
         via, _, raw_id = target.partition(":")
+        target_id = bounded_int(raw_id, "回访对象", high=MAX_INT32 if via == "agent" else MAX_ID)
         async with request.app[keys.DB].pool.acquire() as conn:
             await repo.schedule_followup(
                 conn, profile_id, due, via=via, created_by=current_user(request).user_id,
-                campaign_id=int(raw_id) if via == "campaign" else None,
-                agent_user_id=int(raw_id) if via == "agent" else None)
-    except ValueError as exc:
+                campaign_id=target_id if via == "campaign" else None,
+                agent_user_id=target_id if via == "agent" else None)
+    except (ValueError, OverflowError) as exc:
         await flash(request, "error", f"回访未安排: {exc}")
         raise back
     await flash(request, "ok", "回访已安排")

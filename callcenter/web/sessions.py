@@ -24,7 +24,21 @@ def new_token() -> str:
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, *,
                path: str = "/", max_age: int | None = None) -> None:
     response.set_cookie(name, value, path=path, max_age=max_age, httponly=True, samesite="Strict",
-                        secure=request.app[keys.WEB_CONFIG].cookie_secure)
+                        secure=over_https(request))
+
+
+def over_https(request: web.Request) -> bool:
+    """Whether cookies must be Secure: always when configured, or when a trusted TLS proxy says https.
+
+    X-Forwarded-Proto is believed only when ``trust_forwarded_proto`` is set:
+    any client can send the header, so trusting it by default would let one
+    decide how our cookies are flagged.
+    """
+    config = request.app[keys.WEB_CONFIG]
+    if config.cookie_secure or request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return config.trust_forwarded_proto and forwarded == "https"
 
 
 def clear_cookie(response: web.StreamResponse, name: str, *, path: str = "/") -> None:
@@ -61,9 +75,9 @@ async def session_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        if stale:
+        if stale and SESSION_COOKIE not in exc.cookies:     # a sign-in just set a fresh one: keep it
             clear_cookie(exc, SESSION_COOKIE)
         raise
-    if stale and not response.prepared:
+    if stale and not response.prepared and SESSION_COOKIE not in response.cookies:
         clear_cookie(response, SESSION_COOKIE)
     return response

@@ -18,6 +18,7 @@ from aiohttp import web
 from ..db import ticket_queries as queries
 from ..db import urban as repo
 from ..db.appeals import attachment_path, store_attachment
+from ..inputs import InputError, parse_json
 from ..ledger import ticket_record as tr
 from ..ledger import urban as ub
 from ..ledger.timezone import OFFICE_TZ
@@ -226,9 +227,9 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
 async def api_create(request: web.Request) -> web.Response:
     """JSON in, JSON out: 201 with the case id, 400/422 with every problem, 409 for a known 案件编号."""
     try:
-        payload = await request.json()
-    except ValueError:
-        return web.json_response({"error": "bad_json", "message": "请求体不是有效的 JSON"}, status=400)
+        payload = parse_json(await request.read())
+    except InputError as exc:
+        return web.json_response({"error": "bad_json", "message": str(exc)}, status=400)
     if not isinstance(payload, dict):
         return web.json_response({"error": "bad_json", "message": "请求体须为 JSON 对象"}, status=400)
     try:

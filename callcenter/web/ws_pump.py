@@ -8,11 +8,14 @@ read at all: it is the only way to notice that the browser closed it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
 from ..hotline.hub import Hub
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 _GONE = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
@@ -43,6 +46,8 @@ async def pump_topic(request: web.Request, hub: Hub, topic: str,
                 reader = asyncio.ensure_future(ws.receive())   # the browser said something: ignore it
                 continue
             await ws.send_json(shape(getter.result()))
+    except ConnectionResetError:          # gone without a close frame (a laptop lid, a dropped Wi-Fi): ordinary
+        log.debug("websocket %s closed by the peer", topic)
     finally:
         reader.cancel()
         if getter is not None:
