@@ -12,7 +12,7 @@ import pytest
 
 from callcenter.db import hotline as hotline_repo
 from callcenter.inputs import InputError, bounded_day, bounded_int, parse_json
-from callcenter.transfer.exporter import export_tickets
+from callcenter.transfer.exporter import export_tickets, month_bounds
 from callcenter.transfer.safe_cells import safe_cell
 from callcenter.web.login import safe_next
 
@@ -47,7 +47,7 @@ async def _formula_tickets(db) -> None:
 async def test_cli_export_writes_no_formula(db, tmp_path, fmt):
     await _formula_tickets(db)
     out = tmp_path / f"t.{fmt}"
-    assert await export_tickets(db.pool, "2024-05", out, fmt) == len(FORMULAS)
+    assert await export_tickets(db.pool, month_bounds("2024-05"), out, fmt) == len(FORMULAS)
     if fmt == "xlsx":
         assert _no_formula_cells(out.read_bytes()) == []
         cells = [c for row in openpyxl.load_workbook(out).active.iter_rows(values_only=True) for c in row]
@@ -108,7 +108,7 @@ async def test_sign_in_never_redirects_off_site(client):
             assert response.status == 400
             continue
         assert response.status == 303
-        assert response.headers["Location"] == "/tickets", repr(target)
+        assert response.headers["Location"] == "/console", repr(target)     # the agent's own start page
     # already signed in: GET /login?next=… redirects at once, same rule
     client.session.cookie_jar.clear()
     assert (await login(client, "agent")).status == 303
