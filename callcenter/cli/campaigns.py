@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from ..campaigns.lifecycle import CampaignStateError
 from ..campaigns.windows import CallingWindows
 from ..db import campaigns as repo
+from ..inputs import ascii_digits
 from ..ledger.timezone import OFFICE_TZ
 from .common import CliError, ExitCode, async_handler, database
 
@@ -217,7 +218,7 @@ async def run_holiday_add(args: argparse.Namespace) -> int:
 @async_handler
 async def run_dnc_add(args: argparse.Namespace) -> int:
     phone = re.sub(r"[\s-]", "", args.phone)
-    if not phone.isdigit():
+    if not ascii_digits(phone):
         raise CliError(f"not a phone number: {args.phone!r}", ExitCode.USAGE)
     async with database(args) as db:
         async with db.pool.acquire() as conn:

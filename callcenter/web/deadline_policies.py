@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..db import deadline_policies as repo
 from ..db.tickets import load_policies
+from ..inputs import ascii_digits
 from ..ledger.deadlines import DEFAULT_POLICY, POLICY_FIELDS
 from . import keys
 from .access import current_user, require_role
@@ -34,7 +35,7 @@ def _form_int(form, name: str, label: str) -> int | None:
     raw = str(form.get(name, "")).strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 6:
+    if not ascii_digits(raw) or len(raw) > 6:
         raise repo.PolicyRejected(f"{label} 须为正整数: {raw[:20]}")
     return int(raw)
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from aiohttp import web
 
 from ..db import tickets as tickets_repo
+from ..inputs import ascii_digits
 from . import keys
 from .access import ALL_STAFF, require_role
 from .dashboard import DEADLINE_LABELS
@@ -45,7 +46,7 @@ def encode_key(key: tickets_repo.WarningKey) -> str:
 def decode_key(raw: str) -> tickets_repo.WarningKey:
     at, ident = split_page_key(raw)
     ticket_id, _, kind = ident.partition(".")
-    if not ticket_id.isdigit() or int(ticket_id) > MAX_ID or kind not in DEADLINE_LABELS:
+    if not ascii_digits(ticket_id) or int(ticket_id) > MAX_ID or kind not in DEADLINE_LABELS:
         raise ValueError(BAD_KEY)
     return at, int(ticket_id), kind
 

@@ -80,7 +80,7 @@ def list_context(path: str, parsed: _Parsed, page: Any, encode: Callable[[Any], 
 def page_number(raw: object) -> int:
     """``?page=`` as a number from 1; anything else is page 1 (a stale link must still open the list)."""
     text = str(raw or "")
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else 1
+    return int(text) if ascii_digits(text) and 0 < int(text) <= MAX_ID else 1
 
 
 def page_links(current: int, pages: int, *, around: int = 2) -> list[int | None]:
