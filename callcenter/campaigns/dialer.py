@@ -39,6 +39,9 @@ class DialerOptions:
     claim_batch: int = 50
     originate_timeout_ms: int = 30000
     context: str = "callback-ivr"
+    # The Local dial-out context that counts the trunk's channels before the phone rings and then dials
+    # TRUNK_DIAL (docker/asterisk/extensions.conf); None originates straight to the trunk's dial string.
+    dialout_context: str | None = "callback-dialout"
     hangup_wait: float = 4 * 3600           # longest call we wait for before reconciling it
     refresh_every: float = 2.0              # campaigns/trunks reload, standing-campaign enrolment
     reconcile_every: float = 15.0
@@ -199,17 +202,30 @@ class Dialer:
             self._buckets[trunk_id].give_back(allowed - len(claimed))   # unused setups stay available
             caller = {c.id: c.caller_id for c in self._campaigns}
             for call in claimed:
+                dial, variables = self._dial(trunk, call.phone)
                 request = OriginateRequest(
                     action_id=str(call.action_id), channel_id=str(call.channel_id),
-                    other_channel_id=str(call.other_channel_id),
-                    dial_string=trunk["dial_template"].replace("{number}", call.phone),
+                    other_channel_id=str(call.other_channel_id), dial_string=dial,
                     caller_id=caller.get(call.campaign_id) or trunk["caller_id"],
                     variables={"TICKET_ID": str(call.ticket_id), "ATTEMPT_ID": str(call.attempt_id),
-                               "CALLCENTER_SCRIPT": call.script},
+                               "CALLCENTER_SCRIPT": call.script, **variables},
                     context=self.opt.context, timeout_ms=self.opt.originate_timeout_ms)
                 task = asyncio.create_task(self._follow(call, request))
                 self._calls[str(call.attempt_id)] = task
                 task.add_done_callback(lambda t, k=str(call.attempt_id): self._calls.pop(k, None))
+
+    def _dial(self, trunk, phone: str) -> tuple[str, dict[str, str]]:
+        """The channel to originate and the variables the dial-out context needs.
+
+        Through the Local dial-out context the trunk's GROUP_COUNT guard runs before the
+        citizen's phone rings: a call over the limit is never put through, instead of being
+        cut off once answered.
+        """
+        trunk_dial = trunk["dial_template"].replace("{number}", phone)
+        if not self.opt.dialout_context:
+            return trunk_dial, {}
+        return (f"Local/{phone}@{self.opt.dialout_context}",
+                {"TRUNK_DIAL": trunk_dial, "TRUNK_NAME": trunk["name"]})
 
     # ----- one call --------------------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""A callback campaign against the real Asterisk 22: scripted citizens behind Local/{number}@citizens.
+
+Each citizen in tests/fixtures/real_pbx/test-extensions.conf does one thing
+(presses keys, refuses, hangs up, is busy…); after the campaign the ledger must
+hold exactly what that citizen did.  The service originates through the shipped
+dialplan's [callback-dialout] (channel guard before ringing) into [callback-ivr]
+(FastAGI).
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter.db import callbacks
+from tests import campaign_harness as h
+from callcenter.telephony import agi_service
+from tests.factories import insert_ticket
+from tests.real_asterisk import SilentSynthesizer
+
+pytestmark = pytest.mark.real_asterisk
+CITIZENS = "Local/{number}@citizens"
+
+# number → (what the ledger must hold: the outcomes of its attempts in order, the ticket's final state)
+EXPECTED = {
+    "13900000100": (["answered-complete"], "called_back"),
+    "13900000101": (["answered-complete"], "called_back"),
+    "13900000102": (["refused"], "callback_failed"),
+    "13900000103": (["answered-complete"], "called_back"),
+    "13900000104": (["no-answer", "no-answer"], "callback_failed"),          # picked up, hung up: not reached
+    "13900000105": (["answered-partial", "answered-partial"], "called_back"),
+    "13900000200": (["busy", "busy"], "callback_failed"),
+    "13900000201": (["failed", "failed"], "callback_failed"),
+    "13900000202": (["no-answer", "no-answer"], "callback_failed"),
+    "13900000203": (["no-answer", "no-answer"], "callback_failed"),
+    "13900000204": (["invalid-number"], "callback_failed"),                    # the PBX said so: cause 1
+}
+ANSWERS = {
+    "13900000100": {"contacted": "yes", "solved": "solved", "satisfaction": "satisfied"},
+    "13900000101": {"contacted": "no", "solved": "unsolved", "satisfaction": "basic"},
+    "13900000103": {"contacted": "yes", "solved": "solved", "satisfaction": "satisfied"},
+    "13900000105": {"contacted": "yes"},
+}
+SAME_NUMBER = "13900000300"      # three tickets, one number, a daily cap of 2
+
+
+async def _wait(pool, predicate, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            async with pool.acquire() as conn:
+                rows = await conn.fetch("SELECT phone, state, outcome, settled, note FROM callback_attempts ORDER BY phone")
+            raise AssertionError(f"campaign not finished after {timeout}s: " + "; ".join(map(str, map(dict, rows))))
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture(autouse=True)
+def _no_tts(monkeypatch):
+    monkeypatch.setattr(agi_service, "EspeakSynthesizer", lambda *_a, **_k: SilentSynthesizer())
+
+
+async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, settings, real_asterisk):
+    async with db.pool.acquire() as conn:
+        tickets = {number: await insert_ticket(conn, f"R{i:04d}", status="awaiting_callback", phone=number)
+                   for i, number in enumerate(EXPECTED)}
+        same = [await insert_ticket(conn, f"S{i}", status="awaiting_callback", phone=SAME_NUMBER) for i in range(3)]
+    await h.start_campaign(db.pool, channels=12, max_attempts=2, dial=CITIZENS, daily_cap=2)
+
+    async def settled() -> bool:
+        async with db.pool.acquire() as conn:
+            open_ = await conn.fetchval("SELECT count(*) FROM tickets WHERE status = 'awaiting_callback'")
+            busy = await conn.fetchval(
+                """SELECT count(*) FROM callback_attempts WHERE state IN ('dialing', 'answered')
+                    OR (state = 'finished' AND NOT settled)""")
+        return open_ == 1 and busy == 0          # only the capped third ticket of SAME_NUMBER is left
+
+    async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "real-1",
+                         originate_timeout_ms=4000):
+        await _wait(db.pool, settled, timeout=60)
+
+    async with db.pool.acquire() as conn:
+        for number, (outcomes, state) in EXPECTED.items():
+            rows = await conn.fetch(
+                "SELECT outcome FROM callback_attempts WHERE ticket_id = $1 ORDER BY dialed_at", tickets[number])
+            status = await conn.fetchval("SELECT status FROM tickets WHERE id = $1", tickets[number])
+            assert ([r["outcome"] for r in rows], status) == (outcomes, state), number
+        for number, answers in ANSWERS.items():
+            attempt = await conn.fetchval(
+                "SELECT id FROM callback_attempts WHERE ticket_id = $1 ORDER BY dialed_at LIMIT 1", tickets[number])
+            got = {q: r["intent"] for q, r in (await callbacks.current_answers(conn, attempt)).items()}
+            assert {q: got.get(q) for q in answers} == answers, number
+            if len(answers) < 3:
+                assert set(got) <= set(answers), f"{number}: answers it never gave: {got}"
+        same_rows = await conn.fetch(
+            "SELECT ticket_id, dialed_at, ended_at FROM callback_attempts WHERE phone = $1 AND dialed_at IS NOT NULL "
+            "ORDER BY dialed_at", SAME_NUMBER)
+        waiting = await conn.fetchval("SELECT count(*) FROM tickets WHERE id = ANY($1::bigint[]) "
+                                      "AND status = 'awaiting_callback'", same)
+    assert len(same_rows) == 2 and waiting == 1                       # the daily cap held: 2 calls, not 3
+    assert same_rows[0]["ended_at"] <= same_rows[1]["dialed_at"]     # never rung while already on a call
+    assert real_asterisk.cli("core show channels count").startswith("0 active channels")
