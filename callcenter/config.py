@@ -58,6 +58,8 @@ class Settings:
     instance_name: str = field(default_factory=socket.gethostname)
     shutdown_grace: float = 30.0            # seconds live calls get to finish after SIGTERM
     retention_days: int = 365               # recordings and transcripts older than this are purged
+    # The queue member interface of a hotline agent (QueueAdd); tests use Local/{username}@agents.
+    agent_interface: str = "PJSIP/{username}"
 
     @property
     def pgdata(self) -> Path:
@@ -89,6 +91,7 @@ ENV_VARS = {
     "CALLCENTER_INSTANCE": "instance_name",
     "CALLCENTER_SHUTDOWN_GRACE": "shutdown_grace",
     "CALLCENTER_RETENTION_DAYS": "retention_days",
+    "CALLCENTER_AGENT_INTERFACE": "agent_interface",
 }
 
 _PORT_FIELDS = {"ami_port", "agi_port", "web_port"}
@@ -118,6 +121,9 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
             return value
         if "Path" in str(kind):
             return Path(str(raw)).expanduser()
+        if name == "agent_interface" and (str(raw).count("{username}") != 1
+                                          or str(raw).replace("{username}", "").count("{")):
+            raise ValueError("须含且只含一个 {username}，如 PJSIP/{username} (must contain {username} once)")
         return str(raw)
     except (TypeError, ValueError) as exc:
         problems.append(f"{origin}: {name} = {raw!r}: {exc}")
