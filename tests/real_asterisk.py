@@ -166,6 +166,17 @@ class RealAsterisk:
             time.sleep(0.1)
         raise TimeoutError(f"Asterisk not FullyBooted within {timeout}s ({last}):\n{self.log_tail()}")
 
+    def wait_gone_then_booted(self, timeout: float) -> None:
+        """After ``core restart now``: the AMI port closes, then the restarted PBX boots again."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.ami_port), timeout=0.5).close()
+            except OSError:
+                break
+            time.sleep(0.05)
+        self.wait_booted(max(1.0, deadline - time.monotonic()))
+
     def cli(self, command: str, timeout: float = 10.0) -> str:
         """One remote-console command (``asterisk -rx``)."""
         done = subprocess.run([str(BINARY), "-C", str(self.conf), "-rx", command], capture_output=True,
