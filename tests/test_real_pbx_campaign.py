@@ -9,6 +9,8 @@ dialplan's [callback-dialout] (channel guard before ringing) into [callback-ivr]
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import Counter
 
 import pytest
 
@@ -100,3 +102,30 @@ async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, setting
     assert len(same_rows) == 2 and waiting == 1                       # the daily cap held: 2 calls, not 3
     assert same_rows[0]["ended_at"] <= same_rows[1]["dialed_at"]     # never rung while already on a call
     assert real_asterisk.cli("core show channels count").startswith("0 active channels")
+
+
+async def test_the_channel_guard_refuses_before_the_phone_rings(db, settings, real_asterisk, caplog):
+    """A trunk allowed 6 channels against a dialplan limit of 3: the calls over the limit are refused in
+    the dial-out context (congestion, retried), so no citizen who answers is ever cut off."""
+    numbers = [f"1390000222{i}" for i in range(6)]             # ring 3 s, then answer 1 1 1
+    since = len(real_asterisk.messages())
+    real_asterisk.cli("dialplan set global TRUNK_MAX_CHANNELS 3")
+    try:
+        async with db.pool.acquire() as conn:
+            for i, number in enumerate(numbers):
+                await insert_ticket(conn, f"G{i}", status="awaiting_callback", phone=number)
+        await h.start_campaign(db.pool, channels=6, max_attempts=10, dial=CITIZENS)
+        async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "guard-1") as service:
+            await h.wait_until_all_final(db.pool, timeout=60)
+            warnings = dict(service.dialer.trunk_warnings)
+    finally:
+        real_asterisk.cli("dialplan set global TRUNK_MAX_CHANNELS 30")
+    log = real_asterisk.messages()[since:]
+    rung = len(re.findall(r"Executing \[1390000222\d@citizens:1\]", log))
+    refused = len(re.findall(r"over its channel limit", log))
+    async with db.pool.acquire() as conn:
+        outcomes = Counter(r["outcome"] for r in await conn.fetch("SELECT outcome FROM callback_attempts"))
+    assert refused >= 1 and outcomes["failed"] == refused                   # refused calls: failed, retried
+    assert outcomes["answered-complete"] == rung == len(numbers)            # everyone rung finished the survey
+    assert set(outcomes) == {"answered-complete", "failed"}, outcomes       # nobody cut off mid-survey
+    assert "sim" in warnings and "TRUNK_MAX_CHANNELS = 3" in warnings["sim"]

@@ -26,6 +26,7 @@ from .ports import LinkLost, OriginateRequest, Pbx
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ALL_STATES = ("draft", "running", "paused", "finished")
+GUARD_VARIABLE = "TRUNK_MAX_CHANNELS"       # the dialplan global the dial-out context's GROUP_COUNT guard uses
 
 
 def utcnow() -> datetime:
@@ -95,6 +96,7 @@ class Dialer:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()          # a call ended: a channel is free now, don't wait for the tick
         self._last_refresh = self._last_reconcile = self._last_sweep = 0.0
+        self.trunk_warnings: dict[str, str] = {}     # trunk name → why its limit disagrees with the PBX's guard
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -172,10 +174,36 @@ class Dialer:
             self._trunks = {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
             for campaign in self._campaigns:   # enrol is idempotent per callback round
                 await queue.enrol(conn, campaign.id, due_at=self.clock())
+        await self._check_trunk_limits()
         for trunk_id, trunk in self._trunks.items():
             bucket = self._buckets.get(trunk_id)
             if bucket is None or bucket.rate != float(trunk["max_cps"]):
                 self._buckets[trunk_id] = TokenBucket(float(trunk["max_cps"]))
+
+    async def _check_trunk_limits(self) -> None:
+        """Warn about a trunk allowed more channels than the dialplan's guard (TRUNK_MAX_CHANNELS) lets
+        through: the calls over the guard's limit would only ever get congestion and be retried."""
+        read = getattr(self.pbx, "global_var", None)
+        if read is None or not self.pbx.connected or not self._trunks:
+            return
+        try:
+            raw = await read(GUARD_VARIABLE)
+        except LinkLost:
+            return
+        try:
+            guard = int(raw) if raw is not None else None
+        except ValueError:
+            guard = None
+        warnings = {}
+        for trunk in self._trunks.values():
+            if guard is not None and trunk["max_channels"] > guard:
+                warnings[trunk["name"]] = (f"中继 {trunk['name']} 允许 {trunk['max_channels']} 路，但 Asterisk 的 "
+                                           f"{GUARD_VARIABLE} = {guard}：超出的呼叫在振铃前即被拒绝 "
+                                           f"(trunk channels exceed the dialplan guard)")
+        for name, text in warnings.items():
+            if self.trunk_warnings.get(name) != text:
+                log.warning("%s", text)
+        self.trunk_warnings = warnings
 
     async def _claim_and_dial(self) -> None:
         now = self.clock()
