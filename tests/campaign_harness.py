@@ -6,6 +6,9 @@ and what it checks.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -113,3 +116,22 @@ async def assert_ledger_matches_the_pbx(pool, sim: Simulator, *, channels: int, 
     if exact:
         assert ours == rung, "the ledger holds a call the PBX never rang"
     assert all(r["state"] == "finished" and r["outcome"] for r in dialed)
+
+
+def serve(settings, ami_port: int, agi_port: int, log_path, **env: str) -> subprocess.Popen:
+    """`callcenter serve` as a separate process, so it can be killed for real (``env``: more variables)."""
+    full = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),
+                CALLCENTER_AMI_PORT=str(ami_port), CALLCENTER_AGI_PORT=str(agi_port),
+                CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="killed-1",
+                CALLCENTER_SHUTDOWN_GRACE="5", **env)
+    full.pop("CALLCENTER_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=full,
+                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+
+
+def reap(*procs: subprocess.Popen | None) -> None:
+    """Kill whatever is still running of these processes (a test's cleanup)."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -61,7 +61,8 @@ async def _wait(pool, predicate, timeout: float) -> None:
     while not await predicate():
         if loop.time() > deadline:
             async with pool.acquire() as conn:
-                rows = await conn.fetch("SELECT phone, state, outcome, settled, note FROM callback_attempts ORDER BY phone")
+                rows = await conn.fetch(
+                    "SELECT phone, state, outcome, settled, note FROM callback_attempts ORDER BY phone")
             raise AssertionError(f"campaign not finished after {timeout}s: " + "; ".join(map(str, map(dict, rows))))
         await asyncio.sleep(0.2)
 

@@ -7,10 +7,8 @@ taken for a wrong number, and the answers stored before the fault survive.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -55,7 +53,8 @@ async def assert_final_and_dialled_once(db, pbx, since: int) -> list[dict]:
     unseen = sum(ledger.values()) - sum(at_pbx.values())
     assert unseen <= sum(r["outcome"] == "failed" for r in rows), "an attempt the PBX never saw is not failed"
     assert max(ledger.values()) <= 3
-    assert "invalid-number" not in {r["outcome"] for r in rows}, "a call lost to the fault was taken for a wrong number"
+    assert "invalid-number" not in {r["outcome"] for r in rows}, \
+        "a call lost to the fault was taken for a wrong number"
     async with db.pool.acquire() as conn:
         open_ = await conn.fetchval("SELECT count(*) FROM tickets WHERE status = 'awaiting_callback'")
     assert open_ == 0
@@ -94,18 +93,10 @@ async def test_asterisk_restarted_mid_campaign(db, settings, real_asterisk, monk
     assert done == len(SLOW)                                # each lost call was retried and completed
 
 
-def serve(settings, pbx, log_path: Path) -> subprocess.Popen:
-    """`callcenter serve` as its own process against the real PBX, so it can be killed for real.
-
-    PATH holds only the interpreter's directory: no espeak-ng, so no per-call speech synthesis
-    (prompts are tones here; the citizens' keys are timed to them)."""
-    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),
-               CALLCENTER_AMI_PORT=str(pbx.ami_port), CALLCENTER_AGI_PORT=str(pbx.agi_port),
-               CALLCENTER_WEB_PORT=str(h.free_port()), CALLCENTER_INSTANCE="killed-1",
-               CALLCENTER_SHUTDOWN_GRACE="5", PATH=str(Path(sys.executable).parent))
-    env.pop("CALLCENTER_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env,
-                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+def serve(settings, pbx, log_path: Path):
+    """`callcenter serve` against the real PBX.  PATH holds only the interpreter's directory: no
+    espeak-ng, so no per-call speech synthesis (prompts are tones; the citizens' keys are timed to them)."""
+    return h.serve(settings, pbx.ami_port, pbx.agi_port, log_path, PATH=str(Path(sys.executable).parent))
 
 
 async def test_service_killed_mid_campaign_is_reconciled_from_the_real_channels(db, settings, real_asterisk,
@@ -128,10 +119,7 @@ async def test_service_killed_mid_campaign_is_reconciled_from_the_real_channels(
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0, log_path.read_text()[-3000:]
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        h.reap(first, second)
     rows = await assert_final_and_dialled_once(db, real_asterisk, since)
     followed = [r for r in rows if "reconciled" in (r["note"] or "")]
     assert followed, "no call was reconciled against the PBX's channel list"

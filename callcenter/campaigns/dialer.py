@@ -197,7 +197,8 @@ class Dialer:
         warnings = {}
         for trunk in self._trunks.values():
             if guard is not None and trunk["max_channels"] > guard:
-                warnings[trunk["name"]] = (f"中继 {trunk['name']} 允许 {trunk['max_channels']} 路，但 Asterisk 的 "
+                warnings[trunk["name"]] = (f"中继 {trunk['name']} 允许 {trunk['max_channels']} 路，"
+                                           f"但 Asterisk 的 "
                                            f"{GUARD_VARIABLE} = {guard}：超出的呼叫在振铃前即被拒绝 "
                                            f"(trunk channels exceed the dialplan guard)")
         for name, text in warnings.items():

@@ -183,7 +183,8 @@ class HotlineService:
     async def _store_call(self, effect: CallFinished) -> None:
         c = effect.call
         row = repo.CallRow(
-            uniqueid=c.uniqueid, queue=c.queue or self.queue, caller_phone=caller_phone(c.caller_num), channel=c.channel,
+            uniqueid=c.uniqueid, queue=c.queue or self.queue, caller_phone=caller_phone(c.caller_num),
+            channel=c.channel,
             joined_at=datetime.fromtimestamp(c.joined_at, timezone.utc),
             ended_at=datetime.fromtimestamp(c.ended_at, timezone.utc), wait_seconds=c.wait_s,
             talk_seconds=c.talk_s, agent=c.agent, outcome=c.outcome,

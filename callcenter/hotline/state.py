@@ -306,7 +306,8 @@ class HotlineState:
         started = _num(e.get("Started"))
         joined = started if started is not None and started <= now else now
         return [CallFinished(FinishedCall(
-            uniqueid=uid, caller_num=e.get("CallerIDNum") or "", queue=e.get("Queue") or "", channel=e.get("Channel") or "",
+            uniqueid=uid, caller_num=e.get("CallerIDNum") or "", queue=e.get("Queue") or "",
+            channel=e.get("Channel") or "",
             joined_at=joined, ended_at=now, outcome=ABANDONED, wait_s=round(now - joined, 3), talk_s=0.0,
             agent=None, interface=None, abandoned_stage=stage)), CHANGED]
 
