@@ -51,7 +51,12 @@ async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dic
     watch = await asyncpg.connect(dsn)
     peak = 0
     try:
-        cpu0 = (cpu_seconds(service.pid), cpu_seconds(pbx.proc.pid))
+        waited = time.monotonic()
+        while not await watch.fetchval("SELECT count(*) FROM callback_attempts WHERE dialed_at IS NOT NULL"):
+            if service.poll() is not None or time.monotonic() - waited > 60:
+                raise SystemExit(f"service exited or never dialled: see {home / 'serve.log'}")
+            await asyncio.sleep(0.05)
+        cpu0 = (cpu_seconds(service.pid), cpu_seconds(pbx.proc.pid))      # from the first call: start-up excluded
         started = time.monotonic()
         while True:
             row = await watch.fetchrow(

@@ -47,6 +47,7 @@ class DialerOptions:
     refresh_every: float = 2.0              # campaigns/trunks reload, standing-campaign enrolment
     reconcile_every: float = 15.0
     orphaned_after: timedelta = timedelta(seconds=60)   # another instance silent this long: adopt its calls
+    ivr_verdict_wait: float = 2.0           # after an answered call's hang-up, wait this long for the IVR's verdict
 
 
 class TokenBucket:
@@ -276,7 +277,7 @@ class Dialer:
             self.stats.answered += 1
             await self._write("mark answered", lambda conn: queue.mark_answered(conn, call.attempt_id, self.clock()))
             cause = await asyncio.wait_for(handle.hangup, self.opt.hangup_wait)
-            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause)
+            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause, wait_verdict=True)
         except (LinkLost, asyncio.TimeoutError):
             log.warning("call %s lost track of (link or timeout); it will be reconciled", call.attempt_id)
         except asyncio.CancelledError:
@@ -284,7 +285,15 @@ class Dialer:
         except Exception:  # noqa: BLE001 - one call's failure must not stop the dialer
             log.exception("following call %s failed; it will be reconciled", call.attempt_id)
 
-    async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "") -> None:
+    async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "",
+                               wait_verdict: bool = False) -> None:
+        """``wait_verdict``: the IVR hangs up first and stores its verdict (refused, …) just after; wait a
+        moment for it, so the PBX's Hangup never turns a refusal into a partial answer called again."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.opt.ivr_verdict_wait if wait_verdict else 0.0)
+        while (loop.time() < deadline
+               and not await self._write("IVR verdict", lambda conn: queue.ivr_verdict(conn, attempt_id))):
+            await asyncio.sleep(0.05)
         outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
         await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
 
