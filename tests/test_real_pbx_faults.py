@@ -86,6 +86,8 @@ async def test_asterisk_restarted_mid_campaign(db, settings, real_asterisk, monk
         await asyncio.to_thread(real_asterisk.wait_gone_then_booted, 30)
         await h.wait_until_all_final(db.pool, timeout=60)
     rows = await assert_final_and_dialled_once(db, real_asterisk, since)
+    # No attempt spent on a PBX going down or still booting (Shutdown and FullyBooted gate the link).
+    assert dials_at_the_pbx(real_asterisk, since) == Counter(r["phone"] for r in rows)
     lost = [r for r in rows if r["outcome"] != "answered-complete"]
     assert len(lost) >= 8 and {r["outcome"] for r in lost} <= {"failed", "no-answer"}, lost
     async with db.pool.acquire() as conn:
