@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/campaign.py                      # 10,000 calls, 500 channels
     .venv/bin/python bench/campaign.py --calls 2000 --channels 100
+    .venv/bin/python bench/campaign.py --asterisk --sweep 25 50 100 --runs 3   # the real Asterisk 22
 
 The service runs as its own process (as in production), so its CPU time is
 measured alone: CPU-seconds of that process ÷ calls.  The simulator (AMI
@@ -53,7 +54,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def prepare(dsn: str, calls: int, channels: int, cps: float) -> int:
+async def prepare(dsn: str, calls: int, channels: int, cps: float, *,
+                  dial: str = "Local/{number}@citizen-sim") -> int:
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
@@ -61,7 +63,7 @@ async def prepare(dsn: str, calls: int, channels: int, cps: float) -> int:
         await fill(conn, calls)
         # Every ticket at 待回访 with a number of its own (the sample-style fill repeats none below 1e8).
         await conn.execute("UPDATE tickets SET status = 'awaiting_callback', awaiting_since = now()")
-        await campaign_repo.upsert_trunk(conn, "bench", "Local/{number}@citizen-sim", channels, cps, "<01082345678>")
+        await campaign_repo.upsert_trunk(conn, "bench", dial, channels, cps, "<01082345678>")
         campaign_id = await campaign_repo.create_campaign(conn, campaign_repo.CampaignSpec(
             name="bench", trunk="bench", windows=("00:00-23:59",), max_attempts=1, daily_cap_per_number=5))
         await campaign_repo.change_state(conn, campaign_id, "start", actor="bench")
@@ -194,7 +196,19 @@ def main() -> None:
                    help="simulated durations × this (0.25: a 90 s survey takes 22 s)")
     p.add_argument("--pool", type=int, default=20, help="service's database pool size")
     p.add_argument("--seed", type=int, default=12345)
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--asterisk", action="store_true", help="against the real Asterisk 22 in ../shared/asterisk-22")
+    p.add_argument("--sweep", type=int, nargs="+", default=[25, 50, 100],
+                   help="--asterisk: channel counts to try (calls = 4 × channels unless --calls is given)")
+    p.add_argument("--runs", type=int, default=3, help="--asterisk: runs per channel count")
+    p.add_argument("--max-seconds", type=float, default=600, help="--asterisk: give up on a run after this long")
+    args = p.parse_args()
+    if args.asterisk:
+        from campaign_asterisk import run as run_asterisk
+        if "--calls" not in sys.argv:
+            args.calls = 0
+        asyncio.run(run_asterisk(args, prepare, cpu_seconds, describe))
+        return
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

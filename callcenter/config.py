@@ -67,6 +67,8 @@ class Settings:
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "callcenter@localhost"
+    # The queue member interface of a hotline agent (QueueAdd); tests use Local/{username}@agents.
+    agent_interface: str = "PJSIP/{username}"
 
     @property
     def pgdata(self) -> Path:
@@ -108,11 +110,13 @@ ENV_VARS = {
     "CALLCENTER_SMTP_HOST": "smtp_host",
     "CALLCENTER_SMTP_PORT": "smtp_port",
     "CALLCENTER_SMTP_FROM": "smtp_from",
+    "CALLCENTER_AGENT_INTERFACE": "agent_interface",
 }
 
 #: CALLCENTER_* variables read outside Settings: the settings file itself, and the test suite's knobs.
 OTHER_ENV_VARS = frozenset({"CALLCENTER_CONFIG", "CALLCENTER_TEST_DSN", "CALLCENTER_CHROMIUM",
-                            "CALLCENTER_FAULT_FIGURES", "CALLCENTER_FUZZ_EXAMPLES", "CALLCENTER_FUZZ_REPORT"})
+                            "CALLCENTER_FAULT_FIGURES", "CALLCENTER_FUZZ_EXAMPLES", "CALLCENTER_FUZZ_REPORT",
+                            "CALLCENTER_ASTERISK_BUILD"})
 
 _PORT_FIELDS = {"ami_port", "agi_port", "web_port", "smtp_port"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -160,6 +164,9 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
             return value
         if "Path" in str(kind):
             return Path(str(raw)).expanduser()
+        if name == "agent_interface" and (str(raw).count("{username}") != 1
+                                          or str(raw).replace("{username}", "").count("{")):
+            raise ValueError("须含且只含一个 {username}，如 PJSIP/{username} (must contain {username} once)")
         return str(raw)
     except (TypeError, ValueError) as exc:
         problems.append(f"{origin}: {name} = {raw!r}: {exc}")

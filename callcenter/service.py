@@ -99,6 +99,7 @@ class Service:
         self._dialer_task.add_done_callback(_log_crash)
         if self.options.hotline:
             self.hotline = HotlineService(recordings_dir=settings.recordings,
+                                          interface_template=settings.agent_interface,
                                           asr=getattr(self.recognizer, "pool", None))
             await self.hotline.start(self.ami, self.db.pool, settings)
         if self.options.housekeeping:

@@ -6,6 +6,9 @@ and what it checks.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -32,14 +35,14 @@ async def seed_tickets(pool, count: int, *, first: int = 0) -> list[int]:
 
 
 async def start_campaign(pool, *, channels: int, cps: float = 100, max_attempts: int = 3,
-                         retry: timedelta = timedelta(seconds=1), name: str = "e2e") -> int:
+                         retry: timedelta = timedelta(seconds=1), name: str = "e2e",
+                         dial: str = "Local/{number}@citizen-sim", daily_cap: int = 20) -> int:
     async with pool.acquire() as conn:
-        await campaign_repo.upsert_trunk(conn, "sim", "Local/{number}@citizen-sim", channels, cps,
-                                         "<01082345678>")
+        await campaign_repo.upsert_trunk(conn, "sim", dial, channels, cps, "<01082345678>")
         campaign_id = await campaign_repo.create_campaign(conn, campaign_repo.CampaignSpec(
             name=name, trunk="sim", windows=("00:00-23:59",), max_attempts=max_attempts, retry_busy=retry,
             retry_no_answer=retry, retry_failed=retry, retry_partial=retry, retry_no_answer_elsewhere=False,
-            daily_cap_per_number=20))
+            daily_cap_per_number=daily_cap))
         await campaign_repo.change_state(conn, campaign_id, "start", actor="test")
     return campaign_id
 
@@ -49,15 +52,17 @@ def simulator(agi_port: int, *, book: CitizenBook | None = None, time_scale: flo
                                noise_per_call=5, book=book or CitizenBook(seed=7)))
 
 
-def service(settings, sim_port: int, agi_port: int, instance: str) -> Service:
-    """The real service wired for tests: fast ticks, fast pings, no web."""
+def service(settings, sim_port: int, agi_port: int, instance: str, *, originate_timeout_ms: int = 30000,
+            **options) -> Service:
+    """The real service wired for tests: fast ticks, fast pings, no web (``options``: more ServiceOptions)."""
     settings = replace(settings, ami_port=sim_port, agi_port=agi_port, agi_host="127.0.0.1",
                        instance_name=instance)
     return Service(settings, ServiceOptions(
         web=False,
         dialer=DialerOptions(instance=instance, tick=0.05, refresh_every=0.2, reconcile_every=1.0,
-                             originate_timeout_ms=30000, orphaned_after=timedelta(seconds=5)),
-        ami=dict(ping_interval=0.5, ping_timeout=2.0, backoff_initial=0.05, backoff_max=0.5, settle_grace=0.3)))
+                             originate_timeout_ms=originate_timeout_ms, orphaned_after=timedelta(seconds=5)),
+        ami=dict(ping_interval=0.5, ping_timeout=2.0, backoff_initial=0.05, backoff_max=0.5, settle_grace=0.3),
+        **options))
 
 
 async def open_tickets(pool) -> int:
@@ -111,3 +116,22 @@ async def assert_ledger_matches_the_pbx(pool, sim: Simulator, *, channels: int, 
     if exact:
         assert ours == rung, "the ledger holds a call the PBX never rang"
     assert all(r["state"] == "finished" and r["outcome"] for r in dialed)
+
+
+def serve(settings, ami_port: int, agi_port: int, log_path, **env: str) -> subprocess.Popen:
+    """`callcenter serve` as a separate process, so it can be killed for real (``env``: more variables)."""
+    full = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),
+                CALLCENTER_AMI_PORT=str(ami_port), CALLCENTER_AGI_PORT=str(agi_port),
+                CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="killed-1",
+                CALLCENTER_SHUTDOWN_GRACE="5", **env)
+    full.pop("CALLCENTER_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=full,
+                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+
+
+def reap(*procs: subprocess.Popen | None) -> None:
+    """Kill whatever is still running of these processes (a test's cleanup)."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()

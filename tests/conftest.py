@@ -19,6 +19,7 @@ from callcenter.config import Settings
 from callcenter.db.database import Database, _init_connection
 from callcenter.db.embedded import start_embedded, with_database
 from callcenter.db.migrations import migrate
+from tests.real_asterisk import RealAsterisk, missing_reason
 
 TEMPLATE = "cc_test_template"
 _counter = itertools.count()
@@ -89,3 +90,27 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def transcripts_dir() -> Path:
     """Wire transcripts from a real Asterisk 22 (a copy of ../shared/asterisk, kept with the tests)."""
     return FIXTURES / "asterisk"
+
+
+@pytest.fixture(scope="module")
+def real_asterisk(tmp_path_factory) -> RealAsterisk:
+    """The real Asterisk 22 with the project's dialplan and the test citizens: one per test module."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    pbx = RealAsterisk(tmp_path_factory.mktemp("asterisk")).start()
+    yield pbx
+    pbx.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing real-PBX test keeps the PBX's log beside its files and shows its tail."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, RealAsterisk):
+            kept = value.keep_log(item.funcargs["tmp_path"]) if "tmp_path" in item.funcargs else value.logdir
+            report.sections.append(("Asterisk log", f"kept at {kept}\n{value.log_tail()}"))

@@ -57,7 +57,7 @@ def test_holidays_are_skipped_and_windows_validated():
 
 @pytest.mark.parametrize("reason,cause,expected", [
     (4, 16, None), (5, 17, Outcome.BUSY), (8, 34, Outcome.FAILED), (3, 19, Outcome.NO_ANSWER),
-    (0, 21, Outcome.NO_ANSWER), (0, None, Outcome.INVALID_NUMBER), (1, None, Outcome.NO_ANSWER),
+    (0, 21, Outcome.NO_ANSWER), (0, None, Outcome.FAILED), (1, None, Outcome.NO_ANSWER),
     (0, 1, Outcome.INVALID_NUMBER), (8, None, Outcome.FAILED),
 ])
 def test_unanswered_outcomes_follow_the_transcripts(reason, cause, expected):

@@ -52,3 +52,13 @@ def test_config_check_command_exit_codes(tmp_path, monkeypatch, capsys):
     bad.write_text("ami_port = 0\n", encoding="utf-8")
     assert main(["--config", str(bad), "config", "check"]) == 2
     assert "ami_port" in capsys.readouterr().err
+
+
+def test_agent_interface_comes_from_the_environment_and_must_name_the_user():
+    assert load_settings(environ={}).agent_interface == "PJSIP/{username}"
+    local = load_settings(environ={"CALLCENTER_AGENT_INTERFACE": "Local/{username}@agents"})
+    assert local.agent_interface == "Local/{username}@agents"
+    for bad in ("PJSIP/agent1", "Local/{user}@agents", "{username}/{username}"):
+        with pytest.raises(ConfigError) as err:
+            load_settings(environ={"CALLCENTER_AGENT_INTERFACE": bad})
+        assert "CALLCENTER_AGENT_INTERFACE" in str(err.value)

@@ -62,8 +62,12 @@ def test_dialplan_has_the_contexts_the_service_originates_into():
     assert DialerOptions().context in dialplan
     callback = " ".join(v for _, v in dialplan[DialerOptions().context])
     assert f"AGI(${{CALLCENTER_AGI}}/{AgiServer.__init__.__kwdefaults__['route']})" in callback
-    assert "GROUP_COUNT(" in callback, "the per-trunk channel guard is missing"
     assert "CHANNEL(hangup_handler_push)" in callback
+    # The channel guard runs in the Local dial-out leg, before the trunk is dialed (before anyone rings).
+    dialout = [v for _, v in dialplan[DialerOptions().dialout_context]]
+    guard = next(i for i, v in enumerate(dialout) if "GROUP_COUNT(" in v)
+    dial = next(i for i, v in enumerate(dialout) if "Dial(${TRUNK_DIAL}" in v)
+    assert guard < dial, "the per-trunk channel guard must run before the trunk is dialed"
     hotline = " ".join(v for _, v in dialplan["hotline"])
     queue = HotlineService().queue
     assert f"Queue({queue}" in hotline
@@ -73,8 +77,9 @@ def test_dialplan_has_the_contexts_the_service_originates_into():
 
 def test_queue_is_configured_for_the_events_the_hotline_follows():
     queue = sections("queues.conf")[HotlineService().queue]
-    assert values(queue, "eventwhencalled") == ["yes"]
-    assert values(queue, "eventmemberstatus") == ["yes"]
+    # Asterisk 22 always sends the member events; the old keywords only draw warnings (checked on the real PBX).
+    assert values(queue, "eventwhencalled") == [] and values(queue, "eventmemberstatus") == []
+    assert values(queue, "ringinuse") == ["no"], "an agent on a call would be rung with the next caller"
     assert values(queue, "context") == ["hotline-exit"]
 
 

@@ -118,3 +118,17 @@ def test_every_call_finishes_once_per_entry_and_waiting_is_consistent(actions):
 def test_service_level_counts_answered_within_threshold_over_offered():
     assert service_level([5, 19, 21], abandoned=1) == 0.5
     assert service_level([], abandoned=0) is None
+
+
+def test_a_caller_gone_before_the_queue_is_an_abandoned_call_with_its_stage():
+    state = HotlineState()
+    effects = feed(state, [
+        {"Event": "UserEvent", "UserEvent": "HotlineAbandoned", "Stage": "consent", "CallerIDNum": "13800000013",
+         "Uniqueid": "1700000000.7", "Started": "998"},
+        {"Event": "UserEvent", "UserEvent": "HotlineAbandoned", "Stage": "queue", "Uniqueid": "1700000000.8"}])
+    finished = [e.call for e in effects if isinstance(e, CallFinished)]
+    assert len(finished) == 1                   # "queue": the queue's own events tell that caller's fate
+    call = finished[0]
+    assert (call.uniqueid, call.outcome, call.abandoned_stage, call.caller_num) == \
+        ("1700000000.7", ABANDONED, "consent", "13800000013")
+    assert (call.joined_at, call.ended_at, call.wait_s, call.agent) == (998.0, 1000.0, 2.0, None)

@@ -16,7 +16,7 @@ SCRIPTED = {
     h.phone(1): CitizenScript.keys("2", "3", "2", ring_seconds=1),          # not contacted, unsolved, basic
     h.phone(2): CitizenScript(pickup=Pickup.BUSY, ring_seconds=1),          # busy every time
     h.phone(3): CitizenScript(replies=(Reply.press("9"),), ring_seconds=1),  # declines the survey
-    h.phone(4): CitizenScript(pickup=Pickup.INVALID),
+    h.phone(4): CitizenScript(pickup=Pickup.UNALLOCATED, ring_seconds=0),   # the network: cause 1
 }
 
 

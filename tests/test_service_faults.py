@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -118,15 +116,7 @@ async def test_two_instances_share_the_work_and_never_call_twice(db, settings):
     record_figures("two instances, one database", attempts_by_instance=by_instance, double_dials=0)
 
 
-def serve(settings, sim_port: int, agi_port: int, log_path) -> subprocess.Popen:
-    """`callcenter serve` as a separate process, so it can be killed for real."""
-    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),
-               CALLCENTER_AMI_PORT=str(sim_port), CALLCENTER_AGI_PORT=str(agi_port),
-               CALLCENTER_WEB_PORT=str(h.free_port()), CALLCENTER_INSTANCE="killed-1",
-               CALLCENTER_SHUTDOWN_GRACE="5")
-    env.pop("CALLCENTER_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env,
-                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+serve = h.serve
 
 
 async def test_kill_9_with_50_calls_live_then_restart(db, settings, tmp_path):
@@ -152,10 +142,7 @@ async def test_kill_9_with_50_calls_live_then_restart(db, settings, tmp_path):
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0, log_path.read_text()[-3000:]
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        h.reap(first, second)
         await sim.close()
     assert took < RECONCILE_WITHIN_S
     lost = len(answers_then - await stored_answers(db.pool))

@@ -26,6 +26,7 @@ from .ports import LinkLost, OriginateRequest, Pbx
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ALL_STATES = ("draft", "running", "paused", "finished")
+GUARD_VARIABLE = "TRUNK_MAX_CHANNELS"       # the dialplan global the dial-out context's GROUP_COUNT guard uses
 
 
 def utcnow() -> datetime:
@@ -39,10 +40,14 @@ class DialerOptions:
     claim_batch: int = 50
     originate_timeout_ms: int = 30000
     context: str = "callback-ivr"
+    # The Local dial-out context that counts the trunk's channels before the phone rings and then dials
+    # TRUNK_DIAL (docker/asterisk/extensions.conf); None originates straight to the trunk's dial string.
+    dialout_context: str | None = "callback-dialout"
     hangup_wait: float = 4 * 3600           # longest call we wait for before reconciling it
     refresh_every: float = 2.0              # campaigns/trunks reload, standing-campaign enrolment
     reconcile_every: float = 15.0
     orphaned_after: timedelta = timedelta(seconds=60)   # another instance silent this long: adopt its calls
+    ivr_verdict_wait: float = 2.0           # after an answered call's hang-up, wait this long for the IVR's verdict
 
 
 class TokenBucket:
@@ -92,6 +97,7 @@ class Dialer:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()          # a call ended: a channel is free now, don't wait for the tick
         self._last_refresh = self._last_reconcile = self._last_sweep = 0.0
+        self.trunk_warnings: dict[str, str] = {}     # trunk name → why its limit disagrees with the PBX's guard
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -169,10 +175,37 @@ class Dialer:
             self._trunks = {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
             for campaign in self._campaigns:   # enrol is idempotent per callback round
                 await queue.enrol(conn, campaign.id, due_at=self.clock())
+        await self._check_trunk_limits()
         for trunk_id, trunk in self._trunks.items():
             bucket = self._buckets.get(trunk_id)
             if bucket is None or bucket.rate != float(trunk["max_cps"]):
                 self._buckets[trunk_id] = TokenBucket(float(trunk["max_cps"]))
+
+    async def _check_trunk_limits(self) -> None:
+        """Warn about a trunk allowed more channels than the dialplan's guard (TRUNK_MAX_CHANNELS) lets
+        through: the calls over the guard's limit would only ever get congestion and be retried."""
+        read = getattr(self.pbx, "global_var", None)
+        if read is None or not self.pbx.connected or not self._trunks:
+            return
+        try:
+            raw = await read(GUARD_VARIABLE)
+        except LinkLost:
+            return
+        try:
+            guard = int(raw) if raw is not None else None
+        except ValueError:
+            guard = None
+        warnings = {}
+        for trunk in self._trunks.values():
+            if guard is not None and trunk["max_channels"] > guard:
+                warnings[trunk["name"]] = (f"中继 {trunk['name']} 允许 {trunk['max_channels']} 路，"
+                                           f"但 Asterisk 的 "
+                                           f"{GUARD_VARIABLE} = {guard}：超出的呼叫在振铃前即被拒绝 "
+                                           f"(trunk channels exceed the dialplan guard)")
+        for name, text in warnings.items():
+            if self.trunk_warnings.get(name) != text:
+                log.warning("%s", text)
+        self.trunk_warnings = warnings
 
     async def _claim_and_dial(self) -> None:
         now = self.clock()
@@ -199,17 +232,30 @@ class Dialer:
             self._buckets[trunk_id].give_back(allowed - len(claimed))   # unused setups stay available
             caller = {c.id: c.caller_id for c in self._campaigns}
             for call in claimed:
+                dial, variables = self._dial(trunk, call.phone)
                 request = OriginateRequest(
                     action_id=str(call.action_id), channel_id=str(call.channel_id),
-                    other_channel_id=str(call.other_channel_id),
-                    dial_string=trunk["dial_template"].replace("{number}", call.phone),
+                    other_channel_id=str(call.other_channel_id), dial_string=dial,
                     caller_id=caller.get(call.campaign_id) or trunk["caller_id"],
                     variables={"TICKET_ID": str(call.ticket_id), "ATTEMPT_ID": str(call.attempt_id),
-                               "CALLCENTER_SCRIPT": call.script},
+                               "CALLCENTER_SCRIPT": call.script, **variables},
                     context=self.opt.context, timeout_ms=self.opt.originate_timeout_ms)
                 task = asyncio.create_task(self._follow(call, request))
                 self._calls[str(call.attempt_id)] = task
                 task.add_done_callback(lambda t, k=str(call.attempt_id): self._calls.pop(k, None))
+
+    def _dial(self, trunk, phone: str) -> tuple[str, dict[str, str]]:
+        """The channel to originate and the variables the dial-out context needs.
+
+        Through the Local dial-out context the trunk's GROUP_COUNT guard runs before the
+        citizen's phone rings: a call over the limit is never put through, instead of being
+        cut off once answered.
+        """
+        trunk_dial = trunk["dial_template"].replace("{number}", phone)
+        if not self.opt.dialout_context:
+            return trunk_dial, {}
+        return (f"Local/{phone}@{self.opt.dialout_context}",
+                {"TRUNK_DIAL": trunk_dial, "TRUNK_NAME": trunk["name"]})
 
     # ----- one call --------------------------------------------------------------------------
 
@@ -231,7 +277,7 @@ class Dialer:
             self.stats.answered += 1
             await self._write("mark answered", lambda conn: queue.mark_answered(conn, call.attempt_id, self.clock()))
             cause = await asyncio.wait_for(handle.hangup, self.opt.hangup_wait)
-            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause)
+            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause, wait_verdict=True)
         except (LinkLost, asyncio.TimeoutError):
             log.warning("call %s lost track of (link or timeout); it will be reconciled", call.attempt_id)
         except asyncio.CancelledError:
@@ -239,7 +285,15 @@ class Dialer:
         except Exception:  # noqa: BLE001 - one call's failure must not stop the dialer
             log.exception("following call %s failed; it will be reconciled", call.attempt_id)
 
-    async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "") -> None:
+    async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "",
+                               wait_verdict: bool = False) -> None:
+        """``wait_verdict``: the IVR hangs up first and stores its verdict (refused, …) just after; wait a
+        moment for it, so the PBX's Hangup never turns a refusal into a partial answer called again."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.opt.ivr_verdict_wait if wait_verdict else 0.0)
+        while (loop.time() < deadline
+               and not await self._write("IVR verdict", lambda conn: queue.ivr_verdict(conn, attempt_id))):
+            await asyncio.sleep(0.05)
         outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
         await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
 

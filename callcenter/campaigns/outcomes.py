@@ -32,8 +32,11 @@ _NO_ANSWER_CAUSES = {18, 19, 21}   # 21 Call Rejected: the citizen pressed "decl
 def outcome_of_unanswered(reason: int | None, cause: int | None) -> Outcome:
     """Classify a failed Originate from its Reason (0,1,3,5,8) and the hangup cause if any.
 
-    Reason 0 is ambiguous on its own (Asterisk reports both a rejected call and
-    a non-existent extension that way), so the cause decides when present.
+    ``invalid-number`` is final (the citizen is never called again), so it is
+    given only when the PBX said so for this very call: a hang-up cause that
+    means the number is wrong.  Reason 0 alone is ambiguous (a rejected call, a
+    missing route, and a call lost to a PBX restart all report it) and counts
+    as ``failed``, which is retried.
     """
     if cause in _INVALID_CAUSES:
         return Outcome.INVALID_NUMBER
@@ -41,9 +44,7 @@ def outcome_of_unanswered(reason: int | None, cause: int | None) -> Outcome:
         return Outcome.BUSY
     if reason in (1, 3) or cause in _NO_ANSWER_CAUSES:
         return Outcome.NO_ANSWER
-    if reason == 0 and cause is None:
-        return Outcome.INVALID_NUMBER      # no channel came up at all: no such number/route
-    return Outcome.FAILED                  # 8 congestion and anything unexplained
+    return Outcome.FAILED                  # 8 congestion, a lost link or restart, anything unexplained
 
 
 #: Outcomes after which the ticket is done, whatever attempts remain.

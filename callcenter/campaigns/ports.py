@@ -53,3 +53,5 @@ class Pbx(Protocol):
 
     async def wait_hangup(self, channel_id: str) -> asyncio.Future:
         """A future for the hang-up cause of an existing channel (after a reconnect or restart)."""
+
+    # Optional: ``async def global_var(name) -> str | None`` — a dialplan global (the channel guard's limit).

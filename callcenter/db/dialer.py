@@ -200,6 +200,11 @@ async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Ou
     return status.endswith(" 1")
 
 
+async def ivr_verdict(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> str | None:
+    """The outcome the IVR stored at the end of the call (callbacks.finish_attempt), if it has yet."""
+    return await conn.fetchval("SELECT outcome FROM callback_attempts WHERE id = $1", attempt_id)
+
+
 async def answered_outcome(conn: asyncpg.Connection, attempt_id: uuid.UUID,
                            questions: tuple[str, ...] = ("contacted", "solved", "satisfaction")) -> Outcome:
     """Complete when every scored question has an understood answer, else partial."""

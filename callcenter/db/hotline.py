@@ -35,9 +35,13 @@ class CallRow:
     agent: str | None
     outcome: str
     recording_path: str | None = None      # set when MixMonitor was started: transcription is then pending
+    abandoned_stage: str | None = None     # 'greeting' / 'consent': hung up before reaching the queue
 
 
 # -- calls ----------------------------------------------------------------------------
+
+_STAGE_NOTES = {"greeting": "问候语时挂机，未进入排队", "consent": "录音告知时挂机，未进入排队"}
+
 
 async def record_call(conn: asyncpg.Connection, call: CallRow) -> tuple[int, int | None]:
     """Store a finished call (idempotent on Uniqueid); a callback request also opens its task.
@@ -48,21 +52,25 @@ async def record_call(conn: asyncpg.Connection, call: CallRow) -> tuple[int, int
         call_id = await conn.fetchval(
             """INSERT INTO hotline_calls (uniqueid, queue, caller_phone, channel, joined_at, ended_at,
                                           wait_seconds, talk_seconds, agent, agent_user_id, outcome,
-                                          recording_path, transcription_status)
+                                          recording_path, transcription_status, abandoned_stage)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT id FROM users WHERE username = $9), $10,
-                       $11, CASE WHEN $11::text IS NULL THEN 'none' ELSE 'pending' END)
+                       $11, CASE WHEN $11::text IS NULL THEN 'none' ELSE 'pending' END, $12)
                ON CONFLICT (uniqueid) DO NOTHING RETURNING id""",
             call.uniqueid, call.queue, call.caller_phone, call.channel, call.joined_at, call.ended_at,
-            call.wait_seconds, call.talk_seconds, call.agent, call.outcome, call.recording_path)
+            call.wait_seconds, call.talk_seconds, call.agent, call.outcome, call.recording_path,
+            call.abandoned_stage)
         if call_id is None:
             call_id = await conn.fetchval("SELECT id FROM hotline_calls WHERE uniqueid = $1", call.uniqueid)
             task = await conn.fetchval("SELECT id FROM callback_tasks WHERE call_id = $1", call_id)
             return call_id, task
         task_id = None
-        if call.outcome == "callback_requested" and call.caller_phone:
+        reason = ("callback_requested" if call.outcome == "callback_requested"
+                  else "abandoned_before_queue" if call.abandoned_stage else None)
+        if reason and call.caller_phone:
             task_id = await conn.fetchval(
-                """INSERT INTO callback_tasks (call_id, caller_phone, reason)
-                   VALUES ($1, $2, 'callback_requested') RETURNING id""", call_id, call.caller_phone)
+                """INSERT INTO callback_tasks (call_id, caller_phone, reason, note)
+                   VALUES ($1, $2, $3, $4) RETURNING id""",
+                call_id, call.caller_phone, reason, _STAGE_NOTES.get(call.abandoned_stage or "", ""))
         return call_id, task_id
 
 
@@ -81,8 +89,12 @@ async def day_stats(conn: asyncpg.Connection, since: datetime, until: datetime) 
         """SELECT outcome, count(*) AS n, array_agg(wait_seconds::float8) AS waits FROM hotline_calls
            WHERE joined_at >= $1 AND joined_at < $2 GROUP BY outcome""", since, until)
     by = {r["outcome"]: r for r in rows}
+    early = await conn.fetchval(
+        """SELECT count(*) FROM hotline_calls
+           WHERE joined_at >= $1 AND joined_at < $2 AND abandoned_stage IS NOT NULL""", since, until)
     return {"answered": by["answered"]["n"] if "answered" in by else 0,
             "abandoned": by["abandoned"]["n"] if "abandoned" in by else 0,
+            "abandoned_before_queue": early,
             "callback_requested": by["callback_requested"]["n"] if "callback_requested" in by else 0,
             "answered_waits": list(by["answered"]["waits"]) if "answered" in by else []}
 

@@ -161,27 +161,34 @@ class HotlineService:
             "agent_called_at": called_at, **history})
 
     async def _start_recording(self, effect: StartRecording) -> None:
+        """MixMonitor with an absolute path under the recordings directory, where the call pages look
+        (a relative name would land in Asterisk's own spool, which the service never reads)."""
         stamp = datetime.now(timezone.utc).astimezone(OFFICE_TZ).strftime("%Y%m%d")
-        relative = f"hotline/{stamp}/{effect.uniqueid}.wav"
+        path = Path(self.recordings_dir) / "hotline" / stamp / f"{effect.uniqueid}.wav"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)    # same host; on a shared mount Asterisk creates it
+        except OSError:
+            pass
         try:
             result = await self.ami.send_action({"Action": "MixMonitor", "Channel": effect.channel,
-                                                 "File": relative, "Options": "b"})
+                                                 "File": str(path), "Options": "b"})
         except Exception:
             log.warning("hotline: MixMonitor failed for %s", effect.uniqueid, exc_info=True)
             return
         if result.response.get("Response") == "Success":
-            self._recordings[effect.uniqueid] = str(Path(self.recordings_dir) / relative)
+            self._recordings[effect.uniqueid] = str(path)
         else:
             log.warning("hotline: MixMonitor refused for %s: %s", effect.uniqueid, result.response.get("Message"))
 
     async def _store_call(self, effect: CallFinished) -> None:
         c = effect.call
         row = repo.CallRow(
-            uniqueid=c.uniqueid, queue=c.queue, caller_phone=caller_phone(c.caller_num), channel=c.channel,
+            uniqueid=c.uniqueid, queue=c.queue or self.queue, caller_phone=caller_phone(c.caller_num),
+            channel=c.channel,
             joined_at=datetime.fromtimestamp(c.joined_at, timezone.utc),
             ended_at=datetime.fromtimestamp(c.ended_at, timezone.utc), wait_seconds=c.wait_s,
             talk_seconds=c.talk_s, agent=c.agent, outcome=c.outcome,
-            recording_path=self._recordings.pop(c.uniqueid, None))
+            recording_path=self._recordings.pop(c.uniqueid, None), abandoned_stage=c.abandoned_stage)
         async with self.pool.acquire() as conn:
             call_id, task_id = await repo.record_call(conn, row)
         if c.agent:

@@ -62,6 +62,11 @@ class FinishedCall:
     talk_s: float
     agent: str | None
     interface: str | None
+    abandoned_stage: str | None = None     # 'greeting' / 'consent': hung up before reaching the queue
+
+
+#: How far a caller got before hanging up, as the dialplan's UserEvent(HotlineAbandoned) says it.
+EARLY_STAGES = ("greeting", "consent")
 
 
 @dataclass
@@ -280,6 +285,8 @@ class HotlineState:
         return [self._finish(caller, ABANDONED, now), CHANGED]
 
     def _on_UserEvent(self, e: Event, now: float) -> list[Effect]:
+        if (e.get("UserEvent") or "") == "HotlineAbandoned":
+            return self._abandoned_before_queue(e, now)
         if (e.get("UserEvent") or "") != "CallbackRequested":
             return []
         caller = self.callers.get(e.get("Uniqueid") or "")
@@ -290,6 +297,19 @@ class HotlineState:
             caller.wait_s = now - caller.joined_at
         caller.waiting = False
         return [self._finish(caller, CALLBACK, now), CHANGED]
+
+    def _abandoned_before_queue(self, e: Event, now: float) -> list[Effect]:
+        """Hung up in the greeting or the consent prompt: no queue event will ever say so."""
+        stage, uid = e.get("Stage") or "", e.get("Uniqueid") or ""
+        if stage not in EARLY_STAGES or not uid or uid in self.callers:
+            return []
+        started = _num(e.get("Started"))
+        joined = started if started is not None and started <= now else now
+        return [CallFinished(FinishedCall(
+            uniqueid=uid, caller_num=e.get("CallerIDNum") or "", queue=e.get("Queue") or "",
+            channel=e.get("Channel") or "",
+            joined_at=joined, ended_at=now, outcome=ABANDONED, wait_s=round(now - joined, 3), talk_s=0.0,
+            agent=None, interface=None, abandoned_stage=stage)), CHANGED]
 
     def _on_Hangup(self, e: Event, now: float) -> list[Effect]:
         """A caller gone without an outcome event: unanswered (queue timeout, or an event we missed)."""

@@ -336,17 +336,18 @@ class CallEngine:
             report(False)
             self._originate_response(r, one, 3)
             self._device(r, "NOT_INUSE")
-        else:                                           # REJECTED, transcript 08
+        else:                                           # REJECTED (transcript 08), UNALLOCATED (cause 1)
             await self._sleep(min(script.ring_seconds, r.timeout_s))
-            self._exten(two, "Hangup", "21")
+            cause = 1 if pickup is Pickup.UNALLOCATED else 21
+            self._exten(two, "Hangup", str(cause))
             self._ev("SoftHangupRequest", two, ("Cause", "16"))
-            self._ev("HangupRequest", one, ("Cause", "21"))
-            self._hangup(two, 21)
+            self._ev("HangupRequest", one, ("Cause", str(cause)))
+            self._hangup(two, cause)
             self._dial_ev("DialBegin", one, r)
             self._dial_ev("DialEnd", one, r, ("DialStatus", "NOANSWER"))
             report(False)
             self._originate_response(r, one, 0)
-            self._hangup(one, 21)
+            self._hangup(one, cause)
             self._device(r, "NOT_INUSE")
             self._device(r, "NOT_INUSE")
 

@@ -13,6 +13,7 @@ STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "
 # Q.850 causes as Asterisk spells them in Hangup's Cause-txt.
 CAUSE_TXT = {
     0: "Unknown",
+    1: "Unallocated (unassigned) number",
     16: "Normal Clearing",
     17: "User busy",
     19: "User alerting, no answer",

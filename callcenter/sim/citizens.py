@@ -22,6 +22,7 @@ class Pickup(str, Enum):
     NO_ANSWER = "no-answer"      # Failure, Reason 3, cause 19 (rings past the Originate Timeout)
     REJECTED = "rejected"        # Failure, Reason 0 (not 1!), cause 21 Call Rejected
     INVALID = "invalid"          # Failure, Reason 0, no such extension: no channel survives
+    UNALLOCATED = "unallocated"  # Failure, Reason 0, cause 1: the network says the number does not exist
 
 
 class ReplyKind(str, Enum):

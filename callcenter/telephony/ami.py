@@ -75,6 +75,7 @@ class AmiLinkConfig:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     settle_grace: float = 2.0         # wait this long for a straggling Hangup/OriginateResponse before settling
+    boot_timeout: float = 30.0        # after login, wait this long for FullyBooted before dialing anyway
     events: frozenset[str] = EVENTS_WE_USE
 
     @classmethod
@@ -180,6 +181,7 @@ class AmiLink:
         self._disconnect_handlers: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task] = set()
         self._ready = asyncio.Event()
+        self._booted = asyncio.Event()
         self._runner: asyncio.Task | None = None
         self._closing = False
         self._rate_started = time.monotonic()
@@ -267,8 +269,10 @@ class AmiLink:
             self.counters.reconnects += 1
         self.state = "connected"
         pinger: asyncio.Task | None = None
+        self._booted.clear()
         try:
             await self._login()
+            await self._until_booted(protocol)
             failures = 0
             self.state = "ready"
             self._ready.set()
@@ -307,6 +311,23 @@ class AmiLink:
                                      ("Filter", filter_regex(self.config.events))])
         if not reply.response.success:       # an Asterisk without the Filter action still honours the mask
             log.warning("AMI Filter refused (%s); relying on the event mask", reply.response.get("Message"))
+
+    async def _until_booted(self, protocol: _LinkProtocol) -> None:
+        """Asterisk takes logins while it is still loading its modules and dialplan (just after a restart);
+        an Originate then fails as if the number did not exist.  It sends FullyBooted at login once booted,
+        or when booting completes: only then is the link ready."""
+        if self._booted.is_set():
+            return
+        waiter = asyncio.ensure_future(self._booted.wait())
+        try:
+            await asyncio.wait({waiter, protocol.lost}, timeout=self.config.boot_timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if protocol.lost.done():
+            raise AmiDisconnected("AMI connection lost while Asterisk was booting")
+        if not self._booted.is_set():
+            log.warning("AMI: no FullyBooted within %.0fs of login; dialing anyway", self.config.boot_timeout)
 
     async def _ping_loop(self, protocol: _LinkProtocol) -> None:
         while not protocol.closed:
@@ -522,6 +543,15 @@ class AmiLink:
         if name is None:
             return               # a Response nobody waits for (timed out, or not ours)
         self._count_event()
+        if name == "FullyBooted":
+            self._booted.set()
+        if name == "Shutdown" and self._ready.is_set():
+            # Asterisk is stopping or restarting: an Originate sent now would never be placed, yet would
+            # cost the citizen an attempt.  Stop sending until the link is back (it drops next).
+            log.warning("AMI: Asterisk announced Shutdown (restart: %s); no Originate until it is back",
+                        message.get("Restart") or "unknown")
+            self._ready.clear()
+            self.state = "shutting-down"
         if name == "OriginateResponse" and action_id is not None:
             handle = self._originates.get(action_id)
             if handle is not None:

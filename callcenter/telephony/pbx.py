@@ -110,6 +110,15 @@ class AmiPbx:
             raise LinkLost(f"CoreShowChannels failed: {exc}") from exc
         return {uid for uid in (m.get("Uniqueid") for m in channels) if uid}
 
+    async def global_var(self, name: str) -> str | None:
+        """A dialplan global (Getvar without a channel); None when Asterisk does not have it."""
+        try:
+            result = await self.link.send_action({"Action": "Getvar", "Variable": name})
+        except AmiError as exc:
+            raise LinkLost(f"Getvar failed: {exc}") from exc
+        value = result.response.get("Value")
+        return value if result.response.success and value not in (None, "") else None
+
     async def wait_hangup(self, channel_id: str) -> asyncio.Future:
         """Follow a channel we did not originate on this link (after a restart or reconnect) to its Hangup."""
         existing = self._waiters.get(channel_id)

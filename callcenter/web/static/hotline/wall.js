@@ -27,6 +27,7 @@
   function stats(m) {
     document.getElementById("stat-answered").textContent = String(m.answered);
     document.getElementById("stat-abandoned").textContent = String(m.abandoned);
+    document.getElementById("stat-early").textContent = String(m.abandoned_before_queue);
     document.getElementById("stat-callback").textContent = String(m.callback_requested);
     document.getElementById("stat-sl").textContent = m.service_level == null ? "–" : Math.round(m.service_level * 100) + "%";
   }
