@@ -111,7 +111,8 @@ class Dialer:
         while not self._stopping.is_set():
             try:
                 await self.step()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+                # InternalClientError: a pooled connection caught mid-operation by a PostgreSQL restart.
                 log.warning("dialer round failed, retrying: %s", exc)
                 await asyncio.sleep(1.0)
             await self._pause()
