@@ -52,7 +52,7 @@ class AgiReply:
     @property
     def endpos(self) -> int | None:
         value = self.extra.get("endpos")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def parse_result(line: str) -> AgiReply:
