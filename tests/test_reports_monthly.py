@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
+from docx import Document
 from openpyxl import load_workbook
 
 from callcenter.cli import main
@@ -140,6 +141,10 @@ async def test_monthly_workbook(month, capsys, tmp_path):
     rows = [[c.value for c in row] for row in problems.iter_rows(min_row=6) if row[0].value]
     assert len(rows) == 10                                 # C 3 + D 1 + E 1 + F 2 + G 2 + H 1
     assert sum(1 for r in rows if r[-1] == "是") == 2       # G: 已核减
+    # the office's own 月报 beside it: a .docx with charts and an .xlsx, as for 日报 / 周报
+    docx = next(tmp_path.glob("接诉即办月报-2024-05-*.docx"))
+    assert docx.with_suffix(".xlsx").exists()
+    assert len(Document(str(docx)).inline_shapes) >= 1
 
 
 async def test_report_refuses_other_formats(month, capsys, tmp_path):

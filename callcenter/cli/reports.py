@@ -1,7 +1,8 @@
 """``callcenter report daily|weekly|special``: the office's reports as .docx (with charts) and .xlsx.
 
 (``report monthly``, the 分中心's workbook, lives with the scoring commands; this
-module adds its subcommands to the same ``report`` group.)
+module adds its subcommands to the same ``report`` group, and ``monthly`` writes the
+office's monthly .docx + .xlsx through :func:`write_office_report` as well.)
 """
 from __future__ import annotations
 
@@ -43,17 +44,21 @@ def register_kinds(kinds: argparse._SubParsersAction) -> None:
 
 @async_handler
 async def run_report(args: argparse.Namespace) -> int:
+    async with database(args) as db, db.pool.acquire() as conn:
+        await write_office_report(conn, args.report_kind, args.out_dir, label=getattr(args, "period", None),
+                                  start_day=getattr(args, "start_day", None), end_day=getattr(args, "end_day", None),
+                                  category=args.category, community=args.community)
+    return ExitCode.OK
+
+
+async def write_office_report(conn, kind: str, out_dir: Path, **window) -> None:
+    """Write one office report (.docx with charts + .xlsx), log it for the 报表 page and say where it went."""
     from ..reports.produce import produce           # matplotlib loads only for the command that draws
     from ..reports.windows import WindowError
-    async with database(args) as db, db.pool.acquire() as conn:
-        try:
-            written = await produce(conn, args.report_kind, args.out_dir, created_by=getpass.getuser(),
-                                    label=getattr(args, "period", None), start_day=getattr(args, "start_day", None),
-                                    end_day=getattr(args, "end_day", None), category=args.category,
-                                    community=args.community)
-        except WindowError as exc:
-            raise CliError(str(exc), ExitCode.USAGE) from exc
-        except OSError as exc:
-            raise CliError(f"cannot write into {args.out_dir}: {exc}") from exc
+    try:
+        written = await produce(conn, kind, out_dir, created_by=getpass.getuser(), **window)
+    except WindowError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from exc
+    except OSError as exc:
+        raise CliError(f"cannot write into {out_dir}: {exc}") from exc
     print(f"wrote {written.docx} and {written.xlsx} — {written.report.window.title}, {written.report.volume} 件")
-    return ExitCode.OK

@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
     p.set_defaults(handler=run_stats)
 
-    p = sub.add_parser("report", help="reports for the 分中心 (.xlsx)")
+    p = sub.add_parser("report", help="reports: the 分中心's monthly workbook; the office's 日报/周报/月报/专报 (.docx + .xlsx)")
     kinds = p.add_subparsers(dest="report_kind", metavar="KIND", required=True)
     m = kinds.add_parser("monthly", help="monthly workbook: summary, rankings, categories, daily trend, problem list",
                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,6 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--output", "-o", type=Path, help="the .xlsx to write (default: 三率月报-PERIOD.xlsx)")
     m.add_argument("--as-of", type=_instant, help=AS_OF_HELP)
     m.add_argument("--unmasked", action="store_true", help=UNMASKED_HELP)
+    m.add_argument("--out-dir", type=Path, help="where the office's 月报 (.docx with charts + .xlsx) goes "
+                   "(default: beside the workbook)")
     m.set_defaults(handler=run_report_monthly)
     office_reports.register_kinds(kinds)                 # daily / weekly / special (.docx + .xlsx)
 
@@ -345,14 +347,17 @@ async def run_report_monthly(args: argparse.Namespace) -> int:
         if args.unmasked:
             await audit_unmasked(db, "report monthly", args.period)
             m = replace(m, phones_masked=False)
-    output = args.output or Path(f"三率月报-{m.period.label}.xlsx")
-    if output.suffix.lower() != ".xlsx":
-        raise CliError(f"{output}: the report is an .xlsx workbook", ExitCode.USAGE)
-    try:
-        write_monthly(m, output)
-    except OSError as exc:
-        raise CliError(f"cannot write {output}: {exc}") from exc
-    print(f"wrote {output} — {m.period.describe()}, 规则 {m.rule_set.name}")
+        output = args.output or Path(f"三率月报-{m.period.label}.xlsx")
+        if output.suffix.lower() != ".xlsx":
+            raise CliError(f"{output}: the report is an .xlsx workbook", ExitCode.USAGE)
+        try:
+            write_monthly(m, output)
+        except OSError as exc:
+            raise CliError(f"cannot write {output}: {exc}") from exc
+        print(f"wrote {output} — {m.period.describe()}, 规则 {m.rule_set.name}")
+        async with db.pool.acquire() as conn:          # the office's own 月报, as for 日报 / 周报
+            await office_reports.write_office_report(conn, "monthly", args.out_dir or output.parent,
+                                                     label=args.period)
     return ExitCode.OK
 
 
