@@ -232,6 +232,8 @@ async def test_extension_form_sets_a_new_deadline_within_the_policy(client, db):
     async with db.pool.acquire() as conn:
         due = await conn.fetchval("SELECT extended_due_at FROM tickets WHERE id = $1", ticket_id)
     assert due == wanted
+    history = await (await client.get(f"/tickets/{ticket_id}")).text()
+    assert f"新期限: {wanted:%Y-%m-%d %H:%M}<" in history            # office time as people write it, not ISO
     await post_step(client, ticket_id, token, "extend", reason="再延", new_deadline="20.05.2024")
     assert "期限格式无效" in await (await client.get(f"/tickets/{ticket_id}")).text()
     # Earlier than now, not later than the current deadline, beyond 15 days from dispatch: each names its limit.
