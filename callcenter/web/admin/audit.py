@@ -9,15 +9,15 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
-from ..db import audit_queries as queries
-from ..ledger.timezone import OFFICE_TZ
-from . import keys
-from .access import require_role
-from .cache import cached
-from .paging import after_key, encode_page_key, list_context, split_numeric_page_key
-from .params import optional_day
-from .labels import ACTION_NAMES, SETTING_NAMES, action_name, actor_name, audit_sentence
-from .render import NavItem, render
+from ...db import audit_queries as queries
+from ...ledger.timezone import OFFICE_TZ
+from ..core import keys
+from ..core.access import require_role
+from ..core.cache import cached
+from ..core.paging import after_key, encode_page_key, list_context, split_numeric_page_key
+from ..core.params import optional_day
+from ..core.labels import ACTION_NAMES, SETTING_NAMES, action_name, actor_name, audit_sentence
+from ..core.render import NavItem, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("审计日志", "audit")]          # shown to admins only: the route allows no one else
@@ -72,7 +72,7 @@ async def audit_list(request: web.Request) -> web.Response:
         page = None
         if not parsed.errors:
             page = await queries.audit_page(conn, parsed.filter, after=parsed.after, size=PAGE_SIZE)
-    return await render("audit/list.html", request, {
+    return await render("admin/audit/list.html", request, {
         **list_context("/audit", parsed, page, encode_key),
         "actions": sorted(set(actions) | set(ACTION_NAMES), key=action_name),
         "sentence": sentence,

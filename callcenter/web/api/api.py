@@ -10,48 +10,31 @@ exact tallies they come from.  Described at /api/openapi.json.
 """
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Mapping
 
 from aiohttp import web
 
-from ..db import campaigns as campaign_repo
-from ..db import scoring as scoring_repo
-from ..db import ticket_queries as queries
-from ..db import tickets as tickets_repo
-from ..inputs import InputError, ascii_digits, parse_json
-from ..ledger import flow
-from ..ledger.privacy import mask_phone
-from ..ledger.timezone import OFFICE_TZ
-from ..reports import scorecard
-from ..scoring.periods import PeriodError, period_containing
-from ..scoring.rates import BASES, GROUPINGS, shown
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
+from ...db import campaigns as campaign_repo
+from ...db import scoring as scoring_repo
+from ...db import ticket_queries as queries
+from ...db import tickets as tickets_repo
+from ...inputs import InputError, ascii_digits, parse_json
+from ...ledger import flow
+from ...ledger.privacy import mask_phone
+from ...ledger.timezone import OFFICE_TZ
+from ...reports import scorecard
+from ...scoring.periods import PeriodError, period_containing
+from ...scoring.rates import BASES, GROUPINGS, shown
+from ..core import keys
+from ..core.plain import plain
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from .openapi import openapi_document
-from .ticket_filters import encode_key, parse_query
-from .ticket_view import deadline_views, may_take
-from .tickets import step_from, ticket_id_of, ticket_with_history
+from ..tickets.ticket_filters import encode_key, parse_query
+from ..tickets.ticket_view import deadline_views, may_take, step_from, ticket_id_of, ticket_with_history
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
-
-
-def plain(value: Any) -> Any:
-    """A database value as JSON: instants in ISO 8601 with offset, decimals as strings, ids as text."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def ticket_json(row: Mapping[str, Any], *, full_phone: bool) -> dict[str, Any]:

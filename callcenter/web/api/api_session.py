@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .access import ALL_STAFF, current_user, require_role
+from ..core.access import ALL_STAFF, current_user, require_role
 
 routes = web.RouteTableDef()
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..recording_space import recording_space
-from . import keys
-from .access import current_user, public
-from .api_auth import via_token
-from .components import ami_snapshot, speech_view
+from ...recording_space import recording_space
+from ..core import keys
+from ..core.access import current_user, public
+from ..core.api_auth import via_token
+from ..core.components import ami_snapshot, speech_view
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)

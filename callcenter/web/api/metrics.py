@@ -13,11 +13,11 @@ from typing import Iterable
 
 from aiohttp import web
 
-from ..db import campaign_queries, review_queries
-from . import keys
-from .access import ALL_STAFF, current_user, require_role
-from .api_auth import via_token
-from .components import ami_snapshot, dialer_live_calls, speech_view
+from ...db import campaign_queries, review_queries
+from ..core import keys
+from ..core.access import ALL_STAFF, current_user, require_role
+from ..core.api_auth import via_token
+from ..core.components import ami_snapshot, dialer_live_calls, speech_view
 from .health import database_health
 
 routes = web.RouteTableDef()

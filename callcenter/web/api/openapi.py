@@ -50,7 +50,7 @@ def openapi_document(app: web.Application | None = None) -> dict[str, Any]:
 
 
 def _add_modules(paths: dict[str, Any]) -> None:
-    from .app import PAGE_MODULES               # late: app imports the api module that imports this one
+    from ..app import PAGE_MODULES               # late: app imports the api module that imports this one
     for module in PAGE_MODULES:
         for path, operations in getattr(module, "OPENAPI_PATHS", {}).items():
             for method, operation in operations.items():

@@ -8,68 +8,33 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from aiohttp import web
 
-from ..appeals_templates.docx import statement_docx
-from ..db import appeals as repo
-from ..db import scoring as scoring_repo
-from ..db import tickets as tickets_repo
-from ..ledger import appeals as ap
-from ..ledger.timezone import OFFICE_TZ
-from ..scoring.periods import day_window, period_containing, report_day
-from ..scoring.rates import display
-from . import keys
-from .access import MANAGERS, current_user, require_role
-from .call_view import STATE_LABELS
-from .labels import size_mb
-from .limits import MAX_UPLOAD
-from .path_params import path_id
-from .refusals import refusals_shown
-from .render import NavItem, flash, render
+from ...appeals_templates.docx import statement_docx
+from ...db import appeals as repo
+from ...db import scoring as scoring_repo
+from ...db import tickets as tickets_repo
+from ...ledger import appeals as ap
+from ...ledger.timezone import OFFICE_TZ
+from ...scoring.periods import day_window, period_containing, report_day
+from ...scoring.rates import display
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
+from ..core.labels import ATTEMPT_STATE_NAMES as STATE_LABELS
+from ..core.limits import MAX_UPLOAD
+from ..core.path_params import path_id
+from ..core.refusals import refusals_shown
+from ..core.render import NavItem, flash, render
+from ..core.uploads import UploadRejected, read_upload, sniff_upload
 
 routes = web.RouteTableDef()
 NAV = [NavItem("考核申诉", "appeals")]
 MAX_TEXT = 10_000
-#: Accepted evidence by its first bytes (what the file is, whatever it is called).
-EVIDENCE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
 
 #: Appeal history actions as the page names them.
 EVENT_LABELS = {"create": "建立申诉", "edit": "修改材料", "evidence": "添加证据", **{a.value: a.label for a in ap.Action}}
-
-
-class UploadRejected(ValueError):
-    pass
-
-
-def sniff_upload(data: bytes, allowed: dict[bytes, str] = EVIDENCE_TYPES) -> str:
-    """The upload's real content type, or :class:`UploadRejected` saying what is accepted."""
-    if not data:
-        raise UploadRejected("文件是空的")
-    if len(data) > MAX_UPLOAD:
-        raise UploadRejected(f"文件过大 ({size_mb(len(data))}), 最大 {size_mb(MAX_UPLOAD)}")
-    for magic, kind in allowed.items():
-        if data.startswith(magic):
-            return kind
-    raise UploadRejected("只接受 " + "/".join(sorted({k.split('/')[1].upper() for k in allowed.values()})) + " 文件")
-
-
-def clean_filename(name: str) -> str:
-    """A display name without path parts or control/bidi characters.
-
-    Some clients send RFC 5987 ``filename*`` (percent-encoded UTF-8), which aiohttp hands over encoded.
-    """
-    name = unquote(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable() and c not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-    return name.strip()[:200] or "附件"
-
-
-async def read_upload(form, field: str) -> tuple[str, bytes] | None:
-    item = form.get(field)
-    if item is None or isinstance(item, str) or not getattr(item, "filename", ""):
-        return None
-    return clean_filename(item.filename), item.file.read(MAX_UPLOAD + 1)
 
 
 def _text(form, name: str, limit: int = MAX_TEXT) -> str:

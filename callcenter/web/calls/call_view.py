@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
-from ..db.review_queries import AttemptFilter, AttemptKey
-from ..ledger.timezone import OFFICE_TZ
-from .labels import OUTCOME_NAMES
-from .paging import BAD_KEY, after_key, encode_page_key, split_page_key
-from .params import optional_day, optional_id
-from ..scoring.answers import CONTACTED, INTENT_LABELS, SATISFACTION, SOLVED
+from ...db.review_queries import AttemptFilter, AttemptKey
+from ...ledger.timezone import OFFICE_TZ
+from ..core.labels import ATTEMPT_STATE_NAMES, OUTCOME_NAMES
+from ..core.paging import BAD_KEY, after_key, encode_page_key, split_page_key
+from ..core.params import optional_day, optional_id
+from ...scoring.answers import CONTACTED, INTENT_LABELS, SATISFACTION, SOLVED
 
 QUESTION_LABELS = {"contacted": "是否联系", "solved": "是否解决", "satisfaction": "是否满意",
                    "dissatisfaction_reason": "不满意原因"}
 #: The intents a supervisor may choose per question, in keypad order (1, 2, 3).
 CHOICES: dict[str, tuple[str, ...]] = {"contacted": CONTACTED, "solved": SOLVED, "satisfaction": SATISFACTION}
 OUTCOME_LABELS = OUTCOME_NAMES          # the one table of display names (labels.py)
-STATE_LABELS = {"pending": "待拨打", "dialing": "拨号中", "answered": "通话中", "finished": "已结束",
-                "cancelled": "已取消"}
+STATE_LABELS = ATTEMPT_STATE_NAMES
 SOURCE_LABELS = {"dtmf": "按键", "speech": "语音", "supervisor": "主管"}
 LIST_PARAMS = ("outcome", "review", "day", "campaign", "calls")
 MAX_REASON = 500

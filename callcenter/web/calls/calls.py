@@ -10,17 +10,17 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from ..db import callbacks
-from ..db import campaign_queries
-from ..db import review_queries as queries
-from . import keys
-from .access import MANAGERS, current_user, require_role
+from ...db import callbacks
+from ...db import campaign_queries
+from ...db import review_queries as queries
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
 from .call_view import (OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS, answer_histories, encode_key, intent_label,
                         listening_note, outcome_label, parse_attempt_id, parse_attempt_query, parse_correction,
                         question_label, review_return)
-from .render import NavItem, flash, render
+from ..core.render import NavItem, flash, render
 from .review import review_queue
-from .paging import list_context
+from ..core.paging import list_context
 
 routes = web.RouteTableDef()
 NAV = [NavItem("回访审核", "calls")]

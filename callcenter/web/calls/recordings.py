@@ -13,13 +13,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..db import review_queries as queries
-from ..db.ticket_queries import record_audit
-from ..inputs import ascii_digits
-from . import keys
-from .access import MANAGERS, current_user, require_role
+from ...db import review_queries as queries
+from ...db.ticket_queries import record_audit
+from ...inputs import ascii_digits
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
 from .call_view import parse_attempt_id
-from .params import MAX_ID
+from ..core.params import MAX_ID
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Each item shows the ticket's title, the question, the citizen's other answers
 in that call and the transcript, and posts to the same confirm / correct
-handler as the attempt page (callcenter.web.calls), which returns here.  A
+handler as the attempt page (callcenter.web.calls.calls), which returns here.  A
 confirm is accepted only once the recording was played or marked 无需收听 with
 a reason (checked on the server).  static/review.js adds the shortcuts (J/K
 move, 1/2/3 pick, P play, N 无需收听, Ctrl+Enter confirm or save); a bare
@@ -14,12 +14,12 @@ import math
 
 from aiohttp import web
 
-from ..db import review_queries as queries
-from . import keys
-from .access import MANAGERS, require_role
+from ...db import review_queries as queries
+from ..core import keys
+from ..core.access import MANAGERS, require_role
 from .call_view import AnswerHistory, answer_histories, intent_label, question_label
-from .paging import page_number
-from .render import NavItem, render
+from ..core.paging import page_number
+from ..core.render import NavItem, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("语音审核", "review")]
@@ -44,7 +44,7 @@ async def review_queue(request: web.Request, *, kept: dict | None = None, page: 
     items = [{"row": r, "history": AnswerHistory(r["question"], [r]),
               "earlier": [h.current for h in answer_histories(others.get(r["attempt_id"], []))
                           if h.question != r["question"]]} for r in rows]
-    return await render("review/queue.html", request, {
+    return await render("calls/review/queue.html", request, {
         "items": items, "total": total, "page": page, "pages": pages, "page_size": QUEUE_PAGE,
         "intent_label": intent_label, "question_label": question_label, "kept": kept,
     }, status=status)

@@ -5,9 +5,9 @@ from typing import Any
 
 import asyncpg
 
-from ..db import review_queries
-from ..scoring.answers import SOURCE_LABELS
-from .access import MANAGERS
+from ...db import review_queries
+from ...scoring.answers import SOURCE_LABELS
+from ..core.access import MANAGERS
 from .call_view import STATE_LABELS, intent_label, outcome_label, question_label
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping
 
-from ..campaigns.windows import CallingWindows
-from ..db.campaigns import CampaignSpec
-from ..inputs import ascii_digits
-from ..ledger.timezone import OFFICE_TZ
-from .params import optional_day
+from ...campaigns.windows import CallingWindows
+from ...db.campaigns import CampaignSpec
+from ...inputs import ascii_digits
+from ...ledger.timezone import OFFICE_TZ
+from ..core.params import optional_day
 
 MAX_NAME = 100
 #: Form field → (label, default minutes) of each retry delay.

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..campaigns.outcomes import Outcome
-from ..scoring.rates import Rates, display
-from .call_view import STATE_LABELS
-from .labels import OUTCOME_NAMES
+from ...campaigns.outcomes import Outcome
+from ...scoring.rates import Rates, display
+from ..core.labels import ATTEMPT_STATE_NAMES as STATE_LABELS
+from ..core.labels import OUTCOME_NAMES
 
 #: A call's life: the tickets taken in, calls placed, waiting, ringing, talking, then how they ended.
 COUNTER_ORDER = ("tickets", "placed", "pending", "dialing", "answered",

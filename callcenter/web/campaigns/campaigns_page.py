@@ -14,23 +14,23 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from ..campaigns.lifecycle import COMMANDS, CampaignStateError
-from ..db import campaign_queries
-from ..db import campaigns as repo
-from ..db import dialer as dialer_repo
-from ..db import ticket_queries
-from ..db.scoring import load_calendar, rule_set_for
-from ..ledger.timezone import OFFICE_TZ
-from ..scoring.periods import period_containing
-from ..scoring.rates import rates
-from ..shipped import shipped_dir
-from . import keys
-from .access import MANAGERS, current_user, require_role
+from ...campaigns.lifecycle import COMMANDS, CampaignStateError
+from ...db import campaign_queries
+from ...db import campaigns as repo
+from ...db import dialer as dialer_repo
+from ...db import ticket_queries
+from ...db.scoring import load_calendar, rule_set_for
+from ...ledger.timezone import OFFICE_TZ
+from ...scoring.periods import period_containing
+from ...scoring.rates import rates
+from ...shipped import shipped_dir
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
 from .campaign_view import COUNTER_LABELS, snapshot_view
 from .campaign_form import DEFAULT_VALUES, RETRY_FIELDS, parse_campaign_form
-from .dashboard import CAMPAIGN_STATE_LABELS
-from .path_params import path_id
-from .render import NavItem, flash, render
+from ..core.labels import CAMPAIGN_STATE_NAMES as CAMPAIGN_STATE_LABELS
+from ..core.path_params import path_id
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("回访活动", "campaigns")]

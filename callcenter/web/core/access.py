@@ -11,8 +11,8 @@ from typing import Callable
 
 from aiohttp import web
 
-from ..db.users import ROLES
-from ..db.web_sessions import SessionUser
+from ...db.users import ROLES
+from ...db.web_sessions import SessionUser
 from . import keys
 
 ALL_STAFF = frozenset(ROLES)

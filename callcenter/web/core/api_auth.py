@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..db import api_tokens
-from ..db.web_sessions import SessionUser
+from ...db import api_tokens
+from ...db.web_sessions import SessionUser
 from . import keys
 
 _RequestKey = getattr(web, "RequestKey", None)

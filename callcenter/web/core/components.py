@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..asr.factory import speech_status
+from ...asr.factory import speech_status
 from . import keys
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 
-from ..config import Settings
+from ...config import Settings
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import asyncpg
 from aiohttp import web
 
-from ..inputs import InputError
+from ...inputs import InputError
 from .access import is_api
 from .render import render
 

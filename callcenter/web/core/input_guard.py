@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..inputs import has_nul
+from ...inputs import has_nul
 from .access import is_api
 
 FORM = "application/x-www-form-urlencoded"

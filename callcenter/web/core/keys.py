@@ -5,8 +5,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..config import Settings
-from ..db.database import Database
+from ...config import Settings
+from ...db.database import Database
 from .config import WebConfig
 
 DB = web.AppKey("cc_db", Database)

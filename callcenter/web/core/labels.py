@@ -13,7 +13,13 @@ from typing import Any, Mapping
 
 import jinja2
 
-from ..campaigns.outcomes import Outcome
+from ...campaigns.outcomes import Outcome
+
+#: A callback attempt's state, a campaign's state, a ticket deadline's kind.
+ATTEMPT_STATE_NAMES = {"pending": "待拨打", "dialing": "拨号中", "answered": "通话中", "finished": "已结束",
+                       "cancelled": "已取消"}
+CAMPAIGN_STATE_NAMES = {"draft": "草稿", "running": "进行中", "paused": "已暂停", "finished": "已结束"}
+DEADLINE_NAMES = {"sign": "签收", "contact": "首次联系", "close": "办结"}
 
 ROLE_NAMES = {"admin": "管理员", "supervisor": "主管", "agent": "坐席"}
 

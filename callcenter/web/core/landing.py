@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import review_queries
+from ...db import review_queries
 
 
 async def landing_page(conn: asyncpg.Connection, role: str) -> str:

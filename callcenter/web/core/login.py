@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ..db import users as users_repo
-from ..db import web_sessions as repo
-from ..security.passwords import hash_password, verify_password
+from ...db import users as users_repo
+from ...db import web_sessions as repo
+from ...security.passwords import hash_password, verify_password
 from . import keys
 from .access import ALL_STAFF, MAX_NEXT, current_user, public, require_role
 from .config import WebConfig

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlencode
 
-from ..inputs import ascii_digits, in_bounds
+from ...inputs import ascii_digits, in_bounds
 from .params import MAX_ID
 
 BAD_KEY = "分页参数无效, 请从第一页重新浏览"

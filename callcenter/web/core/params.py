@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ..inputs import MAX_ID, MAX_INT32, InputError, ascii_digits, bounded_day, in_bounds
-from ..ledger.timezone import OFFICE_TZ
+from ...inputs import MAX_ID, MAX_INT32, InputError, ascii_digits, bounded_day, in_bounds
+from ...ledger.timezone import OFFICE_TZ
 
 #: Largest PostgreSQL integer (org_units.id).
 MAX_UNIT_ID = MAX_INT32

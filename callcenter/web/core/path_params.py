@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..inputs import ascii_digits
+from ...inputs import ascii_digits
 from .params import MAX_ID
 
 

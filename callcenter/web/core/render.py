@@ -14,14 +14,16 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ..db import web_sessions as sessions_repo
-from ..ledger.privacy import mask_phone
-from ..ledger.timezone import OFFICE_TZ, office_text
+from ...db import web_sessions as sessions_repo
+from ...ledger.privacy import mask_phone
+from ...ledger.timezone import OFFICE_TZ, office_text
 from . import keys, labels
 from .access import current_user, may_open
 
+WEB = Path(__file__).resolve().parent.parent
+#: The shared layouts (base.html, _pager.html, error.html, login.html, …), found without a prefix.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = WEB / "static"
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,23 @@ async def _page_context(request: web.Request, *, with_flash: bool) -> dict[str, 
             "request_path": request.path}
 
 
+def area_templates() -> dict[str, Path]:
+    """Each area's own templates by its prefix: ``tickets/detail.html`` is ``web/tickets/templates/detail.html``."""
+    return {folder.parent.name: folder for folder in sorted(WEB.glob("*/templates"))
+            if folder.is_dir() and folder.parent.name != "core"}
+
+
+def template_loader() -> jinja2.BaseLoader:
+    """``<area>/name.html`` from that area's folder; anything else from the shared layouts of the core."""
+    areas = jinja2.PrefixLoader({area: jinja2.FileSystemLoader(str(folder))
+                                 for area, folder in area_templates().items()})
+    return jinja2.ChoiceLoader([areas, jinja2.FileSystemLoader(str(TEMPLATES))])
+
+
 def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=template_loader(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

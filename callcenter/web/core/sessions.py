@@ -10,7 +10,7 @@ import secrets
 
 from aiohttp import web
 
-from ..db import web_sessions as repo
+from ...db import web_sessions as repo
 from . import keys
 
 SESSION_COOKIE = "cc_session"

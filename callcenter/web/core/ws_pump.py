@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from ..hotline.hub import Hub
+from ...hotline.hub import Hub
 
 log = logging.getLogger(__name__)
 

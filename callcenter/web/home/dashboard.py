@@ -17,21 +17,22 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from ..db import analysis, campaigns as campaign_repo
-from ..db import review_queries, tickets as tickets_repo
-from ..db import scoring as scoring_repo
-from ..reports import scorecard
-from ..scoring.periods import Period, period, period_containing
-from ..scoring.rates import BASIS_LABELS, RATE_LABELS, display, shown
-from .cache import cached
+from ...db import analysis, campaigns as campaign_repo
+from ...db import review_queries, tickets as tickets_repo
+from ...db import scoring as scoring_repo
+from ...reports import scorecard
+from ...scoring.periods import Period, period, period_containing
+from ...scoring.rates import BASIS_LABELS, RATE_LABELS, display, shown
+from ..core.cache import cached
+from ..core.labels import CAMPAIGN_STATE_NAMES, DEADLINE_NAMES
 
 #: Seconds a month's figures, and the lists of work waiting, are reused for.
 FIGURES_TTL = 10.0
 WAITING_TTL = 5.0
 #: Deadline warnings listed (the rest are in the ledger's filters).
 WARNINGS_SHOWN = 15
-DEADLINE_LABELS = {"sign": "签收", "contact": "首次联系", "close": "办结"}
-CAMPAIGN_STATE_LABELS = {"draft": "草稿", "running": "进行中", "paused": "已暂停", "finished": "已结束"}
+DEADLINE_LABELS = DEADLINE_NAMES
+CAMPAIGN_STATE_LABELS = CAMPAIGN_STATE_NAMES
 
 
 @dataclass(frozen=True)

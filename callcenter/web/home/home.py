@@ -12,19 +12,19 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ..ledger.timezone import OFFICE_TZ
-from ..db import dashboard_queries, office_settings
-from ..db import duty as duty_repo
-from ..recording_space import recording_space
-from ..reports import scorecard
-from ..scoring.periods import PeriodError, period_containing, previous
-from ..scoring.rates import BASIS_LABELS, RATE_LABELS
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .components import speech_view
+from ...ledger.timezone import OFFICE_TZ
+from ...db import dashboard_queries, office_settings
+from ...db import duty as duty_repo
+from ...recording_space import recording_space
+from ...reports import scorecard
+from ...scoring.periods import PeriodError, period_containing, previous
+from ...scoring.rates import BASIS_LABELS, RATE_LABELS
+from ..core import keys
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.components import speech_view
 from .dashboard import (CAMPAIGN_STATE_LABELS, DEADLINE_LABELS, cached_month_figures, cached_work_waiting,
                         calendar, choose_period)
-from .render import NavItem, flash, render
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("首页", "home")]
@@ -67,7 +67,7 @@ async def home(request: web.Request) -> web.Response:
     this_month = choose_period(None, now, cal)
     role = current_user(request).role
     show_ranking = role in MANAGERS or agents_see_ranking
-    return await render("home.html", request, {
+    return await render("home/home.html", request, {
         "f": figures,
         "w": waiting,
         "error": error,

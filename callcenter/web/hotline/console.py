@@ -13,16 +13,16 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from ..db import hotline as repo
-from ..hotline.hub import agent_topic
-from ..hotline.service import HotlineError, caller_phone
-from ..ledger.privacy import mask_phone
-from ..telephony.ami import AmiError
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .render import NavItem, flash, render
-from .path_params import path_id
-from .ws_pump import pump_topic
+from ...db import hotline as repo
+from ...hotline.hub import agent_topic
+from ...hotline.service import HotlineError, caller_phone
+from ...ledger.privacy import mask_phone
+from ...telephony.ami import AmiError
+from ..core import keys
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.render import NavItem, flash, render
+from ..core.path_params import path_id
+from ..core.ws_pump import pump_topic
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -15,18 +15,18 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from ..db import campaigns as campaigns_repo
-from ..db import hotline as repo
-from ..db import users as users_repo
-from ..db.ticket_queries import record_audit
-from ..hotline.service import caller_phone
-from ..inputs import MAX_ID, MAX_INT32, bounded_int, in_bounds
-from ..ledger.timezone import OFFICE_TZ, as_local
-from ..transfer.writer import TableWriter
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .path_params import path_id
-from .render import NavItem, flash, render
+from ...db import campaigns as campaigns_repo
+from ...db import hotline as repo
+from ...db import users as users_repo
+from ...db.ticket_queries import record_audit
+from ...hotline.service import caller_phone
+from ...inputs import MAX_ID, MAX_INT32, bounded_int, in_bounds
+from ...ledger.timezone import OFFICE_TZ, as_local
+from ...transfer.writer import TableWriter
+from ..core import keys
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.path_params import path_id
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("重复诉求人", "repeat")]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..hotline.hub import WALL
-from .access import MANAGERS, require_role
+from ...hotline.hub import WALL
+from ..core.access import MANAGERS, require_role
 from .console import hotline_of
-from .render import NavItem, render
-from .ws_pump import pump_topic
+from ..core.render import NavItem, render
+from ..core.ws_pump import pump_topic
 
 routes = web.RouteTableDef()
 NAV = [NavItem("专线大屏", "wall")]

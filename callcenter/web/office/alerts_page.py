@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..alerts.messages import RULE_LABELS, STATE_LABELS
-from ..db import alerts as repo
-from . import keys
-from .access import ALL_STAFF, current_user, require_role
-from .api import plain
-from .path_params import path_id
-from .render import NavItem, flash, render
+from ...alerts.messages import RULE_LABELS, STATE_LABELS
+from ...db import alerts as repo
+from ..core import keys
+from ..core.access import ALL_STAFF, current_user, require_role
+from ..core.plain import plain
+from ..core.path_params import path_id
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("预警", "alerts")]
@@ -42,7 +42,7 @@ async def alerts_page(request: web.Request) -> web.Response:
     show_closed = request.query.get("closed") == "1"
     async with request.app[keys.DB].pool.acquire() as conn:
         items = await repo.alert_list(conn, ("new", "acknowledged", "closed") if show_closed else ("new", "acknowledged"))
-    return await render("alerts/list.html", request, {
+    return await render("office/alerts/list.html", request, {
         "items": items, "rules": RULE_LABELS, "states": STATE_LABELS, "show_closed": show_closed})
 
 

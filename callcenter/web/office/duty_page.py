@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
-from ..db import duty as repo
-from ..ledger.duty import ShiftError, make_shift
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .path_params import path_id
-from .render import NavItem, flash, render
+from ...db import duty as repo
+from ...ledger.duty import ShiftError, make_shift
+from ..core import keys
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.path_params import path_id
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("值班表", "duty")]
@@ -25,7 +25,7 @@ async def duty_page(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         current = await repo.on_duty(conn, now)
         shifts = await repo.shifts_from(conn, now - timedelta(days=1))
-    return await render("duty/list.html", request, {"current": current, "shifts": shifts, "now": now,
+    return await render("office/duty/list.html", request, {"current": current, "shifts": shifts, "now": now,
                                                      "may_edit": current_user(request).role in MANAGERS})
 
 

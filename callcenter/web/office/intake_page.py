@@ -11,13 +11,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..db import intake as intake_repo
-from ..intake.take import REJECTED, SUFFIXES, IntakeResult, take_file
-from . import keys
-from .access import MANAGERS, current_user, require_role
-from .appeals import read_upload
-from .limits import MAX_UPLOAD
-from .render import NavItem, flash, render
+from ...db import intake as intake_repo
+from ...intake.take import REJECTED, SUFFIXES, IntakeResult, take_file
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
+from ..core.uploads import read_upload
+from ..core.limits import MAX_UPLOAD
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("工单导入", "imports")]
@@ -61,7 +61,7 @@ async def _take_upload(request: web.Request, name: str, data: bytes, source: str
 async def imports_page(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         recent = await intake_repo.recent(conn)
-    return await render("intake/list.html", request, {
+    return await render("office/intake/list.html", request, {
         "recent": recent, "inbox": str(request.app[keys.SETTINGS].inbox),
         "max_mb": MAX_UPLOAD // 1024 // 1024})
 

@@ -8,13 +8,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ..db import report_queries as queries
-from ..reports.produce import SERVICE, produce
-from ..reports.windows import KIND_LABELS, WindowError
-from . import keys
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .path_params import path_id
-from .render import NavItem, flash, render
+from ...db import report_queries as queries
+from ...reports.produce import SERVICE, produce
+from ...reports.windows import KIND_LABELS, WindowError
+from ..core import keys
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.path_params import path_id
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("报表", "reports")]
@@ -31,7 +31,7 @@ def reports_folder(request: web.Request) -> Path:
 async def reports_page(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         items = await queries.report_list(conn)
-    return await render("reports/list.html", request, {
+    return await render("office/reports/list.html", request, {
         "items": items, "kinds": KIND_LABELS, "service": SERVICE,
         "may_generate": current_user(request).role in MANAGERS})
 

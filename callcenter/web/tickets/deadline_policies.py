@@ -10,13 +10,13 @@ from datetime import date
 
 from aiohttp import web
 
-from ..db import deadline_policies as repo
-from ..db.tickets import load_policies
-from ..inputs import ascii_digits
-from ..ledger.deadlines import DEFAULT_POLICY, POLICY_FIELDS
-from . import keys
-from .access import current_user, require_role
-from .render import NavItem, flash, render
+from ...db import deadline_policies as repo
+from ...db.tickets import load_policies
+from ...inputs import ascii_digits
+from ...ledger.deadlines import DEFAULT_POLICY, POLICY_FIELDS
+from ..core import keys
+from ..core.access import current_user, require_role
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("办理期限", "deadline_policies")]      # admins only: the route allows no one else
@@ -28,7 +28,7 @@ MAX_NOTE = 500
 async def policy_list(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         rows = await repo.list_policies(conn)
-    return await render("deadlines/policies.html", request, {"rows": rows, "fields": POLICY_FIELDS})
+    return await render("tickets/deadlines/policies.html", request, {"rows": rows, "fields": POLICY_FIELDS})
 
 
 def _form_int(form, name: str, label: str) -> int | None:

@@ -12,14 +12,14 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
-from ..db import tickets as tickets_repo
-from ..inputs import ascii_digits
-from . import keys
-from .access import ALL_STAFF, require_role
-from .dashboard import DEADLINE_LABELS
-from .paging import BAD_KEY, after_key, encode_page_key, list_context, split_page_key
-from .params import MAX_ID
-from .render import render
+from ...db import tickets as tickets_repo
+from ...inputs import ascii_digits
+from ..core import keys
+from ..core.access import ALL_STAFF, require_role
+from ..core.labels import DEADLINE_NAMES as DEADLINE_LABELS
+from ..core.paging import BAD_KEY, after_key, encode_page_key, list_context, split_page_key
+from ..core.params import MAX_ID
+from ..core.render import render
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 100
@@ -67,7 +67,7 @@ async def warning_list(request: web.Request) -> web.Response:
             rows = await tickets_repo.deadline_warnings(conn, now=now, limit=PAGE_SIZE + 1, after=parsed.after)
         shown = rows[:PAGE_SIZE]
         page = Page(shown, (shown[-1].due_at, shown[-1].ticket_id, shown[-1].kind) if len(rows) > PAGE_SIZE else None)
-    return await render("deadlines/warnings.html", request, {
+    return await render("tickets/deadlines/warnings.html", request, {
         **list_context("/tickets/warnings", parsed, page, encode_key),
         "deadline_labels": DEADLINE_LABELS,
     }, status=400 if parsed.errors else 200)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..db import ticket_queries as queries
-from ..ledger import ticket_record as tr
-from ..ledger.timezone import OFFICE_TZ
-from ..transfer.exporter import export_cells as record_cells
-from ..transfer.writer import TableWriter
-from . import keys
-from .access import MANAGERS, current_user, require_role
+from ...db import ticket_queries as queries
+from ...ledger import ticket_record as tr
+from ...ledger.timezone import OFFICE_TZ
+from ...transfer.exporter import export_cells as record_cells
+from ...transfer.writer import TableWriter
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
 from .ticket_filters import parse_query
 from .ticket_view import state_label
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Mapping
 
-from ..db.ticket_queries import PageKey, TicketFilter
-from ..ledger import flow
-from ..ledger.timezone import OFFICE_TZ
-from .paging import after_key, encode_page_key, split_numeric_page_key
-from .params import optional_day, optional_id
+from ...db.ticket_queries import PageKey, TicketFilter
+from ...ledger import flow
+from ...ledger.timezone import OFFICE_TZ
+from ..core.paging import after_key, encode_page_key, split_numeric_page_key
+from ..core.params import optional_day, optional_id
 
 #: Query parameters the ledger understands (the export takes the same ones).
 FILTER_PARAMS = ("status", "department", "community", "category", "from", "to", "q", "overdue")

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from ..ledger import flow
-from ..ledger import ticket_record as tr
-from ..ledger.flow import Action, State
-from .access import ALL_STAFF, MANAGERS
+from aiohttp import web
+
+from ...db import tickets as tickets_repo
+from ...ledger import flow
+from ...ledger import ticket_record as tr
+from ...ledger.flow import Action, State
+from ..core.access import ALL_STAFF, MANAGERS
+from ..core.params import office_datetime, unit_id
+from ..core.path_params import path_id
 
 ACTION_ROLES: dict[Action, frozenset[str]] = {
     Action.REVIEW_PASS: MANAGERS,
@@ -147,3 +152,42 @@ def action_label(value: str) -> str:
         return flow.Action(value).label
     except ValueError:
         return value
+
+
+# --- a ticket as a request names it, and the flow step a form or a JSON body asks for -----------
+
+#: Longest reason accepted for a flow step (a paragraph, not a document).
+MAX_REASON = 2000
+
+
+def ticket_id_of(request: web.Request) -> int:
+    return path_id(request, "ticket_id")
+
+
+def step_from(values: Mapping[str, Any], role: str) -> flow.Step:
+    """The flow step a form or a JSON body asks for, read the same way for both.
+
+    Only what this action uses is read, so stray fields are ignored; a role
+    that may not take the action gets 403, anything malformed a FlowError.
+    """
+    action = flow.parse_action(str(values.get("action", "")))
+    if not may_take(role, action):
+        raise web.HTTPForbidden(text=f"您的角色不能执行“{action.label}”")
+    reason = str(values.get("reason") or "").strip()
+    if len(reason) > MAX_REASON:
+        raise flow.FlowError(f"原因最长 {MAX_REASON} 个字")
+    rule = flow.RULES[action]
+    return flow.Step(
+        action, reason=reason,
+        unit_id=unit_id(str(values.get("unit_id") or ""), flow.FlowError) if rule.needs_unit else None,
+        new_deadline=office_datetime(str(values.get("new_deadline") or ""), flow.FlowError, "新的办结期限")
+        if rule.needs_deadline else None)
+
+
+async def ticket_with_history(conn, ticket_id: int) -> tuple[Any, list]:
+    """The ticket and its audit trail, or 404 naming the number asked for."""
+    try:
+        ticket = await tickets_repo.get_ticket(conn, ticket_id)
+    except tickets_repo.TicketNotFound:
+        raise web.HTTPNotFound(text=f"工单 {ticket_id} 不存在") from None
+    return ticket, await tickets_repo.history(conn, ticket_id)

@@ -3,40 +3,29 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Mapping
 
 import asyncpg
 from aiohttp import web
 
-from ..db import ticket_queries as queries
-from ..db import tickets as tickets_repo
-from ..ledger import flow
-from ..ledger.timezone import OFFICE_TZ
-from . import keys
-from .cache import cached
-from .access import ALL_STAFF, MANAGERS, current_user, require_role
-from .refusals import refusals_shown
-from .render import NavItem, flash, render
-from .ticket_callbacks import ticket_callbacks_context
-from .paging import filter_query_string, list_context, page_links, page_number
-from .params import office_datetime, unit_id
-from .path_params import path_id
+from ...db import ticket_queries as queries
+from ...db import tickets as tickets_repo
+from ...ledger import flow
+from ...ledger.timezone import OFFICE_TZ
+from ..core import keys
+from ..core.cache import cached
+from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
+from ..core.refusals import refusals_shown
+from ..core.render import NavItem, flash, render
+from ..calls.ticket_callbacks import ticket_callbacks_context
+from ..core.paging import filter_query_string, list_context, page_links, page_number
 from .ticket_filters import encode_key, parse_query
-from .ticket_view import (action_forms, action_label, city_fields, deadline_views, is_time_column, may_take,
-                          state_label)
+from .ticket_view import (action_forms, action_label, city_fields, deadline_views, is_time_column, state_label,
+                          step_from, ticket_id_of, ticket_with_history)
 
 routes = web.RouteTableDef()
 NAV = [NavItem("工单台账", "tickets")]
 #: The ledger counts matches up to this many (beyond: "超过 100000 件"), so the count stays cheap.
 COUNT_CAP = 100_000
-#: Longest reason accepted for a flow step (a paragraph, not a document).
-MAX_REASON = 2000
-
-
-def ticket_id_of(request: web.Request) -> int:
-    return path_id(request, "ticket_id")
-
-
 PICKERS_TTL = 10.0      # a unit added a moment ago shows up in the pickers within seconds
 
 
@@ -109,35 +98,6 @@ async def ticket_detail(request: web.Request) -> web.Response:
         "state_label": state_label,
         "action_label": action_label,
     })
-
-
-def step_from(values: Mapping[str, Any], role: str) -> flow.Step:
-    """The flow step a form or a JSON body asks for, read the same way for both.
-
-    Only what this action uses is read, so stray fields are ignored; a role
-    that may not take the action gets 403, anything malformed a FlowError.
-    """
-    action = flow.parse_action(str(values.get("action", "")))
-    if not may_take(role, action):
-        raise web.HTTPForbidden(text=f"您的角色不能执行“{action.label}”")
-    reason = str(values.get("reason") or "").strip()
-    if len(reason) > MAX_REASON:
-        raise flow.FlowError(f"原因最长 {MAX_REASON} 个字")
-    rule = flow.RULES[action]
-    return flow.Step(
-        action, reason=reason,
-        unit_id=unit_id(str(values.get("unit_id") or ""), flow.FlowError) if rule.needs_unit else None,
-        new_deadline=office_datetime(str(values.get("new_deadline") or ""), flow.FlowError, "新的办结期限")
-        if rule.needs_deadline else None)
-
-
-async def ticket_with_history(conn, ticket_id: int) -> tuple[Any, list]:
-    """The ticket and its audit trail, or 404 naming the number asked for."""
-    try:
-        ticket = await tickets_repo.get_ticket(conn, ticket_id)
-    except tickets_repo.TicketNotFound:
-        raise web.HTTPNotFound(text=f"工单 {ticket_id} 不存在") from None
-    return ticket, await tickets_repo.history(conn, ticket_id)
 
 
 @routes.post("/tickets/{ticket_id:\\d+}/step", name="ticket_step")

@@ -2,7 +2,7 @@
 
 Supervisors and admins only.  The JSON endpoint takes a bearer token (a
 supervisor's or admin's; no CSRF needed) or a session with the X-CSRF-Token
-header, as all of /api does (callcenter.web.api_auth); its payload goes through
+header, as all of /api does (callcenter.web.core.api_auth); its payload goes through
 the same fields as the import file, so a case is valid by the same rules
 whichever way it arrives.
 """
@@ -15,30 +15,30 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..db import ticket_queries as queries
-from ..db import urban as repo
-from ..db.appeals import attachment_path, store_attachment
-from ..inputs import InputError, parse_json
-from ..ledger import ticket_record as tr
-from ..ledger import urban as ub
-from ..ledger.timezone import OFFICE_TZ
-from ..transfer.importer import ImportRejected
-from ..transfer.reader import FileRejected
-from ..transfer.urban_import import import_urban_cases
-from . import keys
-from .access import MANAGERS, current_user, require_role
-from .appeals import UploadRejected, clean_filename, sniff_upload
-from .params import office_datetime, unit_id
-from .path_params import path_id
-from .refusals import refusals_shown
-from .render import NavItem, flash, render
+from ...db import ticket_queries as queries
+from ...db import urban as repo
+from ...db.appeals import attachment_path, store_attachment
+from ...inputs import InputError, parse_json
+from ...ledger import ticket_record as tr
+from ...ledger import urban as ub
+from ...ledger.timezone import OFFICE_TZ
+from ...transfer.importer import ImportRejected
+from ...transfer.reader import FileRejected
+from ...transfer.urban_import import import_urban_cases
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
+from ..core.uploads import UploadRejected, clean_filename, sniff_upload
+from ..core.params import office_datetime, unit_id
+from ..core.path_params import path_id
+from ..core.refusals import refusals_shown
+from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("城市管理", "urban")]
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 MAX_PHOTOS = 6
 _JSON_ERROR = {"description": "错误", "content": {"application/json": {"schema": {"type": "object"}}}}
-#: Described in /api/openapi.json (callcenter.web.openapi collects it).
+#: Described in /api/openapi.json (callcenter.web.api.openapi collects it).
 OPENAPI_PATHS = {"/api/urban-cases": {"post": {
     "summary": "登记一件城市管理 / 网格案件 (待审核)",
     "description": "字段与 `callcenter import urban` 相同; 键可用列名或中文表头。时间无时区按北京时间。",
