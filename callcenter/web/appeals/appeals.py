@@ -26,7 +26,7 @@ from ..core.labels import ATTEMPT_STATE_NAMES as STATE_LABELS
 from ..core.limits import MAX_UPLOAD
 from ..core.path_params import path_id
 from ..core.refusals import refusals_shown
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, render, redirect_with_flash
 from ..core.uploads import UploadRejected, read_upload, sniff_upload
 
 routes = web.RouteTableDef()
@@ -94,8 +94,7 @@ async def run_candidates(request: web.Request) -> web.StreamResponse:
     async with request.app[keys.DB].pool.acquire() as conn:
         start, end = day_window(day, await scoring_repo.load_calendar(conn))
         added = await repo.generate_candidates(conn, day, start, end)
-    await flash(request, "ok", f"已生成 {day} 的候选清单: 新增 {added} 条")
-    raise web.HTTPSeeOther(f"/appeals?day={day.isoformat()}")
+    await redirect_with_flash(request, f"/appeals?day={day.isoformat()}", "ok", f"已生成 {day} 的候选清单: 新增 {added} 条")
 
 
 @routes.post("/appeals/candidates/{candidate_id:[^/]+}/decide", name="appeal_candidate_decide")
@@ -114,10 +113,8 @@ async def decide_candidate(request: web.Request) -> web.StreamResponse:
             appeal_id = await repo.decide_candidate(conn, candidate_id, confirm=decision == "confirm",
                                                     actor=user.username, note=note)
     if appeal_id is None:
-        await flash(request, "ok", "已排除该候选")
-        raise web.HTTPSeeOther(back)
-    await flash(request, "ok", "已确认, 申诉草稿已建立")
-    raise web.HTTPSeeOther(f"/appeals/{appeal_id}")
+        await redirect_with_flash(request, back, "ok", "已排除该候选")
+    await redirect_with_flash(request, f"/appeals/{appeal_id}", "ok", "已确认, 申诉草稿已建立")
 
 
 @routes.post("/appeals/new", name="appeal_new")
@@ -130,8 +127,7 @@ async def new_appeal(request: web.Request) -> web.StreamResponse:
             ticket_id = await tickets_repo.ticket_id_by_no(conn, ticket_no)
             appeal_id = await repo.create_appeal(conn, ticket_id, actor=current_user(request).username)
     except (tickets_repo.TicketNotFound, ap.AppealError) as exc:
-        await flash(request, "error", f"未建立申诉: {exc}")
-        raise web.HTTPSeeOther("/appeals") from None
+        await redirect_with_flash(request, "/appeals", "error", f"未建立申诉: {exc}")
     raise web.HTTPSeeOther(f"/appeals/{appeal_id}")
 
 
@@ -164,8 +160,7 @@ async def appeal_page(request: web.Request) -> web.Response:
 
 
 async def _back_with(request: web.Request, appeal_id: int, kind: str, message: str) -> web.StreamResponse:
-    await flash(request, kind, message)
-    raise web.HTTPSeeOther(f"/appeals/{appeal_id}")
+    await redirect_with_flash(request, f"/appeals/{appeal_id}", kind, message)
 
 
 @routes.post("/appeals/{appeal_id:[^/]+}/edit", name="appeal_edit")

@@ -11,7 +11,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .render import flash
+from .render import redirect_with_flash
 
 
 @asynccontextmanager
@@ -25,5 +25,4 @@ async def refusals_shown(request: web.Request, back: str, prefix: str, *,
     except missing:
         raise web.HTTPNotFound(text=missing_text) from None
     except refused as exc:
-        await flash(request, "error", f"{prefix}: {exc}")
-        raise web.HTTPSeeOther(back) from None
+        await redirect_with_flash(request, back, "error", f"{prefix}: {exc}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp_jinja2
 import jinja2
@@ -114,3 +114,9 @@ async def flash(request: web.Request, kind: str, message: str) -> None:
         async with request.app[keys.DB].pool.acquire() as conn:
             await sessions_repo.push_flash(conn, user.session_id, kind, message)
         request[keys.FLASH_PUSHED] = True
+
+
+async def redirect_with_flash(request: web.Request, to: Any, kind: str, message: str) -> NoReturn:
+    """How a form POST ends: a message for the page at ``to`` (kind: ok | error), and a 303 there."""
+    await flash(request, kind, message)
+    raise web.HTTPSeeOther(to) from None

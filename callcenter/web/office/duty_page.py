@@ -11,7 +11,7 @@ from ...ledger.duty import ShiftError, make_shift
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.path_params import path_id
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, render, redirect_with_flash
 
 routes = web.RouteTableDef()
 NAV = [NavItem("值班表", "duty")]
@@ -36,12 +36,10 @@ async def duty_add(request: web.Request) -> web.Response:
     try:
         shift = make_shift(*(str(form.get(name, "")) for name in FIELDS))
     except ShiftError as exc:
-        await flash(request, "error", str(exc))
-        raise web.HTTPSeeOther("/duty") from None
+        await redirect_with_flash(request, "/duty", "error", str(exc))
     async with request.app[keys.DB].pool.acquire() as conn:
         await repo.add_shift(conn, **asdict(shift), created_by=current_user(request).username)
-    await flash(request, "ok", f"已添加 {shift.staff_name} 的班次")
-    raise web.HTTPSeeOther("/duty")
+    await redirect_with_flash(request, "/duty", "ok", f"已添加 {shift.staff_name} 的班次")
 
 
 @routes.post("/duty/{shift_id:[^/]+}/delete", name="duty_delete")
@@ -50,5 +48,4 @@ async def duty_delete(request: web.Request) -> web.Response:
     shift_id = path_id(request, "shift_id")
     async with request.app[keys.DB].pool.acquire() as conn:
         removed = await repo.remove_shift(conn, shift_id)
-    await flash(request, "ok" if removed else "error", "已删除班次" if removed else "班次不存在")
-    raise web.HTTPSeeOther("/duty")
+    await redirect_with_flash(request, "/duty", "ok" if removed else "error", "已删除班次" if removed else "班次不存在")

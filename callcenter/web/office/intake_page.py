@@ -17,7 +17,7 @@ from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
 from ..core.uploads import read_upload
 from ..core.limits import MAX_UPLOAD
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, flash, render, redirect_with_flash
 
 routes = web.RouteTableDef()
 NAV = [NavItem("工单导入", "imports")]
@@ -71,8 +71,7 @@ async def imports_page(request: web.Request) -> web.Response:
 async def imports_upload(request: web.Request) -> web.Response:
     upload = await read_upload(await request.post(), "file")
     if upload is None:
-        await flash(request, "error", "请选择要导入的文件")
-        raise web.HTTPSeeOther("/imports")
+        await redirect_with_flash(request, "/imports", "error", "请选择要导入的文件")
     result = await _take_upload(request, *upload, source="web")
     if isinstance(result, str):
         await flash(request, "error", result)

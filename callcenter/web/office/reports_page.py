@@ -14,7 +14,7 @@ from ...reports.windows import KIND_LABELS, WindowError
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.path_params import path_id
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, render, redirect_with_flash
 
 routes = web.RouteTableDef()
 NAV = [NavItem("报表", "reports")]
@@ -54,10 +54,8 @@ async def reports_generate(request: web.Request) -> web.Response:
                                     category=str(form.get("category", "")).strip() or None,
                                     community=str(form.get("community", "")).strip() or None, **days)
     except (WindowError, ValueError) as exc:
-        await flash(request, "error", f"未生成: {exc}")
-        raise web.HTTPSeeOther("/reports") from None
-    await flash(request, "ok", f"已生成 {written.report.window.title}")
-    raise web.HTTPSeeOther("/reports")
+        await redirect_with_flash(request, "/reports", "error", f"未生成: {exc}")
+    await redirect_with_flash(request, "/reports", "ok", f"已生成 {written.report.window.title}")
 
 
 @routes.get("/reports/{report_id:[^/]+}/{fmt:[^/]+}", name="report_file")

@@ -31,7 +31,7 @@ from ..core.uploads import UploadRejected, clean_filename, sniff_upload
 from ..core.params import office_datetime, unit_id
 from ..core.path_params import path_id
 from ..core.refusals import refusals_shown
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, render, redirect_with_flash
 
 routes = web.RouteTableDef()
 NAV = [NavItem("城市管理", "urban")]
@@ -113,8 +113,7 @@ async def case_new(request: web.Request) -> web.StreamResponse:
     if errors:
         return await case_list(request, form={"values": values, "errors": errors, "upload_errors": [],
                                               "upload_message": ""}, status=400)
-    await flash(request, "ok", f"已登记案件 {parsed.case_no}（待审核）")
-    raise web.HTTPSeeOther(f"/urban/{case_id}")
+    await redirect_with_flash(request, f"/urban/{case_id}", "ok", f"已登记案件 {parsed.case_no}（待审核）")
 
 
 @routes.post("/urban/import", name="urban_import")
@@ -143,8 +142,8 @@ async def case_import(request: web.Request) -> web.StreamResponse:
     if message:
         return await case_list(request, form={"values": {}, "errors": {}, "upload_errors": row_errors,
                                               "upload_message": message}, status=400)
-    await flash(request, "ok", f"已导入 {report.inserted} 件新案件（{report.existing} 件已存在, 未改动）")
-    raise web.HTTPSeeOther("/urban")
+    await redirect_with_flash(request, "/urban", "ok",
+                              f"已导入 {report.inserted} 件新案件（{report.existing} 件已存在, 未改动）")
 
 
 @routes.get("/urban/{case_id:[^/]+}", name="urban_case")
@@ -203,8 +202,7 @@ async def case_step(request: web.Request) -> web.StreamResponse:
         photos = await _photos(request, form) if rule.needs_result else []
         async with request.app[keys.DB].pool.acquire() as conn:
             state = await repo.apply_step(conn, case_id, step, actor=current_user(request).username, photos=photos)
-    await flash(request, "ok", f"已{action.label}: 现为{state.label}")
-    raise web.HTTPSeeOther(back)
+    await redirect_with_flash(request, back, "ok", f"已{action.label}: 现为{state.label}")
 
 
 @routes.get("/urban/{case_id:[^/]+}/photos/{photo_id:[^/]+}", name="urban_photo")
