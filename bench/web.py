@@ -83,7 +83,7 @@ def serve(dsn: str, home: str, ready, pool_max: int) -> None:
 
     from callcenter.db.database import open_database
     from callcenter.web.app import create_app
-    from callcenter.web.config import WebConfig
+    from callcenter.web.core.config import WebConfig
     from callcenter.web.runner import start_web
     logging.basicConfig(level=logging.WARNING)
 

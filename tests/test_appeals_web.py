@@ -9,8 +9,8 @@ from aiohttp import FormData
 
 from callcenter.db import appeals as repo
 from callcenter.ledger import appeals as ap
-from callcenter.web.access import route_table
-from callcenter.web.limits import MAX_UPLOAD
+from callcenter.web.core.access import route_table
+from callcenter.web.core.limits import MAX_UPLOAD
 
 from . import scoring_factories as f
 from .test_web_helpers import client, sign_in, users  # noqa: F401

@@ -14,7 +14,7 @@ from callcenter.db import hotline as hotline_repo
 from callcenter.inputs import InputError, bounded_day, bounded_int, parse_json
 from callcenter.transfer.exporter import export_tickets, month_bounds
 from callcenter.transfer.safe_cells import safe_cell
-from callcenter.web.login import safe_next
+from callcenter.web.core.login import safe_next
 
 from .factories import insert_ticket, insert_user
 from .test_web_helpers import PASSWORD, client, login, make_app, open_client, sign_in, users  # noqa: F401
@@ -281,7 +281,7 @@ def test_an_unreachable_database_is_one_sentence_and_exit_1(monkeypatch, capsys)
 
 
 async def test_secure_cookies_by_setting_or_by_a_trusted_proxy(db, settings, users):  # noqa: F811
-    from callcenter.web.config import WebConfig
+    from callcenter.web.core.config import WebConfig
 
     async def cookie_flags(config: WebConfig, headers: dict) -> str:
         c = await open_client(make_app(db, settings, web_config=config))
@@ -299,7 +299,7 @@ async def test_secure_cookies_by_setting_or_by_a_trusted_proxy(db, settings, use
 
 def test_settings_reach_the_web_config():
     from callcenter.config import load_settings
-    from callcenter.web.config import web_config_from
+    from callcenter.web.core.config import web_config_from
     s = load_settings(environ={"CALLCENTER_WEB_COOKIE_SECURE": "true", "CALLCENTER_WEB_TRUST_FORWARDED_PROTO": "1"})
     config = web_config_from(s)
     assert config.cookie_secure and config.trust_forwarded_proto

@@ -31,8 +31,8 @@ import callcenter.web
 from callcenter.db import web_sessions as sessions_repo
 from callcenter.hotline.service import HotlineService
 from callcenter.telephony.ami import AmiNotReady
-from callcenter.web.access import PUBLIC, roles_of
-from callcenter.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token
+from callcenter.web.core.access import PUBLIC, roles_of
+from callcenter.web.core.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_token
 
 from .factories import insert_ticket
 from .test_web_helpers import make_app, users  # noqa: F401

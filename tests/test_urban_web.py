@@ -7,8 +7,8 @@ from aiohttp import FormData
 
 from callcenter.db import api_tokens
 from callcenter.db import urban as repo
-from callcenter.web.access import route_table
-from callcenter.web.openapi import openapi_document
+from callcenter.web.core.access import route_table
+from callcenter.web.api.openapi import openapi_document
 
 from .factories import insert_unit
 from .test_web_helpers import client, sign_in, users  # noqa: F401

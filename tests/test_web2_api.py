@@ -10,9 +10,9 @@ from callcenter.asr.factory import SpeechStatus
 from callcenter.cli import main
 from callcenter.db import api_tokens, callbacks, campaigns
 from callcenter.db.web_sessions import token_digest
-from callcenter.web.access import route_table
-from callcenter.web.metrics import gauge
-from callcenter.web.openapi import openapi_document
+from callcenter.web.core.access import route_table
+from callcenter.web.api.metrics import gauge
+from callcenter.web.api.openapi import openapi_document
 
 from . import scoring_factories as sf
 from .factories import insert_ticket, insert_unit

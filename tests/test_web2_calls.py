@@ -9,8 +9,8 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 
 from callcenter.db import callbacks
 from callcenter.db.review_queries import review_queue_size
-from callcenter.web.call_view import parse_attempt_query, parse_correction
-from callcenter.web.recordings import contained_file, starts_a_listen
+from callcenter.web.calls.call_view import parse_attempt_query, parse_correction
+from callcenter.web.calls.recordings import contained_file, starts_a_listen
 
 from .factories import insert_ticket
 from .test_web_helpers import client, sign_in, users  # noqa: F401
@@ -67,7 +67,7 @@ async def test_list_pages_by_keyset_without_losing_or_repeating(client, db, sett
         for n in range(7):
             made.add(str(await callbacks.create_attempt(conn, ticket_id, phone=f"1380000{n:04d}",
                                                         state="finished")))
-    from callcenter.web import calls
+    from callcenter.web.calls import calls
     calls.PAGE_SIZE, saved = 3, calls.PAGE_SIZE
     try:
         await sign_in(client, "supervisor")
@@ -258,7 +258,7 @@ async def test_confirm_without_listening_needs_an_explicit_reason(client, db, se
 
 
 async def test_review_queue_is_paged_and_shows_the_call_in_context(client, db, settings):
-    from callcenter.web.review import QUEUE_PAGE
+    from callcenter.web.calls.review import QUEUE_PAGE
     calls = [await seed_call(db, settings, ticket_no=f"T-Q{n:02d}", phone=f"138000{n:05d}")
              for n in range(QUEUE_PAGE + 3)]
     async with db.pool.acquire() as conn:

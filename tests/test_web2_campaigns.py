@@ -6,8 +6,8 @@ import json
 import re
 
 from callcenter.db import callbacks, campaigns
-from callcenter.web.campaign_form import DEFAULT_VALUES, parse_campaign_form
-from callcenter.web.campaigns_page import commands_for
+from callcenter.web.campaigns.campaign_form import DEFAULT_VALUES, parse_campaign_form
+from callcenter.web.campaigns.campaigns_page import commands_for
 
 from .factories import insert_ticket
 from .test_web_helpers import client, sign_in, users  # noqa: F401
@@ -182,7 +182,7 @@ def test_form_parsing_and_buttons():
 
 
 async def test_open_streams_end_when_the_service_stops(client, db):
-    from callcenter.web.campaigns_page import STOPPING
+    from callcenter.web.campaigns.campaigns_page import STOPPING
     await with_trunk(db)
     async with db.pool.acquire() as conn:
         campaign_id = await campaigns.create_campaign(conn, campaigns.CampaignSpec(name="停机", trunk="main"))

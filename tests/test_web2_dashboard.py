@@ -120,7 +120,7 @@ async def test_dtmf_only_banner_follows_the_speech_status(db, settings, users):
 async def test_cache_reuses_refreshes_once_and_serves_stale_meanwhile(monkeypatch):
     import asyncio
 
-    from callcenter.web import cache
+    from callcenter.web.core import cache
     clock = [1000.0]
     monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
     app = {cache.CACHE: {}}
@@ -188,5 +188,5 @@ async def test_agents_see_no_ranking_unless_an_admin_allows_it(db, settings, use
 
 
 def test_rank_change_reads_as_words():
-    from callcenter.web.home import rank_change_text
+    from callcenter.web.home.home import rank_change_text
     assert [rank_change_text(c) for c in (2, -1, 0, None)] == ["↑2", "↓1", "持平", "首次上榜"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import html
 
 from callcenter.db import callbacks, campaigns
-from callcenter.web.access import PUBLIC, route_table
+from callcenter.web.core.access import PUBLIC, route_table
 
 from .factories import insert_ticket
 from .test_web_helpers import client, sign_in, users  # noqa: F401
 
-MODULES = {"callcenter.web.home", "callcenter.web.calls", "callcenter.web.recordings", "callcenter.web.review",
-           "callcenter.web.campaigns_page", "callcenter.web.api", "callcenter.web.metrics"}
+MODULES = {"callcenter.web.home.home", "callcenter.web.calls.calls", "callcenter.web.calls.recordings", "callcenter.web.calls.review",
+           "callcenter.web.campaigns.campaigns_page", "callcenter.web.api.api", "callcenter.web.api.metrics"}
 XSS = "<script>alert(1)</script>"
 
 

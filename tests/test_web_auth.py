@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from callcenter.db.web_sessions import token_digest
-from callcenter.web.access import PUBLIC, route_table
-from callcenter.web.config import web_config_from
-from callcenter.web.lockout import locked_until
+from callcenter.web.core.access import PUBLIC, route_table
+from callcenter.web.core.config import web_config_from
+from callcenter.web.core.lockout import locked_until
 
 from .factories import insert_ticket
 from .test_web_helpers import (PASSWORD, TEST_WEB_CONFIG, client, login, make_app,  # noqa: F401

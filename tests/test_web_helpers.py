@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.web.app import create_app
-from callcenter.web.config import WebConfig
-from callcenter.web.sessions import SESSION_COOKIE
+from callcenter.web.core.config import WebConfig
+from callcenter.web.core.sessions import SESSION_COOKIE
 
 from .factories import insert_user
 
@@ -88,8 +88,8 @@ def test_display_names_leave_no_code_or_english_in_view():
     import re
 
     from callcenter.campaigns.windows import CallingWindows, WindowError
-    from callcenter.web.labels import actor_name, outcome_name, script_name, size_mb, source_name
-    from callcenter.web.render import shown_time
+    from callcenter.web.core.labels import actor_name, outcome_name, script_name, size_mb, source_name
+    from callcenter.web.core.render import shown_time
     assert actor_name("import") == "工单导入" and actor_name("dialer") == "自动外呼" and actor_name("王五") == "王五"
     assert outcome_name("answered-complete") == "完成回访" and script_name("callback_three_rates").startswith("三率回访")
     assert source_name("grid") == "网格巡查" and source_name("platform") == "城管平台"

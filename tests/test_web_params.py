@@ -1,4 +1,4 @@
-"""The shared request-value readers (callcenter.web.params, .paging): page keys, ids, days, units, deadlines."""
+"""The shared request-value readers (callcenter.web.core.params, .paging): page keys, ids, days, units, deadlines."""
 from __future__ import annotations
 
 import uuid
@@ -10,9 +10,10 @@ from hypothesis import given, strategies as st
 from callcenter.db.review_queries import AttemptKey
 from callcenter.db.ticket_queries import PageKey
 from callcenter.ledger import flow
-from callcenter.web import call_view, ticket_filters
-from callcenter.web.paging import BAD_KEY, after_key, list_context
-from callcenter.web.params import MAX_ID, MAX_UNIT_ID, office_datetime, optional_day, optional_id, unit_id
+from callcenter.web.calls import call_view
+from callcenter.web.tickets import ticket_filters
+from callcenter.web.core.paging import BAD_KEY, after_key, list_context
+from callcenter.web.core.params import MAX_ID, MAX_UNIT_ID, office_datetime, optional_day, optional_id, unit_id
 
 instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                         timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=8))]))

@@ -7,7 +7,7 @@ import asyncpg
 from aiohttp import web
 
 from callcenter.db.database import Database
-from callcenter.web.access import PUBLIC, public, route_table
+from callcenter.web.core.access import PUBLIC, public, route_table
 
 from .factories import insert_ticket
 from .test_web_helpers import PASSWORD, client, make_app, open_client, sign_in, users  # noqa: F401

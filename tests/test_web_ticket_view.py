@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from callcenter.ledger.flow import Action
-from callcenter.web.ticket_view import action_forms, deadline_views
+from callcenter.web.tickets.ticket_view import action_forms, deadline_views
 
 T0 = datetime(2024, 5, 1, 9, tzinfo=timezone.utc)
 

@@ -1,8 +1,10 @@
 """``create_app``: the admin web app, assembled from one module per page area.
 
-To add a page area: write a module with ``routes = web.RouteTableDef()``
-(every handler decorated with ``@require_role`` or ``@public``) and optional
-``NAV`` entries, and append it to :data:`PAGE_MODULES`.  The app refuses to
+To add a page: write a module in its area's package (``web/<area>/``, its
+templates in ``web/<area>/templates/``, named ``<area>/….html``) with
+``routes = web.RouteTableDef()`` (every handler decorated with
+``@require_role`` or ``@public``) and optional ``NAV`` entries, and append it
+to :data:`PAGE_MODULES`.  The app refuses to
 start if any route forgets to say who may use it.
 """
 from __future__ import annotations
@@ -14,19 +16,26 @@ from aiohttp import web
 
 from ..config import Settings
 from ..db.database import Database
-from . import (alerts_page, api, api_session, appeals, audit, cache, calls, campaigns_page, console, deadline_policies,
-               deadline_warnings, duty_page, health, home, intake_page, keys, login, metrics, recordings, repeat,
-               reports_page, review, ticket_export, tickets,
-               urban, wall)
-from .access import access_middleware, route_table
-from .api_auth import token_middleware
-from .config import WebConfig, web_config_from
-from .csrf import csrf_middleware
-from .errors import error_middleware
-from .input_guard import input_guard_middleware
-from .limits import MAX_BODY
-from .render import STATIC, setup_templates
-from .sessions import session_middleware
+from .admin import audit
+from .api import api, api_session, health, metrics
+from .appeals import appeals
+from .calls import calls, recordings, review
+from .campaigns import campaigns_page
+from .core import cache, keys, login
+from .home import home
+from .hotline import console, repeat, wall
+from .office import alerts_page, duty_page, intake_page, reports_page
+from .tickets import deadline_policies, deadline_warnings, ticket_export, tickets
+from .urban import urban
+from .core.access import access_middleware, route_table
+from .core.api_auth import token_middleware
+from .core.config import WebConfig, web_config_from
+from .core.csrf import csrf_middleware
+from .core.errors import error_middleware
+from .core.input_guard import input_guard_middleware
+from .core.limits import MAX_BODY
+from .core.render import STATIC, setup_templates
+from .core.sessions import session_middleware
 
 #: Page areas, in nav order.  Registration order matters where patterns overlap:
 #: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.

@@ -1,0 +1,1 @@
+"""The JSON API for the district platform, its OpenAPI document, metrics and health."""

@@ -1,0 +1,1 @@
+"""考核申诉: the daily candidates and an appeal's materials."""

@@ -1,0 +1,77 @@
+"""A callback answer's recording, streamed to supervisors with Range support, each listen audited.
+
+The file to send comes only from the answer's database row, and must resolve
+(symlinks followed) to a file inside ``settings.recordings``: a row pointing
+elsewhere, or a ``..`` in it, is answered 404 and logged, never served.  A
+browser fetches one listen as several Range requests, so a listen is audited
+when playback starts at byte 0, not once per chunk.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from ...db import review_queries as queries
+from ...db.ticket_queries import record_audit
+from ...inputs import ascii_digits
+from ..core import keys
+from ..core.access import MANAGERS, current_user, require_role
+from .call_view import parse_attempt_id
+from ..core.params import MAX_ID
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+
+
+def contained_file(root: Path, stored: str) -> Path | None:
+    """``stored`` (absolute, or relative to ``root``) as an existing file inside ``root``; else None."""
+    if not stored or "\x00" in stored:
+        return None
+    base = root.resolve()
+    candidate = Path(stored)
+    if not candidate.is_absolute():
+        candidate = base / candidate
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_relative_to(base) or not resolved.is_file():
+        return None
+    return resolved
+
+
+def starts_a_listen(range_header: str | None) -> bool:
+    """The request that begins playback: no Range, or a range from the first byte."""
+    if not range_header:
+        return True
+    spec = range_header.replace(" ", "").lower()
+    return spec.startswith("bytes=0-")
+
+
+@routes.get("/calls/{attempt_id:[^/]+}/recordings/{answer_id:[^/]+}", name="recording")
+@require_role(*MANAGERS)
+async def recording(request: web.Request) -> web.StreamResponse:
+    attempt_id = parse_attempt_id(request.match_info["attempt_id"])
+    raw_answer = request.match_info["answer_id"]
+    if attempt_id is None or not ascii_digits(raw_answer) or len(raw_answer) > 19 or not 0 < int(raw_answer) <= MAX_ID:
+        raise web.HTTPNotFound(text="录音不存在")
+    answer_id = int(raw_answer)
+    user = current_user(request)
+    root = request.app[keys.SETTINGS].recordings
+    async with request.app[keys.DB].pool.acquire() as conn:
+        stored = await queries.recording_path(conn, attempt_id, answer_id)
+        path = contained_file(root, stored) if stored else None
+        if stored and path is None:
+            log.warning("recording of answer %s (attempt %s) is missing or outside %s: %r",
+                        answer_id, attempt_id, root, stored)
+        if path is None:
+            raise web.HTTPNotFound(text="录音不存在或已被清理")
+        if starts_a_listen(request.headers.get("Range")):
+            await record_audit(conn, user.username, "recording.listen", object_type="callback_attempt",
+                               object_id=str(attempt_id), detail={"answer_id": answer_id, "ip": request.remote or ""})
+    response = web.FileResponse(path, headers={"Cache-Control": "private, no-store",
+                                               "Content-Disposition": "inline"})
+    response.content_type = "audio/wav" if path.suffix.lower() == ".wav" else "application/octet-stream"
+    return response

@@ -1,0 +1,1 @@
+"""回访活动: campaigns, their form and their live page."""

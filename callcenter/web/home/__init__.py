@@ -1,0 +1,1 @@
+"""首页: the dashboard and its figures."""

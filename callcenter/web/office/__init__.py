@@ -1,0 +1,1 @@
+"""The office's own work: alerts, the duty rota, reports, ticket imports."""

@@ -1,0 +1,1 @@
+"""城市管理: urban management cases."""
