@@ -218,9 +218,15 @@ async def test_service_started_late_rebuilds_members_and_waiting_callers_from_qu
         assert [c["caller_num"] for c in service.state.waiting(now=service.clock())] == ["13600000006"]
         queues.pause_member("counsel", "PJSIP/agent9", False)          # the call now goes through normally
         await until(lambda: caller.done())
-        await service.drain()
-        async with db.pool.acquire() as conn:
-            assert await conn.fetchval("SELECT outcome FROM hotline_calls") == "answered"
+
+        # The simulator is done once it has *written* its last events (AgentComplete, Hangup); the
+        # service reads them off the socket later, and only then starts the write that drain() waits
+        # for.  So wait for the stored call itself, not for the simulator's side.
+        async def stored_calls():
+            await service.drain()
+            async with db.pool.acquire() as conn:
+                return await conn.fetch("SELECT outcome FROM hotline_calls")
+        assert [r["outcome"] for r in await until(stored_calls)] == ["answered"]
     finally:
         await service.stop()
         await link.close()

@@ -80,6 +80,24 @@ ACTIONS = st.lists(st.tuples(st.sampled_from(["join", "connect", "complete", "ab
                              st.integers(0, 5)), max_size=60)
 
 
+def test_agent_complete_without_the_callers_block_ends_the_members_call():
+    """Asterisk 22 leaves a channel's block out of AgentComplete when that channel is already gone by the
+    time app_queue handles the hangup (seen under load: no ``Uniqueid`` at all, or no ``DestUniqueid``)."""
+    state = HotlineState()
+    member = {"Interface": "Local/agent@agents", "MemberName": "agent"}
+    effects = feed(state, [
+        _queue_event("QueueCallerJoin", "1"), _queue_event("QueueCallerJoin", "2"),
+        _queue_event("AgentConnect", "1", HoldTime="2", **member),
+        {"Event": "AgentComplete", "Queue": "counsel", "HoldTime": "2", "TalkTime": "3", "Reason": "agent",
+         **member},
+        {"Event": "Hangup", "Uniqueid": "1"}])
+    finished = [e.call for e in effects if isinstance(e, CallFinished)]
+    assert [(c.uniqueid, c.outcome, c.agent, c.talk_s, c.wait_s) for c in finished] == [
+        ("1", ANSWERED, "agent", 3, 2)]                 # Asterisk's TalkTime, not the Hangup's guess
+    assert state.agent_by_name("agent").talking_to is None
+    assert list(state.callers) == ["2"]                 # the caller still waiting is not touched
+
+
 @settings(max_examples=200, deadline=None)
 @given(ACTIONS)
 def test_every_call_finishes_once_per_entry_and_waiting_is_consistent(actions):

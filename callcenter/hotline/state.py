@@ -259,9 +259,13 @@ class HotlineState:
         return [StartRecording(caller.channel, uid), CHANGED]
 
     def _on_AgentComplete(self, e: Event, now: float) -> list[Effect]:
-        uid = e.get("Uniqueid") or ""
-        caller = self.callers.get(uid)
+        """The talk is over.  Asterisk builds this event from the channels' latest snapshots when it
+        handles the hangup; a channel already destroyed by then has none, and its whole block is left
+        out (no ``Channel``/``Uniqueid`` for the caller, or no ``Dest…`` for the member), which happens
+        under load.  ``Interface`` is always there: the member then says which call ended."""
         agent = self._agent_of(e)
+        uid = e.get("Uniqueid") or agent.talking_to or ""
+        caller = self.callers.get(uid)
         if agent.talking_to == uid:
             agent.talking_to = None
         if caller is None:
