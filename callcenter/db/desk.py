@@ -272,3 +272,37 @@ async def open_items(conn: asyncpg.Connection, limit: int = 200) -> list[Item]:
     rows = await conn.fetch(f"SELECT {_COLS} FROM desk_items WHERE state = 'open' ORDER BY due_at, id LIMIT $1",
                             limit)
     return [_item(r) for r in rows]
+
+
+async def ticket_card(conn: asyncpg.Connection, ticket_id: int) -> dict | None:
+    """What the agent sees before calling: the ticket, its flow history, and every earlier attempt's answers."""
+    ticket = await conn.fetchrow(
+        """SELECT id, ticket_no, title, content, caller_name, caller_phone, category_l1, called_at, status,
+                  handling_result, department_name FROM tickets WHERE id = $1""", ticket_id)
+    if ticket is None:
+        return None
+    events = await conn.fetch(
+        "SELECT at, actor, action, from_state, to_state, reason FROM ticket_events WHERE ticket_id = $1 ORDER BY id",
+        ticket_id)
+    attempts = await conn.fetch(
+        """SELECT a.id, a.attempt_no, a.outcome, coalesce(a.ended_at, a.created_at) AS at, a.agent, a.desk_kind,
+                  a.note, a.rejected_at, a.reject_reason,
+                  coalesce((SELECT jsonb_object_agg(question, intent) FROM
+                               (SELECT DISTINCT ON (question) question, intent FROM callback_answers
+                                 WHERE attempt_id = a.id ORDER BY question, version DESC) x), '{}') AS answers
+             FROM callback_attempts a WHERE a.ticket_id = $1 AND a.state = 'finished' ORDER BY a.attempt_no""",
+        ticket_id)
+    return {"ticket": ticket, "events": events, "attempts": attempts}
+
+
+async def manual_entries(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+    """Manual entries, newest first, for a supervisor to check (and reject)."""
+    return await conn.fetch(
+        """SELECT a.id, a.ticket_id, t.ticket_no, t.title, a.agent, a.outcome, a.note, a.ended_at,
+                  a.rejected_by, a.rejected_at, a.reject_reason
+             FROM callback_attempts a JOIN tickets t ON t.id = a.ticket_id
+            WHERE a.desk_kind = 'manual' ORDER BY a.created_at DESC LIMIT $1""", limit)
+
+
+async def ticket_id_by_no(conn: asyncpg.Connection, ticket_no: str) -> int | None:
+    return await conn.fetchval("SELECT id FROM tickets WHERE ticket_no = $1", ticket_no)

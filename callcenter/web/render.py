@@ -68,7 +68,10 @@ async def _page_context(request: web.Request, *, with_flash: bool) -> dict[str, 
 def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        # New areas keep their templates beside their handlers, named "<area>/<file>.html".
+        loader=jinja2.ChoiceLoader([
+            jinja2.PrefixLoader({"desk": jinja2.FileSystemLoader(str(TEMPLATES.parent / "desk" / "templates"))}),
+            jinja2.FileSystemLoader(str(TEMPLATES))]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

@@ -1,0 +1,61 @@
+"""人工回访 pages: an agent takes a ticket, reads the script, records the call; a supervisor checks manual entries."""
+from __future__ import annotations
+
+from callcenter.db import desk
+
+from .factories import insert_ticket
+from .test_web_helpers import client, sign_in, users  # noqa: F401
+
+
+async def _queued(db, no="T1", phone="13812345678") -> int:
+    async with db.pool.acquire() as conn:
+        tid = await insert_ticket(conn, no, status="callback_failed", phone=phone, title="楼道堆物")
+        await desk.enqueue(conn, tid, "dissatisfied")
+    return tid
+
+
+async def test_agent_takes_a_ticket_and_records_the_call(client, db):
+    tid = await _queued(db)
+    token = await sign_in(client, "agent")
+    page = await (await client.get("/desk")).text()
+    assert "待领取: <strong id=\"desk-waiting\">1</strong>" in page
+    assert (await client.post("/desk/claim", data={"csrf_token": token}, allow_redirects=False)).status == 303
+    page = await (await client.get("/desk")).text()
+    assert "楼道堆物" in page and "不满意" in page
+    assert "工作人员是否与您联系过？" in page and "请按" not in page      # the wording, without the keypad part
+    assert "13812345678" not in page and "138****5678" in page          # masked for an agent
+    item_id = int(page.split('data-item="')[1].split('"')[0])
+    refused = await client.post(f"/desk/{item_id}/record", data={"csrf_token": token, "outcome": "answered-complete",
+                                                                  "contacted": "yes"})
+    assert refused.status == 200 and "回访完成须填写三个问题的答案" in await refused.text()
+    done = await client.post(f"/desk/{item_id}/record", data={
+        "csrf_token": token, "outcome": "answered-complete", "contacted": "yes", "solved": "solved",
+        "satisfaction": "basic", "note": "已修好"})
+    assert "回访结果已保存" in await done.text()
+    async with db.pool.acquire() as conn:
+        score = await conn.fetchrow("SELECT source, satisfaction FROM ticket_scores WHERE ticket_id = $1", tid)
+        sources = await conn.fetch("SELECT DISTINCT source, created_by FROM callback_answers")
+    assert tuple(score) == ("own", "basic")
+    assert [tuple(r) for r in sources] == [("agent", "agent")]
+
+
+async def test_bad_input_is_refused_in_words(client, db):
+    await _queued(db)
+    token = await sign_in(client, "agent")
+    await client.post("/desk/claim", data={"csrf_token": token})
+    page = await (await client.get("/desk")).text()
+    item_id = int(page.split('data-item="')[1].split('"')[0])
+    for data, message in (({"outcome": "nonsense"}, "请选择回访结果"),
+                          ({"outcome": "callback-requested", "callback_at": "明天"}, "回拨时间格式"),
+                          ({"outcome": "answered-partial", "solved": "maybe"}, "无效")):
+        response = await client.post(f"/desk/{item_id}/record", data={"csrf_token": token, **data})
+        assert response.status == 200 and message in await response.text()
+    other = await client.post("/desk/999999/record", data={"csrf_token": token, "outcome": "busy"})
+    assert other.status == 200 and "已不由您处理" in await other.text()
+
+
+async def test_supervisor_sees_the_full_number(client, db):
+    await _queued(db)
+    token = await sign_in(client, "supervisor")
+    await client.post("/desk/claim", data={"csrf_token": token})
+    assert "13812345678" in await (await client.get("/desk")).text()
