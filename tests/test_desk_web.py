@@ -59,3 +59,44 @@ async def test_supervisor_sees_the_full_number(client, db):
     token = await sign_in(client, "supervisor")
     await client.post("/desk/claim", data={"csrf_token": token})
     assert "13812345678" in await (await client.get("/desk")).text()
+
+
+async def test_manual_entry_then_a_supervisor_rejects_it(client, db):
+    async with db.pool.acquire() as conn:
+        tid = await insert_ticket(conn, "T9", status="callback_failed")
+    token = await sign_in(client, "agent")
+    form = {"csrf_token": token, "ticket_no": "T9", "called_at": "2024-05-02T10:00", "outcome": "answered-complete",
+            "contacted": "yes", "solved": "solved", "satisfaction": "satisfied"}
+    refused = await client.post("/desk/manual", data={**form, "note": ""})
+    assert "手工录入必须填写说明" in await refused.text()
+    assert "不存在" in await (await client.post("/desk/manual", data={**form, "ticket_no": "X", "note": "座机"})).text()
+    saved = await client.post("/desk/manual", data={**form, "note": "用办公座机回访"})
+    assert "等待主管核查" in await saved.text()
+    async with db.pool.acquire() as conn:
+        attempt = await conn.fetchval("SELECT id FROM callback_attempts WHERE desk_kind = 'manual'")
+        assert await conn.fetchval("SELECT source FROM ticket_scores WHERE ticket_id = $1", tid) == "own"
+    agent_reject = await client.post(f"/desk/manual/{attempt}/reject", data={"csrf_token": token, "reason": "x"},
+                                     allow_redirects=False)
+    assert agent_reject.status == 403
+    await client.post("/logout", data={"csrf_token": token})
+    token = await sign_in(client, "supervisor")
+    page = await (await client.post(f"/desk/manual/{attempt}/reject", data={"csrf_token": token,
+                                                                           "reason": "查无通话记录"})).text()
+    assert "已驳回该手工录入" in page and "查无通话记录" in page
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT source FROM ticket_scores WHERE ticket_id = $1", tid) == "failed"
+
+
+async def test_supervisor_sends_a_ticket_to_the_desk_from_its_page(client, db):
+    async with db.pool.acquire() as conn:
+        tid = await insert_ticket(conn, "T5", status="called_back")
+    token = await sign_in(client, "supervisor")
+    assert 'action="/tickets/%d/desk"' % tid in await (await client.get(f"/tickets/{tid}")).text()
+    page = await (await client.post(f"/tickets/{tid}/desk", data={"csrf_token": token, "note": "市民来电要求"})).text()
+    assert "已转人工回访" in page
+    again = await (await client.post(f"/tickets/{tid}/desk", data={"csrf_token": token})).text()
+    assert "已在人工回访队列中" in again
+    async with db.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT reason, note, created_by FROM desk_items WHERE ticket_id = $1", tid)
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'desk_enqueue'")
+    assert tuple(row) == ("manual", "市民来电要求", "supervisor") and audited == 1
