@@ -48,6 +48,9 @@ CREATE TABLE desk_items (
     held_by      text,
     lease_until  timestamptz,
     call_live    boolean NOT NULL DEFAULT false,
+    call_id      uuid,                  -- the agent's channel (our ChannelId) of the call up or last made
+    call_started_at timestamptz,
+    call_recording text,               -- MixMonitor's absolute path for that call
     created_by   text NOT NULL DEFAULT '',
     created_at   timestamptz NOT NULL DEFAULT now(),
     done_at      timestamptz,

@@ -16,6 +16,7 @@ import asyncpg
 
 from ..desk.escalation import REASONS, Answer, EscalationRules, escalation_reason
 from ..desk.lease import DEFAULT_LEASE
+from ..ledger.timezone import OFFICE_TZ
 from .ticket_queries import record_audit
 
 #: What an agent may record for a call, and what it does to the desk item.
@@ -139,11 +140,7 @@ async def release(conn: asyncpg.Connection, item_id: int, agent: str) -> bool:
 
 async def start_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime) -> bool:
     """Mark a call up for the item: only its lease holder, only one call at a time."""
-    status = await conn.execute(
-        """UPDATE desk_items SET call_live = true
-            WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live""",
-        item_id, agent, now)
-    return status.endswith(" 1")
+    return await begin_dial(conn, item_id, agent, now=now, call_id=uuid.uuid4(), recording=None)
 
 
 async def end_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime,
@@ -202,23 +199,26 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
         raise DeskError("约定回拨须填写将来的时间")
     async with conn.transaction():
         row = await conn.fetchrow(
-            """SELECT ticket_id, campaign_id, held_by, lease_until, call_live FROM desk_items
-                WHERE id = $1 AND state = 'open' FOR UPDATE""", item_id)
+            """SELECT ticket_id, campaign_id, held_by, lease_until, call_live, call_recording, call_started_at
+                 FROM desk_items WHERE id = $1 AND state = 'open' FOR UPDATE""", item_id)
         if row is None or row["held_by"] != agent or not (row["call_live"] or row["lease_until"] > now):
             raise DeskError("该工单已不由您处理(租约已过期或已被他人领取)")
         attempt_id = await _store_attempt(conn, row["ticket_id"], row["campaign_id"], agent=agent, kind="agent",
                                           outcome=outcome, answers=given, note=note,
-                                          recording_path=recording_path, at=now)
+                                          recording_path=recording_path or row["call_recording"],
+                                          at=row["call_started_at"] or now)
         if outcome in _CLOSES_ITEM:
             await conn.execute(
                 """UPDATE desk_items SET state = 'done', done_at = $2, held_by = NULL, lease_until = NULL,
-                          call_live = false WHERE id = $1""", item_id, now)
+                          call_live = false, call_recording = NULL, call_started_at = NULL
+                    WHERE id = $1""", item_id, now)
         else:
             due = callback_at if outcome == "callback-requested" else now + RETRY_AFTER
             reason = "callback-requested" if outcome == "callback-requested" else None
             await conn.execute(
                 """UPDATE desk_items SET held_by = NULL, lease_until = NULL, call_live = false, due_at = $2,
-                          reason = coalesce($3, reason) WHERE id = $1""", item_id, due, reason)
+                          reason = coalesce($3, reason), call_recording = NULL, call_started_at = NULL
+                    WHERE id = $1""", item_id, due, reason)
         await record_audit(conn, agent, "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
                            detail={"ticket_id": row["ticket_id"], "outcome": outcome})
     return attempt_id
@@ -306,3 +306,42 @@ async def manual_entries(conn: asyncpg.Connection, limit: int = 100) -> list[asy
 
 async def ticket_id_by_no(conn: asyncpg.Connection, ticket_no: str) -> int | None:
     return await conn.fetchval("SELECT id FROM tickets WHERE ticket_no = $1", ticket_no)
+
+
+async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime):
+    """What the robot's dialer would check before calling this item's citizen (see desk/dialing.py)."""
+    from ..desk.dialing import DialFacts
+    from .campaigns import get_campaign
+    row = await conn.fetchrow(
+        """SELECT d.id, d.ticket_id, t.caller_phone AS phone,
+                  coalesce(d.campaign_id, (SELECT a.campaign_id FROM callback_attempts a
+                                            WHERE a.ticket_id = d.ticket_id AND a.campaign_id IS NOT NULL
+                                            ORDER BY a.attempt_no DESC LIMIT 1)) AS campaign_id
+             FROM desk_items d JOIN tickets t ON t.id = d.ticket_id
+            WHERE d.id = $1 AND d.state = 'open' AND d.held_by = $2 AND d.lease_until > $3""", item_id, agent, now)
+    if row is None:
+        raise DeskError("该工单已不由您处理(租约已过期或已被他人领取)")
+    if row["campaign_id"] is None:
+        raise DeskError("该工单没有回访活动, 无法确定外呼线路与时段; 请在系统外回访后手工录入")
+    campaign = await get_campaign(conn, row["campaign_id"])
+    trunk = await conn.fetchrow("SELECT name, dial_template, max_channels, caller_id FROM trunks WHERE id = $1",
+                                campaign.trunk_id)
+    day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
+    on_dnc = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM do_not_call WHERE phone = $1)", row["phone"])
+    dialed = await conn.fetchval(
+        """SELECT (SELECT count(*) FROM callback_attempts WHERE phone = $1 AND dialed_at >= $2)
+                + (SELECT count(*) FROM desk_items d JOIN tickets t ON t.id = d.ticket_id
+                    WHERE t.caller_phone = $1 AND d.call_live)""", row["phone"], day_start)
+    return DialFacts(row["id"], row["ticket_id"], row["phone"], on_dnc, dialed, campaign.daily_cap_per_number,
+                     campaign.windows, campaign.caller_id or trunk["caller_id"], trunk["name"],
+                     trunk["dial_template"], trunk["max_channels"])
+
+
+async def begin_dial(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime, call_id: uuid.UUID,
+                     recording: str | None) -> bool:
+    """Mark the call up before the Originate is sent (as the robot writes 'dialing' first)."""
+    status = await conn.execute(
+        """UPDATE desk_items SET call_live = true, call_id = $4, call_started_at = $3, call_recording = $5
+            WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live""",
+        item_id, agent, now, call_id, recording)
+    return status.endswith(" 1")
