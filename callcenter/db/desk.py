@@ -147,7 +147,8 @@ async def end_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: d
                    lease: timedelta = DEFAULT_LEASE) -> bool:
     """The call is over; the agent keeps the item one lease longer to fill in the form."""
     status = await conn.execute(
-        """UPDATE desk_items SET call_live = false, lease_until = $3::timestamptz + $4::interval
+        """UPDATE desk_items SET call_live = false, lease_until = $3::timestamptz + $4::interval,
+                  call_ended_at = $3
             WHERE id = $1 AND held_by = $2 AND call_live""", item_id, agent, now, lease)
     return status.endswith(" 1")
 
@@ -168,7 +169,7 @@ def _check_answers(outcome: str, answers: dict[str, str | None]) -> dict[str, st
 
 async def _store_attempt(conn: asyncpg.Connection, ticket_id: int, campaign_id: int | None, *, agent: str,
                          kind: str, outcome: str, answers: dict[str, str], note: str,
-                         recording_path: str | None, at: datetime) -> uuid.UUID:
+                         recording_path: str | None, at: datetime, ended_at: datetime | None = None) -> uuid.UUID:
     attempt_id = uuid.uuid4()
     reached = outcome in ("answered-complete", "answered-partial", "refused", "callback-requested")
     await conn.execute("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
@@ -177,10 +178,10 @@ async def _store_attempt(conn: asyncpg.Connection, ticket_id: int, campaign_id: 
                                           dialed_at, answered_at, ended_at, settled, note, agent, desk_kind,
                                           recording_path)
            SELECT $1, t.id, $3, coalesce((SELECT max(attempt_no) FROM callback_attempts WHERE ticket_id = t.id), 0)
-                  + 1, t.caller_phone, 'finished', $4, $5, $5, CASE WHEN $6 THEN $5::timestamptz END, $5, true,
+                  + 1, t.caller_phone, 'finished', $4, $5, $5, CASE WHEN $6 THEN $5::timestamptz END, $11, true,
                   $7, $8, $9, $10
              FROM tickets t WHERE t.id = $2""",
-        attempt_id, ticket_id, campaign_id, outcome, at, reached, note, agent, kind, recording_path)
+        attempt_id, ticket_id, campaign_id, outcome, at, reached, note, agent, kind, recording_path, ended_at or at)
     source = "agent" if kind == "agent" else "manual"
     for question, intent in answers.items():
         await conn.execute(
@@ -199,25 +200,27 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
         raise DeskError("约定回拨须填写将来的时间")
     async with conn.transaction():
         row = await conn.fetchrow(
-            """SELECT ticket_id, campaign_id, held_by, lease_until, call_live, call_recording, call_started_at
-                 FROM desk_items WHERE id = $1 AND state = 'open' FOR UPDATE""", item_id)
+            """SELECT ticket_id, campaign_id, held_by, lease_until, call_live, call_recording, call_started_at,
+                      call_ended_at FROM desk_items WHERE id = $1 AND state = 'open' FOR UPDATE""", item_id)
         if row is None or row["held_by"] != agent or not (row["call_live"] or row["lease_until"] > now):
             raise DeskError("该工单已不由您处理(租约已过期或已被他人领取)")
         attempt_id = await _store_attempt(conn, row["ticket_id"], row["campaign_id"], agent=agent, kind="agent",
                                           outcome=outcome, answers=given, note=note,
                                           recording_path=recording_path or row["call_recording"],
-                                          at=row["call_started_at"] or now)
+                                          at=row["call_started_at"] or now, ended_at=row["call_ended_at"] or now)
         if outcome in _CLOSES_ITEM:
             await conn.execute(
                 """UPDATE desk_items SET state = 'done', done_at = $2, held_by = NULL, lease_until = NULL,
-                          call_live = false, call_recording = NULL, call_started_at = NULL
+                          call_live = false, call_recording = NULL, call_started_at = NULL,
+                          call_ended_at = NULL
                     WHERE id = $1""", item_id, now)
         else:
             due = callback_at if outcome == "callback-requested" else now + RETRY_AFTER
             reason = "callback-requested" if outcome == "callback-requested" else None
             await conn.execute(
                 """UPDATE desk_items SET held_by = NULL, lease_until = NULL, call_live = false, due_at = $2,
-                          reason = coalesce($3, reason), call_recording = NULL, call_started_at = NULL
+                          reason = coalesce($3, reason), call_recording = NULL, call_started_at = NULL,
+                          call_ended_at = NULL
                     WHERE id = $1""", item_id, due, reason)
         await record_audit(conn, agent, "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
                            detail={"ticket_id": row["ticket_id"], "outcome": outcome})
