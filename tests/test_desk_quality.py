@@ -77,8 +77,7 @@ async def test_per_agent_figures_match_a_hand_count_on_a_seeded_day(db):
         await quality.save_grade(conn, "desk", str(b1), {**SCORES, "script": "20"}, by="王主任")  # 80
         start, end = DAY, DAY + timedelta(days=1)
         figures = {f.agent: f for f in agent_figures(await quality.agent_calls(conn, start, end),
-                                                     await quality.qa_totals(conn, datetime(2000, 1, 1, tzinfo=timezone.utc),
-                                                                             datetime(2100, 1, 1, tzinfo=timezone.utc)))}
+                                                     await quality.qa_totals(conn, start, end))}
     a, b = figures["a"], figures["b"]
     assert (a.calls, a.hours, a.calls_per_hour, a.talk_seconds) == (3, 2, Fraction(3, 2), 180)
     assert (a.completion_rate, a.qa_score, a.corrections) == (Fraction(2, 3), Decimal("93.00"), 1)
@@ -94,3 +93,38 @@ async def test_the_weekly_sample_is_drawn_once(db):
         assert await quality.draw_weekly_sample(conn, DAY.date(), DAY, week_end, 0.5) == 3
         assert await quality.draw_weekly_sample(conn, DAY.date(), DAY, week_end, 0.5) == 0
         assert len(await quality.samples(conn, DAY.date())) == 3
+
+
+async def test_grade_and_stats_pages(db, settings):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from .factories import insert_user
+    from .test_web_helpers import PASSWORD, make_app, sign_in
+    async with db.pool.acquire() as conn:
+        await insert_user(conn, "supervisor", "supervisor", PASSWORD)
+        await insert_user(conn, "agent", "agent", PASSWORD)
+        attempt = str(await _desk_call(conn, "a", "W1", start=DAY.replace(hour=10), talk_s=90))
+    async with TestClient(TestServer(make_app(db, settings))) as client:
+        token = await sign_in(client, "agent")
+        assert (await client.get(f"/desk/qa/desk/{attempt}", allow_redirects=False)).status in (302, 303, 403)
+        await client.post("/logout", data={"csrf_token": token})
+        token = await sign_in(client, "supervisor")
+        page = await (await client.get(f"/desk/qa/desk/{attempt}")).text()
+        assert "按脚本准确读题" in page and "尚未评分" in page
+        bad = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "script": "九十",
+                                                                         "csrf_token": token})).text()
+        assert "须填写 0–30 的整数" in bad
+        saved = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "csrf_token": token})).text()
+        assert "已保存第 1 版评分" in saved
+        refused = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "csrf_token": token})).text()
+        assert "更正须说明原因" in refused
+        fixed = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "privacy": "5", "reason": "复核",
+                                                                           "csrf_token": token})).text()
+        assert "已保存第 2 版评分" in fixed and ">85.00<" in fixed and ">90.00<" in fixed
+        assert (await client.get("/desk/qa/desk/nonexistent")).status == 404
+        stats = await (await client.get("/desk/stats?from=2024-05-06&to=2024-05-06")).text()
+        row = stats.split('id="agent-stats"')[1].split("</tr>")[1]
+        assert "<td>a</td><td>1</td><td>1.00</td><td>1.5</td><td>100.00%</td><td>85.00</td><td>0</td>" in \
+            row.replace("\n", "").replace("        ", "")
+        assert (await client.get("/desk/stats?from=2024-13-01")).status == 400
+        assert (await client.get("/desk/qa?week=2024-05-06")).status == 200

@@ -82,12 +82,13 @@ async def agent_calls(conn: asyncpg.Connection, start: datetime, end: datetime) 
 
 
 async def qa_totals(conn: asyncpg.Connection, start: datetime, end: datetime) -> dict[str, list[Decimal]]:
-    """The latest version's total of each call first graded in [start, end), per agent."""
+    """The latest version's total of each graded call made in [start, end), per agent."""
     rows = await conn.fetch(
-        """SELECT DISTINCT ON (call_kind, call_ref) agent, total, call_kind, call_ref FROM qa_grades g
-            WHERE EXISTS (SELECT 1 FROM qa_grades f WHERE f.call_kind = g.call_kind AND f.call_ref = g.call_ref
-                                                      AND f.version = 1 AND f.graded_at >= $1 AND f.graded_at < $2)
-            ORDER BY call_kind, call_ref, version DESC""", start, end)
+        """SELECT DISTINCT ON (g.call_kind, g.call_ref) g.agent, g.total FROM qa_grades g
+             LEFT JOIN callback_attempts a ON g.call_kind = 'desk' AND a.id::text = g.call_ref
+             LEFT JOIN hotline_calls h ON g.call_kind = 'hotline' AND h.uniqueid = g.call_ref
+            WHERE coalesce(a.dialed_at, h.joined_at) >= $1 AND coalesce(a.dialed_at, h.joined_at) < $2
+            ORDER BY g.call_kind, g.call_ref, g.version DESC""", start, end)
     out: dict[str, list[Decimal]] = {}
     for r in rows:
         out.setdefault(r["agent"], []).append(r["total"])
