@@ -3,7 +3,8 @@ the two are bridged and MixMonitor writes the recording where ``DESK_RECORDING``
 
 The event shapes follow Asterisk 22's for a Dial from the dialplan (DialBegin/DialEnd on the
 agent's ;1 leg, then a basic bridge with BridgeEnter/BridgeLeave); no real-Asterisk transcript
-of this call is kept yet (docs: tests/fixtures/asterisk/README.md).
+of this call is kept yet, so only the outcome (a bridge and a recording file) is checked against
+the real PBX, in tests/test_real_pbx_desk.py.
 """
 from __future__ import annotations
 

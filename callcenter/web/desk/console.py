@@ -23,6 +23,7 @@ from .. import keys
 from ..access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..path_params import path_id
 from ..render import NavItem, flash, render
+from ..ticket_view import action_label
 
 routes = web.RouteTableDef()
 NAV = [NavItem("人工回访", "desk")]
@@ -78,6 +79,7 @@ async def console(request: web.Request) -> web.Response:
     return await render("desk/console.html", request, {
         "item": item, "card": card, "waiting": waiting, "questions": script_form(),
         "outcomes": OUTCOME_CHOICES, "reasons": REASONS, "intent_labels": INTENT_LABELS,
+        "action_label": action_label,
         "full": user.role in MANAGERS})
 
 
