@@ -100,3 +100,45 @@ async def test_supervisor_sends_a_ticket_to_the_desk_from_its_page(client, db):
         row = await conn.fetchrow("SELECT reason, note, created_by FROM desk_items WHERE ticket_id = $1", tid)
         audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'desk_enqueue'")
     assert tuple(row) == ("manual", "市民来电要求", "supervisor") and audited == 1
+
+
+async def test_the_page_and_the_websocket_renew_only_the_holders_lease(client, db):
+    await _queued(db)
+    token = await sign_in(client, "agent")
+    ws = await client.ws_connect("/desk/ws")
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    await ws.send_json({"op": "renew"})
+    assert await ws.receive_json(timeout=5) == {"type": "lease", "held": False}      # nothing held yet
+    await ws.send_json({"op": "claim"})
+    item = (await ws.receive_json(timeout=5))["item"]
+    await ws.send_json({"op": "renew"})
+    assert await ws.receive_json(timeout=5) == {"type": "lease", "held": True}
+    await ws.send_str("not json")
+    assert (await ws.receive_json(timeout=5))["type"] == "error"
+    await ws.close()
+    ok = await client.post(f"/desk/{item['item_id']}/renew", headers={"X-CSRF-Token": token})
+    assert ok.status == 200 and (await ok.json()) == {"held": True}
+    await client.post("/logout", data={"csrf_token": token})
+    token = await sign_in(client, "supervisor")
+    other = await client.post(f"/desk/{item['item_id']}/renew", headers={"X-CSRF-Token": token})
+    assert other.status == 409 and (await other.json()) == {"held": False}
+
+
+async def test_a_supervisor_sets_a_campaigns_escalation_rules(client, db):
+    from callcenter.db import campaigns as camp
+    async with db.pool.acquire() as conn:
+        await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 4, 1.0)
+        cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月", trunk="main"))
+    token = await sign_in(client, "supervisor")
+    page = await (await client.get("/desk/rules")).text()
+    assert "五月" in page and 'value="3"' in page                       # the office's default: 3 attempts
+    bad = await client.post(f"/desk/rules/{cid}", data={"csrf_token": token, "unreached_after": "99"})
+    assert "未接通次数应为 1–10 的整数" in await bad.text()
+    await client.post(f"/desk/rules/{cid}", data={"csrf_token": token, "enabled": "on", "unreached_after": "",
+                                                  "dissatisfied": "on"})
+    async with db.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT desk_enabled, desk_unreached_after, desk_partial, desk_refused, "
+                                  "desk_dissatisfied, desk_low_confidence FROM campaigns WHERE id = $1", cid)
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'desk_rules'")
+    assert tuple(row) == (True, None, False, False, True, False) and audited == 1
+    assert (await client.post("/desk/rules/999999", data={"csrf_token": token})).status == 404

@@ -348,3 +348,27 @@ async def begin_dial(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
             WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live""",
         item_id, agent, now, call_id, recording)
     return status.endswith(" 1")
+
+
+async def campaign_rules(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every campaign's escalation rules (schema/0019), newest first."""
+    return await conn.fetch(
+        """SELECT id, name, state, desk_enabled, desk_unreached_after, desk_partial, desk_refused, desk_dissatisfied,
+                  desk_low_confidence FROM campaigns ORDER BY id DESC""")
+
+
+async def set_campaign_rules(conn: asyncpg.Connection, campaign_id: int, rules: EscalationRules, *, by: str) -> bool:
+    """Change one campaign's escalation rules (audited); False if there is no such campaign."""
+    async with conn.transaction():
+        status = await conn.execute(
+            """UPDATE campaigns SET desk_enabled = $2, desk_unreached_after = $3, desk_partial = $4,
+                      desk_refused = $5, desk_dissatisfied = $6, desk_low_confidence = $7 WHERE id = $1""",
+            campaign_id, rules.enabled, rules.unreached_after, rules.partial, rules.refused, rules.dissatisfied,
+            rules.low_confidence)
+        if not status.endswith(" 1"):
+            return False
+        await record_audit(conn, by, "desk_rules", object_type="campaign", object_id=str(campaign_id),
+                           detail={"enabled": rules.enabled, "unreached_after": rules.unreached_after,
+                                   "partial": rules.partial, "refused": rules.refused,
+                                   "dissatisfied": rules.dissatisfied, "low_confidence": rules.low_confidence})
+    return True

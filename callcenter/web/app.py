@@ -24,6 +24,7 @@ from .desk import dial as desk_dial
 from .desk import live as desk_live
 from .desk import manual as desk_manual
 from .desk import quality as desk_quality
+from .desk import rules as desk_rules
 from .api_auth import token_middleware
 from .config import WebConfig, web_config_from
 from .csrf import csrf_middleware
@@ -42,7 +43,7 @@ PAGE_MODULES: list[ModuleType] = [
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
     audit, deadline_policies, api, metrics,
     alerts_page, duty_page, intake_page, reports_page,    # 预警, 值班表, 工单导入, 报表
-    desk_console, desk_dial, desk_live, desk_manual, desk_quality,   # 人工回访, 拨打, 手工录入, 质检, 坐席统计
+    desk_console, desk_dial, desk_live, desk_manual, desk_quality, desk_rules,   # 人工回访 … 转人工规则
 ]
 
 

@@ -45,6 +45,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "desk_manual_entry": ("手工录入了", "的回访"),
     "desk_reject_manual": ("驳回了", "的手工录入回访"),
     "qa_grade": ("质检评分了", ""),
+    "desk_rules": ("修改了", "的转人工规则"),
 }
 #: What the action filter offers, by Chinese name.
 ACTION_NAMES = {
@@ -54,7 +55,7 @@ ACTION_NAMES = {
     "dnc.add": "加入免打扰名单", "export_tickets": "导出工单", "export_repeat_ledger": "导出重复诉求人台账",
     "repeat_rules": "修改重复诉求人规则", "retention.purge": "清理过期录音", "setting.change": "修改设置",
     "desk_enqueue": "转人工回访", "desk_call": "人工回访", "desk_manual_entry": "手工录入回访",
-    "desk_reject_manual": "驳回手工录入", "qa_grade": "质检评分",
+    "desk_reject_manual": "驳回手工录入", "qa_grade": "质检评分", "desk_rules": "修改转人工规则",
 }
 #: Office-wide switches (db/office_settings.py), as the audit log names them.
 SETTING_NAMES = {"agents_see_ranking": "坐席可见科室排名"}
