@@ -111,9 +111,10 @@ async def test_grade_and_stats_pages(db, settings):
         token = await sign_in(client, "supervisor")
         page = await (await client.get(f"/desk/qa/desk/{attempt}")).text()
         assert "按脚本准确读题" in page and "尚未评分" in page
-        bad = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "script": "九十",
-                                                                         "csrf_token": token})).text()
-        assert "须填写 0–30 的整数" in bad
+        response = await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "script": "九十",
+                                                                       "csrf_token": token})
+        bad = await response.text()
+        assert "须填写 0–30 的整数" in bad, (response.status, response.url, bad[bad.find("<main"):][:400])
         saved = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "csrf_token": token})).text()
         assert "已保存第 1 版评分" in saved
         refused = await (await client.post(f"/desk/qa/desk/{attempt}", data={**SCORES, "csrf_token": token})).text()

@@ -54,7 +54,7 @@ def _call(request: web.Request) -> tuple[str, str]:
     return kind, ref
 
 
-@routes.get("/desk/qa/{kind}/{ref}", name="desk_grade")
+@routes.get("/desk/qa/{kind:[^/]+}/{ref:[^/]+}", name="desk_grade")
 @require_role(*MANAGERS)
 async def grade_page(request: web.Request) -> web.Response:
     kind, ref = _call(request)
@@ -69,7 +69,7 @@ async def grade_page(request: web.Request) -> web.Response:
         "form_name": name, "form_version": version, "items": items, "versions": versions})
 
 
-@routes.post("/desk/qa/{kind}/{ref}", name="desk_grade_save")
+@routes.post("/desk/qa/{kind:[^/]+}/{ref:[^/]+}", name="desk_grade_save")
 @require_role(*MANAGERS)
 async def grade_save(request: web.Request) -> web.Response:
     kind, ref = _call(request)
