@@ -69,6 +69,8 @@ class Settings:
     smtp_from: str = "callcenter@localhost"
     # The queue member interface of a hotline agent (QueueAdd); tests use Local/{username}@agents.
     agent_interface: str = "PJSIP/{username}"
+    # 质检: the share of each agent's calls offered for grading every week.
+    qa_sample_rate: float = 0.05
 
     @property
     def pgdata(self) -> Path:
@@ -111,6 +113,7 @@ ENV_VARS = {
     "CALLCENTER_SMTP_PORT": "smtp_port",
     "CALLCENTER_SMTP_FROM": "smtp_from",
     "CALLCENTER_AGENT_INTERFACE": "agent_interface",
+    "CALLCENTER_QA_SAMPLE_RATE": "qa_sample_rate",
 }
 
 #: CALLCENTER_* variables read outside Settings: the settings file itself, and the test suite's knobs.
@@ -148,7 +151,7 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
             raise ValueError("must be true or false")
         if str(kind) == "float":
             value = float(raw)
-            if name == "asr_review_threshold" and not 0.0 <= value <= 1.0:
+            if name in ("asr_review_threshold", "qa_sample_rate") and not 0.0 <= value <= 1.0:
                 raise ValueError("must be between 0 and 1")
             if value < 0:
                 raise ValueError("must not be negative")

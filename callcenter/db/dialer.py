@@ -16,7 +16,7 @@ import asyncpg
 from ..campaigns.outcomes import NextStep, Outcome
 from ..ledger import flow
 from ..ledger.timezone import OFFICE_TZ
-from . import tickets
+from . import desk, tickets
 
 _TRUNK_LOCK = 0x7472  # "tr": namespace of the per-trunk advisory locks
 
@@ -258,6 +258,7 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
             if status == flow.State.AWAITING_CALLBACK.value:
                 await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
                                          actor=actor)
+            await desk.escalate_after_round(conn, attempt_id)     # the robot is done: does a person call?
         await conn.execute("UPDATE callback_attempts SET settled = true, updated_at = now() WHERE id = $1",
                            attempt_id)
         return True

@@ -23,6 +23,7 @@ from .ami_wire import ClientAction, Headers, event
 from .channels import (CAUSE_TXT, STATE_BUSY, STATE_RING, STATE_RINGING, STATE_UP, ChannelRegistry,
                        SimChannel)
 from .citizens import CitizenBook, CitizenScript, Pickup
+from .desk_calls import DESK_CONTEXT, run_desk_call
 from .ground_truth import CallLog
 from .queues import QUEUE_CONTEXTS, queues_of
 
@@ -141,6 +142,7 @@ class CallEngine:
         self.outcomes: dict[str, str] = {}           # ChannelId → pickup value actually simulated
         self.log = CallLog()                         # ground truth: every call, when it was live
         self.queues = None                           # sim.queues.QueueEngine, made on first use (queues_of)
+        self.desk_bridges: list = []                 # sim.desk_calls.DeskBridge: bridged agent-first calls
         self._threadids = itertools.count(139758237972160, 2048)
 
     def start(self, request: OriginateRequest, *, on_pickup: Callable[[bool], None] | None = None) -> asyncio.Task:
@@ -236,6 +238,9 @@ class CallEngine:
             self._prelude_one(r, one, two)
             if r.context in QUEUE_CONTEXTS:             # into the hotline queue (transcript 10)
                 await queues_of(self).originated(r, one, two, report)
+                return
+            if r.context == DESK_CONTEXT:               # the human desk's agent-first call
+                await run_desk_call(self, r, one, two, report)
                 return
             if pickup is Pickup.INVALID:
                 report(False)

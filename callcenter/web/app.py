@@ -22,6 +22,12 @@ from .appeals import appeals
 from .calls import calls, recordings, review
 from .campaigns import campaigns_page
 from .core import cache, keys, login
+from .desk import console as desk_console
+from .desk import dial as desk_dial
+from .desk import live as desk_live
+from .desk import manual as desk_manual
+from .desk import quality as desk_quality
+from .desk import rules as desk_rules
 from .home import home
 from .hotline import console, repeat, wall
 from .office import alerts_page, duty_page, intake_page, reports_page
@@ -46,6 +52,7 @@ PAGE_MODULES: list[ModuleType] = [
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
     audit, deadline_policies, api, metrics,
     alerts_page, duty_page, intake_page, reports_page,    # 预警, 值班表, 工单导入, 报表
+    desk_console, desk_dial, desk_live, desk_manual, desk_quality, desk_rules,   # 人工回访 … 转人工规则
 ]
 
 

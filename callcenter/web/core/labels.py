@@ -46,6 +46,12 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "repeat_rules": ("修改了", ""),
     "retention.purge": ("清理了", "中过期的录音和转写"),
     "setting.change": ("修改了", ""),
+    "desk_enqueue": ("转人工回访了", ""),
+    "desk_call": ("人工回访了", ""),
+    "desk_manual_entry": ("手工录入了", "的回访"),
+    "desk_reject_manual": ("驳回了", "的手工录入回访"),
+    "qa_grade": ("质检评分了", ""),
+    "desk_rules": ("修改了", "的转人工规则"),
 }
 #: What the action filter offers, by Chinese name.
 ACTION_NAMES = {
@@ -54,17 +60,21 @@ ACTION_NAMES = {
     "campaign.stop": "结束回访活动", "api_token.create": "签发接口令牌", "api_token.revoke": "吊销接口令牌",
     "dnc.add": "加入免打扰名单", "export_tickets": "导出工单", "export_repeat_ledger": "导出重复诉求人台账",
     "repeat_rules": "修改重复诉求人规则", "retention.purge": "清理过期录音", "setting.change": "修改设置",
+    "desk_enqueue": "转人工回访", "desk_call": "人工回访", "desk_manual_entry": "手工录入回访",
+    "desk_reject_manual": "驳回手工录入", "qa_grade": "质检评分", "desk_rules": "修改转人工规则",
 }
 #: Office-wide switches (db/office_settings.py), as the audit log names them.
 SETTING_NAMES = {"agents_see_ranking": "坐席可见科室排名"}
 OBJECT_NAMES = {"callback_attempt": "工单", "campaign": "回访活动", "api_token": "接口令牌", "phone": "号码",
                 "tickets": "工单", "repeat_rules": "重复诉求人认定规则", "repeat_ledger": "重复诉求人台账",
-                "retention": "录音库", "ticket": "工单", "setting": "设置", "urban_case": "城市管理案件", "appeal": "考核申诉"}
+                "retention": "录音库", "ticket": "工单", "setting": "设置", "urban_case": "城市管理案件", "appeal": "考核申诉",
+                "qa_grade": "通话"}
 
 OUTCOME_NAMES = {
     Outcome.ANSWERED_COMPLETE.value: "完成回访", Outcome.ANSWERED_PARTIAL.value: "部分回答",
     Outcome.BUSY.value: "占线", Outcome.NO_ANSWER.value: "无人接听", Outcome.FAILED.value: "呼叫失败",
     Outcome.INVALID_NUMBER.value: "空号/错号", Outcome.REFUSED.value: "拒绝回访",
+    "callback-requested": "约定时间回拨",
 }
 SCRIPT_NAMES = {"callback_three_rates": "三率回访（联系·解决·满意）", "repeat_followup": "重复诉求人回访"}
 #: Where an urban case or a ticket came from.

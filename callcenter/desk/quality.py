@@ -1,0 +1,102 @@
+"""质检 and 坐席统计: grading forms, the weekly sample and per-agent figures (pure, no I/O).
+
+A grade's total is the sum of its item scores, each within the form's maximum;
+corrections are new versions (the database refuses to change a saved grade).
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Iterable, Mapping
+
+from ..ledger.timezone import as_local
+
+
+class GradeError(ValueError):
+    """A grade that cannot be saved, in words for the supervisor."""
+
+
+@dataclass(frozen=True)
+class FormItem:
+    key: str
+    label: str
+    max: int
+
+
+def grade_total(items: Iterable[FormItem], scores: Mapping[str, str | int]) -> tuple[dict[str, int], Decimal]:
+    """Each item's score checked against the form; returns (scores, total)."""
+    kept: dict[str, int] = {}
+    for item in items:
+        raw = str(scores.get(item.key, "")).strip()
+        if not raw.isascii() or not raw.isdigit():
+            raise GradeError(f"“{item.label}”须填写 0–{item.max} 的整数")
+        value = int(raw)
+        if value > item.max:
+            raise GradeError(f"“{item.label}”最高 {item.max} 分")
+        kept[item.key] = value
+    return kept, Decimal(sum(kept.values()))
+
+
+def week_of(at: datetime) -> date:
+    """The Monday (Beijing) of the week ``at`` falls in."""
+    day = as_local(at).date()
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_sample(calls_by_agent: Mapping[str, list[str]], rate: float, week: date) -> dict[str, list[str]]:
+    """ceil(rate × calls) of each agent's calls (at least one if they made any), drawn reproducibly per week."""
+    picked = {}
+    for agent, calls in sorted(calls_by_agent.items()):
+        if not calls:
+            continue
+        want = min(len(calls), max(1, math.ceil(rate * len(calls))))
+        rng = random.Random(f"{week.isoformat()}/{agent}")
+        picked[agent] = sorted(rng.sample(sorted(calls), want))
+    return picked
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    agent: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str
+    corrections: int = 0          # supervisor versions added to this call's answers
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    agent: str
+    calls: int
+    hours: int                    # distinct clock hours (Beijing) with at least one call
+    calls_per_hour: Fraction | None
+    talk_seconds: int
+    completion_rate: Fraction | None
+    qa_score: Decimal | None      # mean of the latest version of each graded call
+    corrections: int
+
+
+def agent_figures(calls: Iterable[AgentCall], qa_totals: Mapping[str, list[Decimal]]) -> list[AgentFigures]:
+    """Per-agent figures, by agent name."""
+    by_agent: dict[str, list[AgentCall]] = {}
+    for call in calls:
+        by_agent.setdefault(call.agent, []).append(call)
+    out = []
+    for agent in sorted(set(by_agent) | set(qa_totals)):
+        mine = by_agent.get(agent, [])
+        hours = len({as_local(c.started_at).replace(minute=0, second=0, microsecond=0) for c in mine})
+        talk = sum(int((c.ended_at - c.answered_at).total_seconds()) for c in mine
+                   if c.answered_at is not None and c.ended_at is not None and c.ended_at > c.answered_at)
+        complete = sum(c.outcome == "answered-complete" for c in mine)
+        totals = qa_totals.get(agent, [])
+        out.append(AgentFigures(
+            agent, len(mine), hours, Fraction(len(mine), hours) if hours else None, talk,
+            Fraction(complete, len(mine)) if mine else None,
+            (sum(totals, Decimal(0)) / len(totals)).quantize(Decimal("0.01")) if totals else None,
+            sum(c.corrections for c in mine)))
+    return out
