@@ -5,22 +5,16 @@ Debian's chromium through Playwright; skipped with the reason when either is mis
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-
-import pytest
 
 from callcenter.web.runner import start_web
 
+from .browser import chromium, needs_chromium, new_page
 from .factories import insert_ticket
 from .test_hotline_e2e import running_hotline
 from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
 
-CHROMIUM = Path(os.environ.get("CALLCENTER_CHROMIUM", "/usr/bin/chromium"))
-playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed (pip install playwright)")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)")
-TIMEOUT_MS = 15_000
+pytestmark = needs_chromium
 
 
 async def test_agent_takes_one_call_in_a_real_browser(db, settings, users):  # noqa: F811
@@ -32,39 +26,33 @@ async def test_agent_takes_one_call_in_a_real_browser(db, settings, users):  # n
         runner = await start_web(make_app(db, settings, hotline=service, ami=link), "127.0.0.1", 0)
         base = "http://%s:%s" % runner.addresses[0][:2]
         try:
-            async with playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                                  args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-                try:
-                    page = await browser.new_page(locale="zh-CN")
-                    page.set_default_timeout(TIMEOUT_MS)
-                    page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
-                            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
-                    page.on("pageerror", lambda e: problems.append(str(e)))
-                    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-                    await page.goto(f"{base}/login?next=/console")
-                    await page.fill("input[name=username]", "agent")
-                    await page.fill("input[name=password]", PASSWORD)
-                    await page.click("button[type=submit]")
-                    await page.wait_for_url(f"{base}/console")
-                    await page.click("#queue-login")
-                    await page.wait_for_selector("#queue-logout")
-                    await page.wait_for_selector("body[data-console-ready='1']")
+            async with chromium() as browser:
+                page = await new_page(browser)
+                page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
+                        if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+                await page.goto(f"{base}/login?next=/console")
+                await page.fill("input[name=username]", "agent")
+                await page.fill("input[name=password]", PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/console")
+                await page.click("#queue-login")
+                await page.wait_for_selector("#queue-logout")
+                await page.wait_for_selector("body[data-console-ready='1']")
 
-                    sim.engine.queues.inbound("13800000001")
-                    await page.wait_for_selector("#pop:not([hidden])")
-                    assert await page.inner_text("#pop-phone") == "138****0001"
-                    assert "楼上漏水多次反映" in await page.inner_text("#pop-tickets")
-                    await page.wait_for_selector("#pop-state:has-text('通话已结束')")
+                sim.engine.queues.inbound("13800000001")
+                await page.wait_for_selector("#pop:not([hidden])")
+                assert await page.inner_text("#pop-phone") == "138****0001"
+                assert "楼上漏水多次反映" in await page.inner_text("#pop-tickets")
+                await page.wait_for_selector("#pop-state:has-text('通话已结束')")
 
-                    await page.fill("#record-topic", "漏水纠纷引发失眠")
-                    await page.select_option("#record-emotion", "焦虑")
-                    await page.select_option("#record-risk", "medium")
-                    await page.fill("#record-next", "联系物业上门查看")
-                    await page.click("#record-save")
-                    await page.wait_for_selector("text=情绪疏导记录已保存")
-                finally:
-                    await browser.close()
+                await page.fill("#record-topic", "漏水纠纷引发失眠")
+                await page.select_option("#record-emotion", "焦虑")
+                await page.select_option("#record-risk", "medium")
+                await page.fill("#record-next", "联系物业上门查看")
+                await page.click("#record-save")
+                await page.wait_for_selector("text=情绪疏导记录已保存")
         finally:
             await runner.cleanup()
     assert problems == []
