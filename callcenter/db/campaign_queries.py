@@ -21,6 +21,11 @@ async def campaign_row(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.Re
             WHERE c.id = $1""", campaign_id)
 
 
+async def campaign_standing(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.Record | None:
+    """A campaign's state and standing for the live page (None: no such campaign)."""
+    return await conn.fetchrow("SELECT state, standing FROM campaigns WHERE id = $1", campaign_id)
+
+
 async def campaign_state(conn: asyncpg.Connection, campaign_id: int) -> str | None:
     """A campaign's state (None: no such campaign); cheap enough to poll every second."""
     return await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id)

@@ -277,6 +277,21 @@ async def open_items(conn: asyncpg.Connection, limit: int = 200) -> list[Item]:
     return [_item(r) for r in rows]
 
 
+async def waiting_count(conn: asyncpg.Connection) -> int:
+    """Items due now that nobody holds: what the console says is waiting."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM desk_items WHERE state = 'open' AND due_at <= now() AND held_by IS NULL")
+
+
+async def ticket_brief(conn: asyncpg.Connection, ticket_id: int) -> asyncpg.Record | None:
+    """The few ticket fields a live console card shows."""
+    return await conn.fetchrow("SELECT ticket_no, title, caller_phone FROM tickets WHERE id = $1", ticket_id)
+
+
+async def ticket_exists(conn: asyncpg.Connection, ticket_id: int) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)", ticket_id)
+
+
 async def ticket_card(conn: asyncpg.Connection, ticket_id: int) -> dict | None:
     """What the agent sees before calling: the ticket, its flow history, and every earlier attempt's answers."""
     ticket = await conn.fetchrow(

@@ -163,7 +163,7 @@ async def campaign_state(request: web.Request) -> web.StreamResponse:
 
 async def _snapshot(conn, campaign_id: int) -> dict | None:
     """What the page shows live; ``checked_at`` is this check's time, so the stamp moves even when nothing else does."""
-    row = await conn.fetchrow("SELECT state, standing FROM campaigns WHERE id = $1", campaign_id)
+    row = await campaign_queries.campaign_standing(conn, campaign_id)
     if row is None:
         return None
     now = datetime.now(timezone.utc)

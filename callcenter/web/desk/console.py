@@ -74,8 +74,7 @@ async def console(request: web.Request) -> web.Response:
     async with request.app[keys.DB].pool.acquire() as conn:
         item = await repo.held_by(conn, user.username, _now())
         card = await repo.ticket_card(conn, item.ticket_id) if item else None
-        waiting = await conn.fetchval(
-            "SELECT count(*) FROM desk_items WHERE state = 'open' AND due_at <= now() AND held_by IS NULL")
+        waiting = await repo.waiting_count(conn)
     return await render("desk/console.html", request, {
         "item": item, "card": card, "waiting": waiting, "questions": script_form(),
         "outcomes": OUTCOME_CHOICES, "reasons": REASONS, "intent_labels": INTENT_LABELS,

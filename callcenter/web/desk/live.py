@@ -48,8 +48,7 @@ async def desk_ws(request: web.Request) -> web.WebSocketResponse:
         async with request.app[keys.DB].pool.acquire() as conn:
             if op == "claim":
                 item = await repo.claim_next(conn, user.username, now=now)
-                ticket = await conn.fetchrow("SELECT ticket_no, title, caller_phone FROM tickets WHERE id = $1",
-                                             item.ticket_id) if item else None
+                ticket = await repo.ticket_brief(conn, item.ticket_id) if item else None
                 await ws.send_json({"type": "item", "item": _shown(item, ticket, full)})
             elif op == "renew":
                 item = await repo.held_by(conn, user.username, now)

@@ -83,7 +83,7 @@ async def ticket_to_desk(request: web.Request) -> web.Response:
     try:
         note = clean_text(str(form.get("note", "")), "说明", max_len=500)
         async with request.app[keys.DB].pool.acquire() as conn:
-            if await conn.fetchval("SELECT 1 FROM tickets WHERE id = $1", ticket_id) is None:
+            if not await repo.ticket_exists(conn, ticket_id):
                 raise web.HTTPNotFound(text="工单不存在")
             added = await repo.enqueue(conn, ticket_id, "manual", note=note, by=current_user(request).username)
     except InputError as exc:
