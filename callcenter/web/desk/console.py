@@ -22,7 +22,7 @@ from ...scoring.answers import INTENT_LABELS
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.path_params import path_id
-from ..core.render import NavItem, flash, render
+from ..core.render import NavItem, flash, redirect_with_flash, render
 from ..tickets.ticket_view import action_label
 
 routes = web.RouteTableDef()
@@ -63,8 +63,7 @@ def read_call_form(form) -> dict:
     return {"outcome": outcome, "answers": answers, "note": note}
 
 
-def _back() -> web.HTTPSeeOther:
-    return web.HTTPSeeOther("/desk")
+BACK = "/desk"            # where the page's forms return
 
 
 @routes.get("/desk", name="desk")
@@ -89,7 +88,7 @@ async def claim(request: web.Request) -> web.Response:
         item = await repo.claim_next(conn, current_user(request).username, now=_now())
     if item is None:
         await flash(request, "error", "队列中没有待回访的工单")
-    raise _back()
+    raise web.HTTPSeeOther(BACK)
 
 
 @routes.post("/desk/{item_id:[^/]+}/renew", name="desk_renew")
@@ -107,8 +106,8 @@ async def release(request: web.Request) -> web.Response:
     item_id = path_id(request, "item_id")
     async with request.app[keys.DB].pool.acquire() as conn:
         ok = await repo.release(conn, item_id, current_user(request).username)
-    await flash(request, "ok" if ok else "error", "已放回队列" if ok else "通话中或已不由您处理, 无法放回")
-    raise _back()
+    await redirect_with_flash(request, BACK, "ok" if ok else "error",
+                              "已放回队列" if ok else "通话中或已不由您处理, 无法放回")
 
 
 @routes.post("/desk/{item_id:[^/]+}/record", name="desk_record")
@@ -125,7 +124,5 @@ async def record(request: web.Request) -> web.Response:
             await repo.record_call(conn, item_id, current_user(request).username, callback_at=callback_at,
                                    recording_path=None, now=_now(), **call)
     except (InputError, repo.DeskError) as exc:
-        await flash(request, "error", f"未保存: {exc}")
-    else:
-        await flash(request, "ok", "回访结果已保存")
-    raise _back()
+        await redirect_with_flash(request, BACK, "error", f"未保存: {exc}")
+    await redirect_with_flash(request, BACK, "ok", "回访结果已保存")

@@ -15,14 +15,13 @@ from ...inputs import InputError, clean_text
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.path_params import path_id
-from ..core.render import flash, render
+from ..core.render import flash, redirect_with_flash, render
 from .console import OUTCOME_CHOICES, local_input_time, read_call_form, script_form
 
 routes = web.RouteTableDef()
 
 
-def _back() -> web.HTTPSeeOther:
-    return web.HTTPSeeOther("/desk/manual")
+BACK = "/desk/manual"            # where the page's forms return
 
 
 @routes.get("/desk/manual", name="desk_manual")
@@ -50,10 +49,8 @@ async def manual_add(request: web.Request) -> web.Response:
                 raise InputError(f"工单编号 {ticket_no} 不存在")
             await repo.record_manual(conn, ticket_id, current_user(request).username, called_at=called_at, **call)
     except (InputError, repo.DeskError) as exc:
-        await flash(request, "error", f"未保存: {exc}")
-    else:
-        await flash(request, "ok", "手工录入已保存, 等待主管核查")
-    raise _back()
+        await redirect_with_flash(request, BACK, "error", f"未保存: {exc}")
+    await redirect_with_flash(request, BACK, "ok", "手工录入已保存, 等待主管核查")
 
 
 @routes.post("/desk/manual/{attempt_id:[^/]+}/reject", name="desk_manual_reject")
@@ -69,10 +66,8 @@ async def manual_reject(request: web.Request) -> web.Response:
         async with request.app[keys.DB].pool.acquire() as conn:
             await repo.reject_manual(conn, attempt_id, current_user(request).username, reason)
     except (InputError, repo.DeskError) as exc:
-        await flash(request, "error", f"未驳回: {exc}")
-    else:
-        await flash(request, "ok", "已驳回该手工录入, 其答案不再计入三率")
-    raise _back()
+        await redirect_with_flash(request, BACK, "error", f"未驳回: {exc}")
+    await redirect_with_flash(request, BACK, "ok", "已驳回该手工录入, 其答案不再计入三率")
 
 
 @routes.post("/tickets/{ticket_id:[^/]+}/desk", name="ticket_to_desk")
