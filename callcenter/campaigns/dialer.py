@@ -343,14 +343,26 @@ class Dialer:
                     if str(r["id"]) not in self._calls]
         if not rows:
             return 0
-        live = await self.pbx.live_channel_ids()
+        # Watch for each Hangup *before* asking what is live: a channel that hangs up between
+        # the snapshot and the watch would otherwise be followed for hours and never settle.
+        hangups = {str(r["id"]): await self.pbx.wait_hangup(str(r["channel_id"]))
+                   for r in rows if r["channel_id"] is not None}
+        try:
+            live = await self.pbx.live_channel_ids()
+        except BaseException:
+            for future in hangups.values():
+                future.cancel()
+            raise
         for row in rows:
             key = str(row["id"])
-            if row["channel_id"] is not None and str(row["channel_id"]) in live:
-                task = asyncio.create_task(self._follow_existing(row))
+            hangup = hangups.get(key)
+            if hangup is not None and (str(row["channel_id"]) in live or hangup.done()):
+                task = asyncio.create_task(self._follow_existing(row, hangup))
                 self._calls[key] = task
                 task.add_done_callback(lambda t, k=key: self._calls.pop(k, None))
                 continue
+            if hangup is not None:
+                hangup.cancel()
             await self._finish_reconciled(row["id"], cause=None, note="reconciled: no channel at the PBX")
         return len(rows)
 
@@ -369,10 +381,9 @@ class Dialer:
             await self._finish(attempt_id, outcome, cause=cause, note=note)
         self.stats.reconciled += 1
 
-    async def _follow_existing(self, row) -> None:
+    async def _follow_existing(self, row, hangup: asyncio.Future) -> None:
         try:
-            future = await self.pbx.wait_hangup(str(row["channel_id"]))
-            cause = await asyncio.wait_for(future, self.opt.hangup_wait)
+            cause = await asyncio.wait_for(hangup, self.opt.hangup_wait)
         except (LinkLost, asyncio.TimeoutError):
             return
         await self._finish_reconciled(row["id"], cause=cause, note="reconciled: followed to hang-up")
