@@ -97,6 +97,28 @@ async def test_weekly_report_on_the_sample_data_matches_rates_json(sample, db_ds
     assert (logged["kind"], logged["label"]) == ("weekly", "2024-W19") and Path(logged["docx_path"]).exists()
 
 
+async def test_a_community_report_gives_that_communitys_rates_not_the_streets(sample, db_dsn, capsys, tmp_path):
+    code, _, err = await cli(capsys, "import", "tickets", str(SAMPLE_FILE))
+    assert code == 0, err
+    code, rates_out, err = await cli(capsys, "rates", "--period", "2024-05", "--by", "community", "--format", "json")
+    assert code == 0, err
+    rows = [r for r in json.loads(rates_out)["rows"] if r["basis_label"] == "剔除后" and r["effective"]]
+    _, street_out, _ = await cli(capsys, "rates", "--period", "2024-05", "--by", "street", "--format", "json")
+    street = next(r for r in json.loads(street_out)["rows"] if r["basis_label"] == "剔除后")
+    chosen = next(r for r in rows if r["composite"] != street["composite"])
+    code, _, err = await cli(capsys, "report", "special", "--from", "2024-04-19", "--to", "2024-05-18",
+                             "--community", chosen["unit"], "--out-dir", str(tmp_path))
+    assert code == 0, err
+    xlsx = next(tmp_path.glob("*.xlsx"))
+    excluded = next(r for r in load_workbook(xlsx)["三率"].iter_rows(min_row=3, values_only=True) if r[0] == "剔除后")
+    assert (excluded[1], excluded[2]) == (chosen["volume"], chosen["effective"])
+    assert Decimal(str(excluded[6])) == Decimal(chosen["composite"])
+    text = "\n".join(p.text for p in Document(str(xlsx.with_suffix(".docx"))).paragraphs)
+    summary = dict(r[:2] for r in load_workbook(xlsx)["概况"].iter_rows(min_row=3, values_only=True))
+    assert summary["三率范围"] == f"社区「{chosen['unit']}」"
+    assert f"社区「{chosen['unit']}」" in text and f"综合成绩 {chosen['composite']} 分" in text
+
+
 async def test_bad_period_is_a_usage_error(sample, capsys, tmp_path):
     code, _, err = await cli(capsys, "report", "weekly", "--period", "next week", "--out-dir", str(tmp_path))
     assert code == 2 and "YYYY-Www" in err

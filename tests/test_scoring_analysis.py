@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from callcenter.db import analysis
 from callcenter.db import scoring as repo
+from callcenter.reports.figures import hotspots
 from callcenter.scoring.periods import period
 from callcenter.scoring.trends import top_with_change
 
@@ -32,16 +33,16 @@ async def test_volumes_by_dimension_hour_and_report_day(db):
         assert [(r["category_l1"], r["tickets"]) for r in levels] == [("供暖", 2), ("物业管理", 1)]
 
 
-async def test_hot_spots_and_repeat_callers(db):
+async def test_hot_spots_group_one_building_written_several_ways_and_repeat_callers(db):
+    addresses = ["育新花园3号楼", "育新花园 3 号楼2单元", "育新花园社区三号楼"]
     async with db.pool.acquire() as conn:
-        for i in range(3):
-            await f.ticket(conn, called_at=datetime(2024, 5, 1 + i, 9, tzinfo=BJ), address="育新花园3号楼",
+        for i, address in enumerate(addresses):
+            await f.ticket(conn, called_at=datetime(2024, 5, 1 + i, 9, tzinfo=BJ), address=address,
                            phone="13900000001", category_l1="物业管理" if i else "供暖")
         await f.ticket(conn, called_at=datetime(2024, 5, 2, 9, tzinfo=BJ), address="建材城西路", phone="13900000002")
-        spots = await analysis.hot_spots(conn, MAY.start, MAY.end)
+        spots = hotspots(await analysis.place_tickets(conn, MAY.start, MAY.end))
         callers = await analysis.repeat_callers(conn, MAY.start, MAY.end)
-    assert [(s["address"], s["tickets"], sorted(s["categories"])) for s in spots] == [
-        ("育新花园3号楼", 3, ["供暖", "物业管理"])]
+    assert [(s.place, s.tickets, s.categories) for s in spots] == [("育新花园3号楼", 3, ("供暖", "物业管理"))]
     assert [(c["caller_phone"], c["tickets"]) for c in callers] == [("13900000001", 3)]
 
 

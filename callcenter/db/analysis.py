@@ -58,14 +58,13 @@ async def daily_volume(conn, start: datetime, end: datetime, *, timezone: str = 
     return [(r["day"], r["tickets"]) for r in rows]
 
 
-async def hot_spots(conn, start: datetime, end: datetime, *, min_tickets: int = 2, limit: int = 50) -> list[asyncpg.Record]:
-    """问题点位 with repeated tickets: address, count, categories, ticket numbers (first 10)."""
+async def place_tickets(conn, start: datetime, end: datetime) -> list[asyncpg.Record]:
+    """The period's tickets that name a place: the raw material of 问题点位 (grouped by normalised place,
+    callcenter.reports.figures.hotspots, so one building written several ways is one hotspot)."""
     return await conn.fetch(
-        """SELECT address, count(*) AS tickets, array_agg(DISTINCT category_l1) AS categories,
-                  (array_agg(ticket_no ORDER BY called_at))[1:10] AS ticket_nos
-             FROM tickets WHERE called_at >= $1 AND called_at < $2 AND address <> ''
-            GROUP BY address HAVING count(*) >= $3
-            ORDER BY 2 DESC, 1 LIMIT $4""", start, end, min_tickets, limit)
+        """SELECT ticket_no, title, category_l1, address, community_name, called_at
+             FROM tickets WHERE called_at >= $1 AND called_at < $2 AND (address <> '' OR community_name <> '')""",
+        start, end)
 
 
 async def repeat_callers(conn, start: datetime, end: datetime, *, min_tickets: int = 2,

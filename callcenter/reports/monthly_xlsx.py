@@ -192,8 +192,8 @@ def _problems(ws: Worksheet, m: Monthly) -> None:
 
 def _hot_spots(ws: Worksheet, m: Monthly) -> None:
     row = _header(ws, "热点点位与重复诉求人", m)
-    last = _table(ws, row, ["问题点位", "工单量", "分类", "工单编号(前10)"],
-                  [[h["address"], h["tickets"], "、".join(h["categories"]), "、".join(h["ticket_nos"])]
+    last = _table(ws, row, ["问题点位 (按社区和楼号归并)", "工单量", "不同标题", "分类", "工单编号(前10)"],
+                  [[h.place, h.tickets, h.titles, "、".join(h.categories), "、".join(h.ticket_nos)]
                    for h in m.hot_spots])
     _table(ws, last + 3, ["来电人电话", "来电人", "工单量", "分类", "首次来电", "最近来电"],
            [[shown_phone(c["caller_phone"], masked=m.phones_masked), c["caller_name"], c["tickets"], "、".join(c["categories"]),

@@ -4,7 +4,9 @@ Volumes, categories, hotspots and repeat complainants are counted from the
 window's tickets (by 来电时间, with the report's --category/--community
 filters); the three rates and the department ranking are the assessment
 month's, computed by the scoring engine exactly as ``callcenter rates``
-does; 高发 warnings come from callcenter.hotspots.
+does (with a --category or --community filter, the rates are that 分类's or
+社区's row of the same table, and the report says so); 高发 warnings come
+from callcenter.hotspots.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class OfficeReport:
     days: list[tuple[date, int]]
     communities: list[tuple[str, int]]
     rule_set: str | None
-    street: RateRow | None
+    street: RateRow | None             # the street's rates, or the filtered 分类/社区's (see rates_scope)
     ranking: Ranking | None
     hotspots: list[figures.Hotspot]
     warnings: list[SpikeWarning]
@@ -48,6 +50,20 @@ class OfficeReport:
     appeals: dict[str, int]
     hotline: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    rates_scope: str = "全街道"
+
+
+async def scoped_rates(conn: asyncpg.Connection, month: str, *, category: str | None, community: str | None,
+                       as_of: datetime) -> tuple[str, RateRow | None]:
+    """The rates a filtered report speaks for: one 社区's or one 一级分类's row, else the street's."""
+    if community:
+        rows = (await rates_table(conn, month, "community", as_of=as_of)).rows
+        return f"社区「{community}」", next((r for r in rows if r.name == community), None)
+    if category:
+        rows = (await rates_table(conn, month, "category", as_of=as_of)).rows
+        return f"一级分类「{category}」", next((r for r in rows if r.key == category), None)
+    rows = (await rates_table(conn, month, "street", as_of=as_of)).rows
+    return "全街道", rows[0] if rows else None
 
 
 async def _warnings(conn: asyncpg.Connection, w: Window, filters: dict[str, str]) -> list[SpikeWarning]:
@@ -76,10 +92,13 @@ async def gather(conn: asyncpg.Connection, kind: str, *, label: str | None = Non
     tickets = await queries.window_tickets(conn, w.start, w.end, category=category, community=community)
     before = await queries.window_tickets(conn, w.prev_start, w.prev_end, category=category, community=community)
     notes = []
+    scope = "全街道"
     try:
-        street_rows = (await rates_table(conn, w.month, "street", as_of=now)).rows
+        scope, street = await scoped_rates(conn, w.month, category=category, community=community, as_of=now)
         ranked = await ranking(conn, w.month, "department", as_of=now)
-        street, rule_set = (street_rows[0] if street_rows else None), ranked.rule_set.name
+        rule_set = ranked.rule_set.name
+        if street is None and filters:
+            notes.append(f"{w.month} 考核月{scope}没有计入三率的工单")
     except LookupError:
         street = ranked = rule_set = None
         notes.append(f"{w.month} 考核月没有适用的评分规则, 本报告不含三率")
@@ -91,4 +110,4 @@ async def gather(conn: asyncpg.Connection, kind: str, *, label: str | None = Non
         overdue=list(await queries.overdue_tickets(conn, min(now, w.end), category=category, community=community)),
         repeat_callers=figures.repeat_callers(tickets),
         appeals=await queries.appeals_work(conn, w.start, w.end),
-        hotline=await queries.hotline_summary(conn, w.start, w.end), notes=notes)
+        hotline=await queries.hotline_summary(conn, w.start, w.end), notes=notes, rates_scope=scope)

@@ -49,7 +49,7 @@ def _rates_sentence(r: OfficeReport) -> str:
         return "；".join(r.notes) or "本期无三率数据。"
     ex, al = shown(r.street.excluded), shown(r.street.all)
     fmt = lambda v: "—" if v is None else str(v)                       # noqa: E731
-    return (f"{r.window.month} 考核月截至目前 (评分规则: {r.rule_set}), 剔除后响应率 {fmt(ex['response'])}%、"
+    return (f"{r.rates_scope}{r.window.month} 考核月截至目前 (评分规则: {r.rule_set}), 剔除后响应率 {fmt(ex['response'])}%、"
             f"解决率 {fmt(ex['solved'])}%、满意率 {fmt(ex['satisfied'])}%, 综合成绩 {fmt(ex['composite'])} 分；"
             f"全口径综合成绩 {fmt(al['composite'])} 分, 有效回访 {r.street.all.counts.n} 件。")
 

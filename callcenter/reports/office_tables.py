@@ -75,7 +75,7 @@ def repeat_callers(r: OfficeReport) -> Table:
 def summary(r: OfficeReport) -> Table:
     a, h = r.appeals, r.hotline
     rows = [["工单量", r.volume], ["上期工单量", r.previous_volume], ["环比", change_text(r.volume, r.previous_volume)],
-            ["三率考核月", r.window.month], ["评分规则", r.rule_set or "无"],
+            ["三率考核月", r.window.month], ["三率范围", r.rates_scope], ["评分规则", r.rule_set or "无"],
             ["申诉候选", a["candidates"]], ["申诉起草", a["drafted"]], ["申诉提交", a["submitted"]],
             ["申诉通过 (核减)", a["granted"]], ["申诉查否", a["refused"]],
             ["热线来电", h["calls"]], ["热线接通", h["answered"]], ["热线放弃", h["abandoned"]],

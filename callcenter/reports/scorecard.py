@@ -17,6 +17,7 @@ from ..db import scoring as repo
 from ..db.ticket_queries import unit_names
 from ..db import urban as urban_repo
 from ..db.analysis import Compliance
+from .figures import Hotspot, hotspots
 from ..ledger.privacy import shown_phone
 from ..scoring.explain import Explanation, explain
 from ..scoring.periods import Calendar, Period, day_window, period, previous
@@ -132,7 +133,7 @@ class Statistics:
     end: datetime
     categories: list[Trend]            # with the previous window's counts (环比)
     by_dimension: dict[str, list[tuple[str, int]]]
-    hot_spots: list
+    hot_spots: list[Hotspot]
     repeat_callers: list
     compliance: list[Compliance]
     phones_masked: bool = True         # 重复诉求人 numbers; False only for `stats --unmasked` (audited)
@@ -144,7 +145,7 @@ class Statistics:
                + [[t.key, t.count, t.previous, t.change] for t in self.categories]}
         for dim, rows in self.by_dimension.items():
             out[labels[dim]] = [[labels[dim], "工单量"]] + [list(r) for r in rows]
-        out["热点点位"] = [["问题点位", "工单量"]] + [[h["address"], h["tickets"]] for h in self.hot_spots]
+        out["热点点位"] = [["问题点位", "工单量"]] + [[h.place, h.tickets] for h in self.hot_spots]
         out["重复诉求人"] = [["来电人电话", "工单量"]] + [[shown_phone(c["caller_phone"], masked=self.phones_masked), c["tickets"]]
                                                        for c in self.repeat_callers]
         out["时限执行"] = [COMPLIANCE_HEADERS] + [compliance_row(c) for c in self.compliance]
@@ -154,7 +155,9 @@ class Statistics:
         return {"title": self.title, "from": self.start.isoformat(), "to": self.end.isoformat(),
                 "categories": [{"category": t.key, "tickets": t.count, "previous": t.previous} for t in self.categories],
                 **{dim: [{"key": k, "tickets": n} for k, n in rows] for dim, rows in self.by_dimension.items()},
-                "hot_spots": [{"address": h["address"], "tickets": h["tickets"]} for h in self.hot_spots],
+                "hot_spots": [{"place": h.place, "tickets": h.tickets, "titles": h.titles,
+                               "categories": list(h.categories), "ticket_nos": list(h.ticket_nos)}
+                              for h in self.hot_spots],
                 "repeat_callers": [{"phone": shown_phone(c["caller_phone"], masked=self.phones_masked),
                                     "tickets": c["tickets"]} for c in self.repeat_callers],
                 "compliance": [{"kind": c.kind, "on_time": c.on_time, "late": c.late, "overdue": c.overdue,
@@ -181,7 +184,7 @@ async def statistics(conn, label: str, *, day: date | None = None, now: datetime
         rows = await analysis.volume_by(conn, start, end, dim, cal.timezone)
         dims[dim] = sorted(rows) if dim == "hour" else rows[:top]
     return Statistics(title, start, end, top_with_change(now_l1, old_l1, top), dims,
-                      await analysis.hot_spots(conn, start, end, limit=top),
+                      hotspots(await analysis.place_tickets(conn, start, end), top=top),
                       await analysis.repeat_callers(conn, start, end, limit=top),
                       await analysis.deadline_compliance(conn, start, end, now=now))
 
@@ -201,7 +204,7 @@ class Monthly:
     categories_by_level: list
     by_appeal_kind: list[tuple[str, int]]
     by_hour: list[tuple[str, int]]
-    hot_spots: list
+    hot_spots: list[Hotspot]
     repeat_callers: list
     compliance: list[Compliance]
     problems: list
@@ -228,7 +231,7 @@ async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly
         categories_by_level=await analysis.volume_by_category_levels(conn, p.start, p.end),
         by_appeal_kind=await analysis.volume_by(conn, p.start, p.end, "appeal_kind", cal.timezone),
         by_hour=sorted(await analysis.volume_by(conn, p.start, p.end, "hour", cal.timezone)),
-        hot_spots=await analysis.hot_spots(conn, p.start, p.end),
+        hot_spots=hotspots(await analysis.place_tickets(conn, p.start, p.end), top=50),
         repeat_callers=await analysis.repeat_callers(conn, p.start, p.end),
         compliance=await analysis.deadline_compliance(conn, p.start, p.end, now=as_of),
         problems=await repo.problem_tickets(conn, p.start, p.end, as_of=as_of),
