@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
+import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 import callcenter.web
@@ -185,7 +186,12 @@ async def _session(db, user_id: int) -> tuple[str, str]:
     return token, csrf
 
 
-async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  # noqa: F811
+#: The routes are fuzzed in this many shards, so a parallel run (pytest -n) spreads them over its workers.
+SHARDS = 4
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users, shard):  # noqa: F811
     hotline = HotlineService()
     hotline.ami = _AmiDown()
     app = make_app(db, settings, hotline=hotline)
@@ -201,8 +207,9 @@ async def test_no_route_answers_500_or_logs_a_traceback(db, settings, users):  #
     try:
         login_page = await client.get("/login")
         login_csrf = login_page.cookies[LOGIN_CSRF_COOKIE].value
-        routes = [r for r in app.router.routes() if r.method != "HEAD" and roles_of(r.handler) is not None]
-        assert len(routes) >= 50       # the whole app, not a sample
+        every_route = [r for r in app.router.routes() if r.method != "HEAD" and roles_of(r.handler) is not None]
+        assert len(every_route) >= 50       # the whole app, not a sample
+        routes = every_route[shard::SHARDS]
         for route in routes:
             info = route.resource.get_info()
             pattern = info.get("formatter") or info.get("path")
