@@ -81,8 +81,7 @@ async def escalate_after_round(conn: asyncpg.Connection, attempt_id: uuid.UUID) 
              FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1""", attempt_id)
     if row is None or row["outcome"] is None:
         return None
-    rules = EscalationRules(row["desk_enabled"], row["desk_unreached_after"], row["desk_partial"],
-                            row["desk_refused"], row["desk_dissatisfied"], row["desk_low_confidence"])
+    rules = rules_of(row)
     found = await conn.fetch(
         """SELECT DISTINCT ON (question) question, intent, needs_review FROM callback_answers
             WHERE attempt_id = $1 ORDER BY question, version DESC""", attempt_id)
@@ -370,6 +369,22 @@ async def campaign_rules(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, name, state, desk_enabled, desk_unreached_after, desk_partial, desk_refused, desk_dissatisfied,
                   desk_low_confidence FROM campaigns ORDER BY id DESC""")
+
+
+def rules_of(row: asyncpg.Record) -> EscalationRules:
+    """A campaigns row's desk_* columns as the rule set the dialer applies."""
+    return EscalationRules(row["desk_enabled"], row["desk_unreached_after"], row["desk_partial"],
+                           row["desk_refused"], row["desk_dissatisfied"], row["desk_low_confidence"])
+
+
+async def campaign_rules_of(conn: asyncpg.Connection, campaign: int | str) -> tuple[int, str, EscalationRules] | None:
+    """(id, name, rules) of the campaign with this id or name, or None."""
+    row = await conn.fetchrow(
+        """SELECT id, name, desk_enabled, desk_unreached_after, desk_partial, desk_refused, desk_dissatisfied,
+                  desk_low_confidence FROM campaigns
+            WHERE ($1::bigint IS NOT NULL AND id = $1) OR ($1::bigint IS NULL AND name = $2)""",
+        campaign if isinstance(campaign, int) else None, campaign if isinstance(campaign, str) else None)
+    return None if row is None else (row["id"], row["name"], rules_of(row))
 
 
 async def set_campaign_rules(conn: asyncpg.Connection, campaign_id: int, rules: EscalationRules, *, by: str) -> bool:

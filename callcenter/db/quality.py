@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from ..desk.quality import AgentCall, FormItem, GradeError, grade_total, weekly_sample
+from ..desk.quality import AgentCall, AgentFigures, FormItem, GradeError, agent_figures, grade_total, weekly_sample
 from .ticket_queries import record_audit
 
 CALL_KINDS = ("desk", "hotline")
@@ -93,6 +93,11 @@ async def qa_totals(conn: asyncpg.Connection, start: datetime, end: datetime) ->
     for r in rows:
         out.setdefault(r["agent"], []).append(r["total"])
     return out
+
+
+async def agent_statistics(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[AgentFigures]:
+    """坐席统计 for [start, end): the one source of the page and the monthly report."""
+    return agent_figures(await agent_calls(conn, start, end), await qa_totals(conn, start, end))
 
 
 async def draw_weekly_sample(conn: asyncpg.Connection, week: date, start: datetime, end: datetime,

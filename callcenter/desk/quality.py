@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Iterable, Mapping
 
 from ..ledger.timezone import as_local
+from ..scoring.rates import display, round_half_up
 
 
 class GradeError(ValueError):
@@ -100,3 +101,16 @@ def agent_figures(calls: Iterable[AgentCall], qa_totals: Mapping[str, list[Decim
             (sum(totals, Decimal(0)) / len(totals)).quantize(Decimal("0.01")) if totals else None,
             sum(c.corrections for c in mine)))
     return out
+
+
+#: The 坐席统计 columns: the page and the monthly report show the same table.
+AGENT_HEADERS = ("坐席", "呼叫数", "每小时呼叫", "通话时长(分)", "完成率(%)", "质检均分", "答案被更正")
+AGENT_NOTE = ("呼叫数为人工回访坐席拨打的通话; 每小时呼叫 = 呼叫数 ÷ 有呼叫的小时数 (北京时间整点); "
+              "完成率 = 完成回访 ÷ 呼叫数; 质检均分取每通评分 (含专线通话) 的最新版本; "
+              "答案被更正 = 主管对其所录答案的更正次数")
+
+
+def agent_row(f: AgentFigures) -> list:
+    """One agent's figures as shown (two decimals, talk time in minutes to one); None where nothing to show."""
+    return [f.agent, f.calls, display(f.calls_per_hour, percent=False),
+            round_half_up(Fraction(f.talk_seconds, 60), 1), display(f.completion_rate), f.qa_score, f.corrections]

@@ -6,10 +6,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from aiohttp import web
 
 from ...db import quality as repo
-from ...desk.quality import GradeError, agent_figures, week_of
+from ...db import scoring as scoring_repo
+from ...desk.quality import AGENT_HEADERS, AGENT_NOTE, GradeError, agent_row, week_of
 from ...inputs import InputError, bounded_day, clean_text
 from ...ledger.timezone import OFFICE_TZ
-from ...scoring.rates import display
+from ...scoring.periods import PeriodError, period, period_containing
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
 from ..core.render import NavItem, flash, render
@@ -90,16 +91,25 @@ async def grade_save(request: web.Request) -> web.Response:
 @routes.get("/desk/stats", name="desk_stats")
 @require_role(*MANAGERS)
 async def stats_page(request: web.Request) -> web.Response:
+    """坐席统计 of a day range (``from``/``to``) or of an assessment month (``period``, as the monthly report)."""
     today = datetime.now(timezone.utc).astimezone(OFFICE_TZ).date()
-    try:
-        first = bounded_day(request.query.get("from", "") or today.isoformat(), "开始日期")
-        last = bounded_day(request.query.get("to", "") or first.isoformat(), "结束日期")
-    except InputError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-    if last < first:
-        raise web.HTTPBadRequest(text="结束日期早于开始日期")
-    start, end = _day_start(first), _day_start(last + timedelta(days=1))
     async with request.app[keys.DB].pool.acquire() as conn:
-        figures = agent_figures(await repo.agent_calls(conn, start, end), await repo.qa_totals(conn, start, end))
-    return await render("desk/stats.html", request, {"figures": figures, "first": first, "last": last,
-                                                      "pct": lambda v: display(v), "num": lambda v: display(v, percent=False)})
+        cal = await scoring_repo.load_calendar(conn)
+        label = request.query.get("period", "").strip()
+        try:
+            if label:
+                month = period(label[:7], cal)
+                start, end, first, last = month.start, month.end, month.first_day, month.last_day
+            else:
+                first = bounded_day(request.query.get("from", "") or today.isoformat(), "开始日期")
+                last = bounded_day(request.query.get("to", "") or first.isoformat(), "结束日期")
+                start, end = _day_start(first), _day_start(last + timedelta(days=1))
+        except (InputError, PeriodError) as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        if last < first:
+            raise web.HTTPBadRequest(text="结束日期早于开始日期")
+        figures = await repo.agent_statistics(conn, start, end)
+    return await render("desk/stats.html", request, {
+        "headers": AGENT_HEADERS, "rows": [agent_row(f) for f in figures], "note": AGENT_NOTE,
+        "first": first, "last": last, "period": label[:7] if label else None,
+        "current": period_containing(datetime.now(timezone.utc), cal).label})
