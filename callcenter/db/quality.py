@@ -1,12 +1,14 @@
 """质检 in PostgreSQL: dated forms, immutable versioned grades, the weekly sample, agents' calls for 坐席统计."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from ..desk.quality import AgentCall, AgentFigures, FormItem, GradeError, agent_figures, grade_total, weekly_sample
+from ..desk.quality import (AgentCall, AgentFigures, FormItem, GradeError, agent_figures, grade_total,
+                            weekly_sample)
+from ..ledger.timezone import OFFICE_TZ
 from .ticket_queries import record_audit
 
 CALL_KINDS = ("desk", "hotline")
@@ -121,6 +123,12 @@ async def draw_weekly_sample(conn: asyncpg.Connection, week: date, start: dateti
                    ON CONFLICT DO NOTHING""", week, kind, ref, agent)
             added += status.endswith(" 1")
     return added
+
+
+async def draw_week(conn: asyncpg.Connection, week: date, rate: float) -> int:
+    """Draw the sample of the week starting on Monday ``week`` (Beijing); idempotent, as drawing is reproducible."""
+    start = datetime.combine(week, time.min, OFFICE_TZ)
+    return await draw_weekly_sample(conn, week, start, start + timedelta(days=7), rate)
 
 
 async def samples(conn: asyncpg.Connection, week: date) -> list[asyncpg.Record]:

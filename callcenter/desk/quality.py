@@ -60,6 +60,11 @@ def weekly_sample(calls_by_agent: Mapping[str, list[str]], rate: float, week: da
     return picked
 
 
+def last_finished_week(now: datetime) -> date:
+    """The Monday of the last whole week before ``now``: the week whose sample is due."""
+    return week_of(now) - timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class AgentCall:
     agent: str

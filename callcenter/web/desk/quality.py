@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ...db import quality as repo
 from ...db import scoring as scoring_repo
-from ...desk.quality import AGENT_HEADERS, AGENT_NOTE, GradeError, agent_row, week_of
+from ...desk.quality import AGENT_HEADERS, AGENT_NOTE, GradeError, agent_row, last_finished_week, week_of
 from ...inputs import InputError, bounded_day, clean_text
 from ...ledger.timezone import OFFICE_TZ
 from ...scoring.periods import PeriodError, period, period_containing
@@ -25,12 +25,13 @@ def _day_start(day: date) -> datetime:
 
 
 def _week(request: web.Request) -> date:
+    """The asked week, or by default the last whole week: its sample is the one due for grading."""
     raw = request.query.get("week", "")
     try:
         day = bounded_day(raw, "周") if raw else None
     except InputError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    return week_of(_day_start(day) if day else datetime.now(timezone.utc))
+    return week_of(_day_start(day)) if day else last_finished_week(datetime.now(timezone.utc))
 
 
 @routes.get("/desk/qa", name="desk_qa")
@@ -39,9 +40,8 @@ async def qa_page(request: web.Request) -> web.Response:
     week = _week(request)
     start = _day_start(week)
     async with request.app[keys.DB].pool.acquire() as conn:
-        if start + timedelta(days=7) <= datetime.now(timezone.utc):     # a finished week: draw it once
-            await repo.draw_weekly_sample(conn, week, start, start + timedelta(days=7),
-                                          request.app[keys.SETTINGS].qa_sample_rate)
+        if start + timedelta(days=7) <= datetime.now(timezone.utc):     # a finished week (the service also draws)
+            await repo.draw_week(conn, week, request.app[keys.SETTINGS].qa_sample_rate)
         sample = await repo.samples(conn, week)
     return await render("desk/qa.html", request, {
         "week": week, "sample": sample, "kinds": KIND_NAMES, "prev": week - timedelta(days=7),
