@@ -287,6 +287,20 @@ async def ticket_brief(conn: asyncpg.Connection, ticket_id: int) -> asyncpg.Reco
     return await conn.fetchrow("SELECT ticket_no, title, caller_phone FROM tickets WHERE id = $1", ticket_id)
 
 
+async def campaign_choices(conn: asyncpg.Connection, ticket_id: int) -> tuple[list[asyncpg.Record], int | None]:
+    """Campaigns a ticket may be sent to the desk under (their trunk, windows and caller ID serve 拨打),
+    unfinished first, and the one to preselect: the campaign that last called this ticket, if any."""
+    rows = await conn.fetch("SELECT id, name, state FROM campaigns ORDER BY state = 'finished', id DESC")
+    latest = await conn.fetchval(
+        """SELECT campaign_id FROM callback_attempts WHERE ticket_id = $1 AND campaign_id IS NOT NULL
+            ORDER BY attempt_no DESC LIMIT 1""", ticket_id)
+    return list(rows), latest
+
+
+async def campaign_exists(conn: asyncpg.Connection, campaign_id: int) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1)", campaign_id)
+
+
 async def ticket_exists(conn: asyncpg.Connection, ticket_id: int) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)", ticket_id)
 
