@@ -25,6 +25,33 @@ async def form_in_force(conn: asyncpg.Connection, day: date) -> tuple[int, str, 
                                                      for i in row["items"]]
 
 
+async def forms(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every form version, by effective date (grades keep the form they were made on)."""
+    return await conn.fetch(
+        """SELECT f.id, f.name, f.version, f.effective_from, f.items, f.created_by, f.created_at,
+                  (SELECT count(*) FROM qa_grades g WHERE g.form_id = f.id) AS grades
+             FROM qa_forms f ORDER BY f.effective_from, f.version""")
+
+
+async def add_form(conn: asyncpg.Connection, name: str, effective_from: date, items: list[FormItem], *,
+                   by: str) -> int:
+    """A new version of the form ``name`` from ``effective_from`` (audited); returns the version number.
+
+    A call is graded on the form in force on the call's day, so a new version never changes an old grade.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-form/{name}")
+        version = 1 + (await conn.fetchval("SELECT coalesce(max(version), 0) FROM qa_forms WHERE name = $1", name))
+        form_id = await conn.fetchval(
+            """INSERT INTO qa_forms (name, version, effective_from, items, created_by)
+               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+            name, version, effective_from, [{"key": i.key, "label": i.label, "max": i.max} for i in items], by)
+        await record_audit(conn, by, "qa_form", object_type="qa_form", object_id=str(form_id),
+                           detail={"name": name, "version": version, "effective_from": effective_from.isoformat(),
+                                   "items": [i.key for i in items]})
+    return version
+
+
 async def call_agent(conn: asyncpg.Connection, call_kind: str, call_ref: str) -> tuple[str, datetime] | None:
     """Who handled the call and when, or None when there is no such call with an agent."""
     if call_kind == "desk":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,33 @@ class FormItem:
     key: str
     label: str
     max: int
+
+
+#: Grade form fields that are not score items: an item may not take these keys.
+RESERVED_KEYS = frozenset({"comment", "reason", "csrf_token"})
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+def parse_form_items(specs: Iterable[str]) -> list[FormItem]:
+    """``key:label:max`` texts as a form's items (a new form version); refusals name the bad one."""
+    items: list[FormItem] = []
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise GradeError(f"评分项应写作 key:名称:满分 (如 script:按脚本准确读题:30): {spec!r}")
+        key, label, raw_max = (p.strip() for p in parts)
+        if not _KEY.match(key) or key in RESERVED_KEYS:
+            raise GradeError(f"评分项代号须为小写英文字母开头的字母数字下划线, 且不能是 {'/'.join(sorted(RESERVED_KEYS))}: {key!r}")
+        if not label or len(label) > 40:
+            raise GradeError(f"评分项 {key} 须有 1–40 字的名称")
+        if not raw_max.isascii() or not raw_max.isdigit() or not 1 <= int(raw_max) <= 100:
+            raise GradeError(f"评分项 {key} 的满分须为 1–100 的整数: {raw_max!r}")
+        if key in {i.key for i in items}:
+            raise GradeError(f"评分项代号重复: {key}")
+        items.append(FormItem(key, label, int(raw_max)))
+    if not items:
+        raise GradeError("质检表至少要有一个评分项")
+    return items
 
 
 def grade_total(items: Iterable[FormItem], scores: Mapping[str, str | int]) -> tuple[dict[str, int], Decimal]:
