@@ -31,4 +31,5 @@ async def test_ticket_page_and_weekly_sample_lead_to_the_grading_form(client, db
     assert f'href="/desk/qa/desk/{attempt}"' in qa and "待评分" in qa   # one call: the sample is that call
     assert 'href="/hotline/calls"' in qa
     form = await (await client.get(f"/desk/qa/desk/{attempt}")).text()
-    assert "人工回访" in form and "尚未评分" in form
+    assert "人工回访" in form and "尚未评分" in form and "该通话没有录音" in form
+    assert (await client.get(f"/desk/qa/desk/{attempt}/recording")).status == 404

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from callcenter.db import hotline, quality
 from callcenter.ledger.timezone import OFFICE_TZ
+from callcenter.web.core.labels import audit_sentence
 
 from .test_web_helpers import client, sign_in, users  # noqa: F401
 
@@ -14,11 +15,12 @@ DAY = datetime(2024, 5, 7, 15, 30, tzinfo=OFFICE_TZ)        # a Tuesday
 SCORES = {"script": "28", "courtesy": "20", "faithful": "30", "privacy": "10", "closing": "8"}   # 96
 
 
-async def _hotline_call(conn, uniqueid: str, *, agent: str | None, at: datetime, phone="13900001111") -> None:
+async def _hotline_call(conn, uniqueid: str, *, agent: str | None, at: datetime, phone="13900001111",
+                        recording: str | None = None) -> None:
     await hotline.record_call(conn, hotline.CallRow(
         uniqueid=uniqueid, queue="counsel", caller_phone=phone, channel="PJSIP/x", joined_at=at,
         ended_at=at + timedelta(minutes=10), wait_seconds=12, talk_seconds=580 if agent else 0, agent=agent,
-        outcome="answered" if agent else "abandoned"))
+        outcome="answered" if agent else "abandoned", recording_path=recording))
 
 
 async def test_a_supervisor_grades_a_hotline_call_from_the_hotline_pages(client, db):
@@ -73,3 +75,33 @@ async def test_a_supervisor_grades_a_hotline_call_from_the_hotline_pages(client,
     assert audited == 2
     assert drawn == 1 and [(s["call_kind"], s["agent"], s["total"]) for s in sample] == \
         [("hotline", "agent", Decimal("98"))]
+
+
+async def test_the_grader_hears_the_hotline_recording_and_the_listen_is_audited(client, db, settings, tmp_path):
+    wav = settings.recordings / "hotline" / "1715067000.42.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF" + bytes(400))
+    outside = tmp_path / "elsewhere.wav"
+    outside.write_bytes(b"RIFF" + bytes(10))
+    async with db.pool.acquire() as conn:
+        await _hotline_call(conn, "1715067000.42", agent="agent", at=DAY, recording=str(wav))
+        await _hotline_call(conn, "1715067000.99", agent="agent", at=DAY, recording=str(outside))
+    token = await sign_in(client, "agent")
+    assert (await client.get("/desk/qa/hotline/1715067000.42/recording", allow_redirects=False)).status \
+        in (302, 303, 403)
+    await client.post("/logout", data={"csrf_token": token})
+    await sign_in(client, "supervisor")
+    form = await (await client.get("/desk/qa/hotline/1715067000.42")).text()
+    assert '<audio controls preload="none" src="/desk/qa/hotline/1715067000.42/recording">' in form
+    heard = await client.get("/desk/qa/hotline/1715067000.42/recording")
+    assert heard.status == 200 and await heard.read() == wav.read_bytes()
+    more = await client.get("/desk/qa/hotline/1715067000.42/recording", headers={"Range": "bytes=100-"})
+    assert more.status == 206
+    assert "没有录音" in await (await client.get("/desk/qa/hotline/1715067000.99")).text()
+    assert (await client.get("/desk/qa/hotline/1715067000.99/recording")).status == 404     # outside the root
+    async with db.pool.acquire() as conn:
+        listens = await conn.fetch("SELECT actor, object_type, object_id FROM audit_log "
+                                   "WHERE action = 'hotline.recording.listen'")
+    assert [tuple(r) for r in listens] == [("supervisor", "hotline_call", "1715067000.42")]     # one listen, once
+    assert audit_sentence("hotline.recording.listen", "hotline_call", "1715067000.42") == \
+        ("收听了", "专线来电 1715067000.42", "的录音")                    # how the 审计日志 reads it

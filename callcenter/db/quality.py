@@ -66,6 +66,17 @@ async def call_agent(conn: asyncpg.Connection, call_kind: str, call_ref: str) ->
     return None if row is None else (row["agent"], row["at"])
 
 
+async def call_recording(conn: asyncpg.Connection, call_kind: str, call_ref: str) -> str | None:
+    """The stored recording of an agent's call (MixMonitor's path), or None."""
+    if call_kind == "desk":
+        return await conn.fetchval(
+            "SELECT recording_path FROM callback_attempts WHERE id::text = $1 AND agent IS NOT NULL", call_ref)
+    if call_kind == "hotline":
+        return await conn.fetchval(
+            "SELECT recording_path FROM hotline_calls WHERE uniqueid = $1 AND agent IS NOT NULL", call_ref)
+    raise GradeError("未知的通话类型")
+
+
 async def save_grade(conn: asyncpg.Connection, call_kind: str, call_ref: str, scores: dict, *, by: str,
                      comment: str = "", reason: str = "") -> int:
     """Grade a call on the form in force on the call's day; a second grade is a correction and needs a reason."""

@@ -7,12 +7,14 @@ from aiohttp import web
 
 from ...db import quality as repo
 from ...db import scoring as scoring_repo
+from ...db.ticket_queries import record_audit
 from ...desk.quality import AGENT_HEADERS, AGENT_NOTE, GradeError, agent_row, last_finished_week, week_of
 from ...inputs import InputError, bounded_day, clean_text
 from ...ledger.timezone import OFFICE_TZ
 from ...scoring.periods import PeriodError, period, period_containing
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
+from ..core.recording_files import audio_response, contained_file, starts_a_listen
 from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
@@ -65,9 +67,33 @@ async def grade_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="没有这通坐席通话")
         _, name, version, items = await repo.form_in_force(conn, found[1].date())
         versions = await repo.grade_versions(conn, kind, ref)
-    return await render("desk/grade.html", request, {
+        recorded = contained_file(request.app[keys.SETTINGS].recordings,
+                                  await repo.call_recording(conn, kind, ref) or "") is not None
+    return await render("desk/grade.html", request, {"recorded": recorded,
         "kind": kind, "ref": ref, "kind_name": KIND_NAMES[kind], "agent": found[0], "at": found[1],
         "form_name": name, "form_version": version, "items": items, "versions": versions})
+
+
+#: How a listen is audited, per kind: the desk's as any callback recording (the ticket's), the hotline's apart.
+LISTEN_AUDIT = {"desk": ("recording.listen", "callback_attempt"), "hotline": ("hotline.recording.listen", "hotline_call")}
+
+
+@routes.get("/desk/qa/{kind:[^/]+}/{ref:[^/]+}/recording", name="desk_grade_recording")
+@require_role(*MANAGERS)
+async def grade_recording(request: web.Request) -> web.StreamResponse:
+    """The call's recording for the grader; each listen audited, only a file inside CALLCENTER_RECORDINGS."""
+    kind, ref = _call(request)
+    root = request.app[keys.SETTINGS].recordings
+    async with request.app[keys.DB].pool.acquire() as conn:
+        stored = await repo.call_recording(conn, kind, ref)
+        path = contained_file(root, stored) if stored else None
+        if path is None:
+            raise web.HTTPNotFound(text="录音不存在或已被清理")
+        if starts_a_listen(request.headers.get("Range")):
+            action, object_type = LISTEN_AUDIT[kind]
+            await record_audit(conn, current_user(request).username, action, object_type=object_type,
+                               object_id=ref, detail={"qa": True, "ip": request.remote or ""})
+    return audio_response(path)
 
 
 @routes.post("/desk/qa/{kind:[^/]+}/{ref:[^/]+}", name="desk_grade_save")
