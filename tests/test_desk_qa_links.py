@@ -33,3 +33,29 @@ async def test_ticket_page_and_weekly_sample_lead_to_the_grading_form(client, db
     form = await (await client.get(f"/desk/qa/desk/{attempt}")).text()
     assert "人工回访" in form and "尚未评分" in form and "该通话没有录音" in form
     assert (await client.get(f"/desk/qa/desk/{attempt}/recording")).status == 404
+
+
+async def test_the_service_offers_last_weeks_sample_by_itself(db, settings):
+    import asyncio
+    from dataclasses import replace
+
+    from callcenter.db import quality
+    from callcenter.service import Service
+    monday = last_finished_week(datetime.now(timezone.utc))
+    at = datetime.combine(monday + timedelta(days=2), datetime.min.time(), OFFICE_TZ) + timedelta(hours=9)
+    async with db.pool.acquire() as conn:
+        for i in range(4):
+            await _desk_call(conn, "a", f"S{i}", start=at + timedelta(minutes=i), talk_s=30)
+    service = Service(replace(settings, qa_sample_rate=0.5))
+    service.db = db
+    task = asyncio.create_task(service._sample_weekly(tick=0.05))
+    try:
+        for _ in range(100):
+            async with db.pool.acquire() as conn:
+                drawn = await quality.samples(conn, monday)
+            if drawn:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    assert len(drawn) == 2 and {s["agent"] for s in drawn} == {"a"}       # half of four, at the setting's rate

@@ -153,13 +153,14 @@ async def draw_weekly_sample(conn: asyncpg.Connection, week: date, start: dateti
     for r in rows:
         by_agent.setdefault(r["agent"], []).append(f"{r['kind']}/{r['ref']}")
     added = 0
-    for agent, picked in weekly_sample(by_agent, rate, week).items():
-        for key in picked:
-            kind, ref = key.split("/", 1)
-            status = await conn.execute(
-                """INSERT INTO qa_samples (week, call_kind, call_ref, agent) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT DO NOTHING""", week, kind, ref, agent)
-            added += status.endswith(" 1")
+    async with conn.transaction():                 # the week's sample appears whole, never half drawn
+        for agent, picked in weekly_sample(by_agent, rate, week).items():
+            for key in picked:
+                kind, ref = key.split("/", 1)
+                status = await conn.execute(
+                    """INSERT INTO qa_samples (week, call_kind, call_ref, agent) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT DO NOTHING""", week, kind, ref, agent)
+                added += status.endswith(" 1")
     return added
 
 
