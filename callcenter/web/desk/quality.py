@@ -69,13 +69,14 @@ async def grade_page(request: web.Request) -> web.Response:
         versions = await repo.grade_versions(conn, kind, ref)
         recorded = contained_file(request.app[keys.SETTINGS].recordings,
                                   await repo.call_recording(conn, kind, ref) or "") is not None
-    return await render("desk/grade.html", request, {"recorded": recorded,
+    return await render("desk/grade.html", request, {
         "kind": kind, "ref": ref, "kind_name": KIND_NAMES[kind], "agent": found[0], "at": found[1],
-        "form_name": name, "form_version": version, "items": items, "versions": versions})
+        "form_name": name, "form_version": version, "items": items, "versions": versions, "recorded": recorded})
 
 
 #: How a listen is audited, per kind: the desk's as any callback recording (the ticket's), the hotline's apart.
-LISTEN_AUDIT = {"desk": ("recording.listen", "callback_attempt"), "hotline": ("hotline.recording.listen", "hotline_call")}
+LISTEN_AUDIT = {"desk": ("recording.listen", "callback_attempt"),
+                "hotline": ("hotline.recording.listen", "hotline_call")}
 
 
 @routes.get("/desk/qa/{kind:[^/]+}/{ref:[^/]+}/recording", name="desk_grade_recording")
