@@ -48,6 +48,7 @@ class ServiceOptions:
     alerts: AlertOptions | None = field(default_factory=AlertOptions)    # None: no alert pass, no sending
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
     reports: bool = True                      # the daily report at 08:00 and the weekly on Monday
+    qa_sample: bool = True                    # 质检: draw last week's random sample of agents' calls, hourly
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
 
 
@@ -132,8 +133,27 @@ class Service:
         if options.reports:
             self._background.append(asyncio.create_task(
                 run_schedule(pool, self.settings.home / "reports"), name="reports"))
+        if options.qa_sample:
+            self._background.append(asyncio.create_task(self._sample_weekly(), name="qa-sample"))
         for task in self._background:
             task.add_done_callback(_log_crash)
+
+    async def _sample_weekly(self, tick: float = 3600.0) -> None:
+        """质检: offer last week's sample (CALLCENTER_QA_SAMPLE_RATE) without waiting for someone to open /desk/qa."""
+        from datetime import datetime, timezone
+
+        from .db.quality import draw_week
+        from .desk.quality import last_finished_week
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                async with self.db.pool.acquire() as conn:
+                    week = last_finished_week(datetime.now(timezone.utc))
+                    added = await draw_week(conn, week, self.settings.qa_sample_rate)
+                if added:
+                    log.info("质检: %s calls of the week of %s offered for grading", added, week)
+            except Exception:                 # logged and tried again next hour
+                log.exception("drawing the weekly 质检 sample failed")
 
     async def _purge_daily(self) -> None:
         """Retention: an hour after start, then every day (several instances purging is safe: it is idempotent)."""

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from callcenter.db import desk, quality
-from callcenter.desk.quality import GradeError, agent_figures, weekly_sample
+from callcenter.desk.quality import GradeError, weekly_sample
 from callcenter.ledger.timezone import OFFICE_TZ
 
 from .factories import insert_ticket
@@ -76,8 +76,7 @@ async def test_per_agent_figures_match_a_hand_count_on_a_seeded_day(db):
                                  reason="更正")                                                  # 93 wins
         await quality.save_grade(conn, "desk", str(b1), {**SCORES, "script": "20"}, by="王主任")  # 80
         start, end = DAY, DAY + timedelta(days=1)
-        figures = {f.agent: f for f in agent_figures(await quality.agent_calls(conn, start, end),
-                                                     await quality.qa_totals(conn, start, end))}
+        figures = {f.agent: f for f in await quality.agent_statistics(conn, start, end)}
     a, b = figures["a"], figures["b"]
     assert (a.calls, a.hours, a.calls_per_hour, a.talk_seconds) == (3, 2, Fraction(3, 2), 180)
     assert (a.completion_rate, a.qa_score, a.corrections) == (Fraction(2, 3), Decimal("93.00"), 1)
@@ -125,7 +124,7 @@ async def test_grade_and_stats_pages(db, settings):
         assert (await client.get("/desk/qa/desk/nonexistent")).status == 404
         stats = await (await client.get("/desk/stats?from=2024-05-06&to=2024-05-06")).text()
         row = stats.split('id="agent-stats"')[1].split("</tr>")[1]
-        assert "<td>a</td><td>1</td><td>1.00</td><td>1.5</td><td>100.00%</td><td>85.00</td><td>0</td>" in \
+        assert "<td>a</td><td>1</td><td>1.00</td><td>1.5</td><td>100.00</td><td>85.00</td><td>0</td>" in \
             row.replace("\n", "").replace("        ", "")
         assert (await client.get("/desk/stats?from=2024-13-01")).status == 400
         assert (await client.get("/desk/qa?week=2024-05-06")).status == 200

@@ -102,6 +102,32 @@ async def test_supervisor_sends_a_ticket_to_the_desk_from_its_page(client, db):
     assert tuple(row) == ("manual", "市民来电要求", "supervisor") and audited == 1
 
 
+async def test_a_ticket_no_robot_called_is_sent_under_a_chosen_campaign_so_the_agent_can_dial(client, db):
+    from datetime import datetime, timezone
+
+    from callcenter.db import campaigns as camp
+    async with db.pool.acquire() as conn:
+        tid = await insert_ticket(conn, "T6", status="called_back")
+        await camp.upsert_trunk(conn, "sim", "Local/{number}@citizen-sim", 4, 10, "01062000000")
+        old = await camp.create_campaign(conn, camp.CampaignSpec(name="四月回访", trunk="sim"))
+        new = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="sim"))
+    token = await sign_in(client, "supervisor")
+    page = await (await client.get(f"/tickets/{tid}")).text()
+    assert 'name="campaign_id"' in page and "四月回访" in page and f'<option value="{new}">五月回访' in page
+    refused = await (await client.post(f"/tickets/{tid}/desk", data={"csrf_token": token, "campaign_id": "999"})).text()
+    assert "所选回访活动不存在" in refused
+    bad = await (await client.post(f"/tickets/{tid}/desk", data={"csrf_token": token, "campaign_id": "x"})).text()
+    assert "回访活动" in bad and "已转人工回访" not in bad
+    done = await (await client.post(f"/tickets/{tid}/desk", data={"csrf_token": token, "campaign_id": str(old)})).text()
+    assert "已转人工回访" in done
+    async with db.pool.acquire() as conn:
+        item = await conn.fetchrow("SELECT id, campaign_id FROM desk_items WHERE ticket_id = $1", tid)
+        assert item["campaign_id"] == old
+        claimed = await desk.claim_next(conn, "agent", now=datetime.now(timezone.utc))
+        facts = await desk.dial_facts(conn, claimed.id, "agent", now=datetime.now(timezone.utc))
+    assert claimed.id == item["id"] and (facts.trunk_name, facts.caller_id) == ("sim", "01062000000")
+
+
 async def test_the_page_and_the_websocket_renew_only_the_holders_lease(client, db):
     await _queued(db)
     token = await sign_in(client, "agent")

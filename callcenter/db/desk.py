@@ -81,8 +81,7 @@ async def escalate_after_round(conn: asyncpg.Connection, attempt_id: uuid.UUID) 
              FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1""", attempt_id)
     if row is None or row["outcome"] is None:
         return None
-    rules = EscalationRules(row["desk_enabled"], row["desk_unreached_after"], row["desk_partial"],
-                            row["desk_refused"], row["desk_dissatisfied"], row["desk_low_confidence"])
+    rules = rules_of(row)
     found = await conn.fetch(
         """SELECT DISTINCT ON (question) question, intent, needs_review FROM callback_answers
             WHERE attempt_id = $1 ORDER BY question, version DESC""", attempt_id)
@@ -288,6 +287,20 @@ async def ticket_brief(conn: asyncpg.Connection, ticket_id: int) -> asyncpg.Reco
     return await conn.fetchrow("SELECT ticket_no, title, caller_phone FROM tickets WHERE id = $1", ticket_id)
 
 
+async def campaign_choices(conn: asyncpg.Connection, ticket_id: int) -> tuple[list[asyncpg.Record], int | None]:
+    """Campaigns a ticket may be sent to the desk under (their trunk, windows and caller ID serve 拨打),
+    unfinished first, and the one to preselect: the campaign that last called this ticket, if any."""
+    rows = await conn.fetch("SELECT id, name, state FROM campaigns ORDER BY state = 'finished', id DESC")
+    latest = await conn.fetchval(
+        """SELECT campaign_id FROM callback_attempts WHERE ticket_id = $1 AND campaign_id IS NOT NULL
+            ORDER BY attempt_no DESC LIMIT 1""", ticket_id)
+    return list(rows), latest
+
+
+async def campaign_exists(conn: asyncpg.Connection, campaign_id: int) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1)", campaign_id)
+
+
 async def ticket_exists(conn: asyncpg.Connection, ticket_id: int) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)", ticket_id)
 
@@ -370,6 +383,22 @@ async def campaign_rules(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, name, state, desk_enabled, desk_unreached_after, desk_partial, desk_refused, desk_dissatisfied,
                   desk_low_confidence FROM campaigns ORDER BY id DESC""")
+
+
+def rules_of(row: asyncpg.Record) -> EscalationRules:
+    """A campaigns row's desk_* columns as the rule set the dialer applies."""
+    return EscalationRules(row["desk_enabled"], row["desk_unreached_after"], row["desk_partial"],
+                           row["desk_refused"], row["desk_dissatisfied"], row["desk_low_confidence"])
+
+
+async def campaign_rules_of(conn: asyncpg.Connection, campaign: int | str) -> tuple[int, str, EscalationRules] | None:
+    """(id, name, rules) of the campaign with this id or name, or None."""
+    row = await conn.fetchrow(
+        """SELECT id, name, desk_enabled, desk_unreached_after, desk_partial, desk_refused, desk_dissatisfied,
+                  desk_low_confidence FROM campaigns
+            WHERE ($1::bigint IS NOT NULL AND id = $1) OR ($1::bigint IS NULL AND name = $2)""",
+        campaign if isinstance(campaign, int) else None, campaign if isinstance(campaign, str) else None)
+    return None if row is None else (row["id"], row["name"], rules_of(row))
 
 
 async def set_campaign_rules(conn: asyncpg.Connection, campaign_id: int, rules: EscalationRules, *, by: str) -> bool:

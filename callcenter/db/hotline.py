@@ -137,11 +137,30 @@ async def records_of(conn: asyncpg.Connection, phone: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+#: The latest 质检 total of a hotline call (qa_grades, schema/0020), None while ungraded.
+_QA_TOTAL = """(SELECT g.total FROM qa_grades g WHERE g.call_kind = 'hotline' AND g.call_ref = c.uniqueid
+                 ORDER BY g.version DESC LIMIT 1) AS qa_total"""
+
+
 async def calls_of(conn: asyncpg.Connection, phone: str) -> list[dict]:
     rows = await conn.fetch(
-        """SELECT id, joined_at, outcome, wait_seconds::float8 AS wait_seconds,
-                  talk_seconds::float8 AS talk_seconds, agent, recording_path, transcription_status
-           FROM hotline_calls WHERE caller_phone = $1 ORDER BY joined_at DESC, id DESC""", phone)
+        f"""SELECT c.id, c.uniqueid, c.joined_at, c.outcome, c.wait_seconds::float8 AS wait_seconds,
+                   c.talk_seconds::float8 AS talk_seconds, c.agent, c.recording_path, c.transcription_status,
+                   {_QA_TOTAL}
+              FROM hotline_calls c WHERE c.caller_phone = $1 ORDER BY c.joined_at DESC, c.id DESC""", phone)
+    return [dict(r) for r in rows]
+
+
+async def calls_between(conn: asyncpg.Connection, start: datetime, end: datetime, *,
+                        agent: str | None = None, limit: int = 500) -> list[dict]:
+    """Calls that joined the queue in [start, end), newest first, each with its latest 质检 total."""
+    rows = await conn.fetch(
+        f"""SELECT c.id, c.uniqueid, c.caller_phone, c.joined_at, c.outcome, c.wait_seconds::float8 AS wait_seconds,
+                   c.talk_seconds::float8 AS talk_seconds, c.agent, c.recording_path IS NOT NULL AS recorded,
+                   {_QA_TOTAL}
+              FROM hotline_calls c
+             WHERE c.joined_at >= $1 AND c.joined_at < $2 AND ($3::text IS NULL OR c.agent = $3)
+             ORDER BY c.joined_at DESC, c.id DESC LIMIT $4""", start, end, agent, limit)
     return [dict(r) for r in rows]
 
 

@@ -1,12 +1,14 @@
 """质检 in PostgreSQL: dated forms, immutable versioned grades, the weekly sample, agents' calls for 坐席统计."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from ..desk.quality import AgentCall, FormItem, GradeError, grade_total, weekly_sample
+from ..desk.quality import (AgentCall, AgentFigures, FormItem, GradeError, agent_figures, grade_total,
+                            weekly_sample)
+from ..ledger.timezone import OFFICE_TZ
 from .ticket_queries import record_audit
 
 CALL_KINDS = ("desk", "hotline")
@@ -23,6 +25,33 @@ async def form_in_force(conn: asyncpg.Connection, day: date) -> tuple[int, str, 
                                                      for i in row["items"]]
 
 
+async def forms(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every form version, by effective date (grades keep the form they were made on)."""
+    return await conn.fetch(
+        """SELECT f.id, f.name, f.version, f.effective_from, f.items, f.created_by, f.created_at,
+                  (SELECT count(*) FROM qa_grades g WHERE g.form_id = f.id) AS grades
+             FROM qa_forms f ORDER BY f.effective_from, f.version""")
+
+
+async def add_form(conn: asyncpg.Connection, name: str, effective_from: date, items: list[FormItem], *,
+                   by: str) -> int:
+    """A new version of the form ``name`` from ``effective_from`` (audited); returns the version number.
+
+    A call is graded on the form in force on the call's day, so a new version never changes an old grade.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-form/{name}")
+        version = 1 + (await conn.fetchval("SELECT coalesce(max(version), 0) FROM qa_forms WHERE name = $1", name))
+        form_id = await conn.fetchval(
+            """INSERT INTO qa_forms (name, version, effective_from, items, created_by)
+               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+            name, version, effective_from, [{"key": i.key, "label": i.label, "max": i.max} for i in items], by)
+        await record_audit(conn, by, "qa_form", object_type="qa_form", object_id=str(form_id),
+                           detail={"name": name, "version": version, "effective_from": effective_from.isoformat(),
+                                   "items": [i.key for i in items]})
+    return version
+
+
 async def call_agent(conn: asyncpg.Connection, call_kind: str, call_ref: str) -> tuple[str, datetime] | None:
     """Who handled the call and when, or None when there is no such call with an agent."""
     if call_kind == "desk":
@@ -35,6 +64,17 @@ async def call_agent(conn: asyncpg.Connection, call_kind: str, call_ref: str) ->
     else:
         raise GradeError("未知的通话类型")
     return None if row is None else (row["agent"], row["at"])
+
+
+async def call_recording(conn: asyncpg.Connection, call_kind: str, call_ref: str) -> str | None:
+    """The stored recording of an agent's call (MixMonitor's path), or None."""
+    if call_kind == "desk":
+        return await conn.fetchval(
+            "SELECT recording_path FROM callback_attempts WHERE id::text = $1 AND agent IS NOT NULL", call_ref)
+    if call_kind == "hotline":
+        return await conn.fetchval(
+            "SELECT recording_path FROM hotline_calls WHERE uniqueid = $1 AND agent IS NOT NULL", call_ref)
+    raise GradeError("未知的通话类型")
 
 
 async def save_grade(conn: asyncpg.Connection, call_kind: str, call_ref: str, scores: dict, *, by: str,
@@ -95,6 +135,11 @@ async def qa_totals(conn: asyncpg.Connection, start: datetime, end: datetime) ->
     return out
 
 
+async def agent_statistics(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[AgentFigures]:
+    """坐席统计 for [start, end): the one source of the page and the monthly report."""
+    return agent_figures(await agent_calls(conn, start, end), await qa_totals(conn, start, end))
+
+
 async def draw_weekly_sample(conn: asyncpg.Connection, week: date, start: datetime, end: datetime,
                              rate: float) -> int:
     """Offer a random share of each agent's calls of the week (desk and hotline) for grading; once per week."""
@@ -108,14 +153,21 @@ async def draw_weekly_sample(conn: asyncpg.Connection, week: date, start: dateti
     for r in rows:
         by_agent.setdefault(r["agent"], []).append(f"{r['kind']}/{r['ref']}")
     added = 0
-    for agent, picked in weekly_sample(by_agent, rate, week).items():
-        for key in picked:
-            kind, ref = key.split("/", 1)
-            status = await conn.execute(
-                """INSERT INTO qa_samples (week, call_kind, call_ref, agent) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT DO NOTHING""", week, kind, ref, agent)
-            added += status.endswith(" 1")
+    async with conn.transaction():                 # the week's sample appears whole, never half drawn
+        for agent, picked in weekly_sample(by_agent, rate, week).items():
+            for key in picked:
+                kind, ref = key.split("/", 1)
+                status = await conn.execute(
+                    """INSERT INTO qa_samples (week, call_kind, call_ref, agent) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT DO NOTHING""", week, kind, ref, agent)
+                added += status.endswith(" 1")
     return added
+
+
+async def draw_week(conn: asyncpg.Connection, week: date, rate: float) -> int:
+    """Draw the sample of the week starting on Monday ``week`` (Beijing); idempotent, as drawing is reproducible."""
+    start = datetime.combine(week, time.min, OFFICE_TZ)
+    return await draw_weekly_sample(conn, week, start, start + timedelta(days=7), rate)
 
 
 async def samples(conn: asyncpg.Connection, week: date) -> list[asyncpg.Record]:

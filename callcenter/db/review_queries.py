@@ -128,10 +128,11 @@ async def recording_path(conn: asyncpg.Connection, attempt_id: uuid.UUID, answer
 
 
 async def ticket_callbacks(conn: asyncpg.Connection, ticket_id: int) -> list[asyncpg.Record]:
-    """A ticket's callback attempts, oldest first, with each rate question's current answer (newest version)."""
+    """A ticket's callback attempts, oldest first, with each rate question's current answer (newest version)
+    and, for a human callback, the agent (``desk_kind`` agent or manual) whose call 质检 may grade."""
     return await conn.fetch(
         """SELECT a.id, a.attempt_no, a.state, a.outcome, a.dialed_at, a.answered_at, a.ended_at, a.created_at,
-                  q.contacted, q.solved, q.satisfaction
+                  q.contacted, q.solved, q.satisfaction, a.agent, a.desk_kind
              FROM callback_attempts a
              LEFT JOIN LATERAL (
                  SELECT max(x.intent) FILTER (WHERE x.question = 'contacted') AS contacted,

@@ -33,6 +33,22 @@ class EscalationRules:
     low_confidence: bool = True
 
 
+#: What schema/0019 allows for ``unreached_after`` (robot attempts).
+UNREACHED_RANGE = (1, 10)
+#: The on/off rules besides ``unreached_after``, by field name, in the words the UI and the CLI show.
+SWITCH_LABELS = {"partial": "回访未答完", "refused": "拒绝机器人回访", "dissatisfied": "不满意",
+                 "low_confidence": "语音答案置信度低"}
+
+
+def describe(rules: EscalationRules) -> str:
+    """The rule set in one line of Chinese, e.g. for ``callcenter desk rules list``."""
+    if not rules.enabled:
+        return "不转人工"
+    parts = [f"机器人呼叫满 {rules.unreached_after} 次未接通" if rules.unreached_after is not None else "未接通不转"]
+    parts += [label for key, label in SWITCH_LABELS.items() if getattr(rules, key)]
+    return "转人工: " + "、".join(parts)
+
+
 @dataclass(frozen=True)
 class Answer:
     intent: str | None

@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..desk.quality import AGENT_HEADERS, AGENT_NOTE, agent_row
 from ..ledger.privacy import shown_phone
 from ..ledger.timezone import OFFICE_TZ, office_text
 from ..scoring.answers import INTENT_LABELS, SOURCE_LABELS
@@ -215,6 +216,14 @@ def _urban(ws: Worksheet, m: Monthly) -> None:
     _widths(ws, [24, 10, 10, 10, 14])
 
 
+def _agents(ws: Worksheet, m: Monthly) -> None:
+    """坐席统计: the /desk/stats table for the assessment month (callcenter.db.quality.agent_statistics)."""
+    row = _header(ws, "人工回访坐席统计", m)
+    last = _table(ws, row, AGENT_HEADERS, [agent_row(f) for f in m.agents])
+    ws.cell(row=last + 2, column=1, value=AGENT_NOTE)
+    _widths(ws, [14, 9, 11, 13, 11, 10, 11])
+
+
 def build_workbook(m: Monthly) -> Workbook:
     wb = Workbook()
     summary = wb.active
@@ -228,6 +237,8 @@ def build_workbook(m: Monthly) -> Workbook:
     _hot_spots(wb.create_sheet("热点与重复"), m)
     if m.urban is not None and m.urban.total:      # only when the period had urban cases
         _urban(wb.create_sheet("城市管理"), m)
+    if m.agents:                                   # only when agents called or were graded in the period
+        _agents(wb.create_sheet("坐席统计"), m)
     return wb
 
 

@@ -2,7 +2,8 @@
 
 Volumes, categories, hotspots and repeat complainants are counted from the
 window's tickets (by 来电时间, with the report's --category/--community
-filters); the three rates and the department ranking are the assessment
+filters); 坐席统计 is the window's, counted as the /desk/stats page counts
+it; the three rates and the department ranking are the assessment
 month's, computed by the scoring engine exactly as ``callcenter rates``
 does (with a --category or --community filter, the rates are that 分类's or
 社区's row of the same table, and the report says so); 高发 warnings come
@@ -16,8 +17,10 @@ from typing import Any
 
 import asyncpg
 
+from ..db import quality as quality_repo
 from ..db import report_queries as queries
 from ..db import scoring as scoring_repo
+from ..desk.quality import AgentFigures
 from ..hotspots.warnings import SpikeWarning, find_warnings
 from ..ledger.timezone import local_date
 from ..scoring.trends import Trend
@@ -49,6 +52,7 @@ class OfficeReport:
     repeat_callers: list[figures.RepeatCaller]
     appeals: dict[str, int]
     hotline: dict[str, Any]
+    agents: list[AgentFigures] = field(default_factory=list)     # 坐席统计 of the window (as /desk/stats)
     notes: list[str] = field(default_factory=list)
     rates_scope: str = "全街道"
 
@@ -110,4 +114,5 @@ async def gather(conn: asyncpg.Connection, kind: str, *, label: str | None = Non
         overdue=list(await queries.overdue_tickets(conn, min(now, w.end), category=category, community=community)),
         repeat_callers=figures.repeat_callers(tickets),
         appeals=await queries.appeals_work(conn, w.start, w.end),
-        hotline=await queries.hotline_summary(conn, w.start, w.end), notes=notes, rates_scope=scope)
+        hotline=await queries.hotline_summary(conn, w.start, w.end),
+        agents=await quality_repo.agent_statistics(conn, w.start, w.end), notes=notes, rates_scope=scope)

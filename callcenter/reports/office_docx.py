@@ -11,6 +11,7 @@ from pathlib import Path
 from docx import Document
 from docx.shared import Cm, Pt
 
+from ..desk.quality import AGENT_NOTE
 from ..ledger.timezone import OFFICE_TZ
 from ..scoring.rates import shown
 from . import charts
@@ -110,6 +111,10 @@ def build(r: OfficeReport) -> Document:
     h = r.hotline
     doc.add_paragraph(f"专线来电 {h['calls']} 个, 接通 {h['answered']} 个, 放弃 {h['abandoned']} 个, 预约回电 "
                       f"{h['callback_requested']} 个, 平均等待 {h['avg_wait']} 秒；高风险记录 {h['high_risk']} 条。")
+    section("人工回访坐席统计")
+    calls = sum(f.calls for f in r.agents)
+    doc.add_paragraph(f"本期人工回访坐席 {len(r.agents)} 人, 拨打 {calls} 通。{AGENT_NOTE}。")
+    _table(doc, tables.agents(r))
     return doc
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..desk.quality import AGENT_HEADERS, agent_row
 from ..hotspots.warnings import PERIODS
 from ..ledger.timezone import OFFICE_TZ
 from ..scoring.rates import BASIS_LABELS, display, shown
@@ -72,6 +73,11 @@ def repeat_callers(r: OfficeReport) -> Table:
                                                for c in r.repeat_callers]
 
 
+def agents(r: OfficeReport) -> Table:
+    """坐席统计: the same columns and figures as the /desk/stats page."""
+    return list(AGENT_HEADERS), [[_n(v) if hasattr(v, "as_tuple") else v for v in agent_row(f)] for f in r.agents]
+
+
 def summary(r: OfficeReport) -> Table:
     a, h = r.appeals, r.hotline
     rows = [["工单量", r.volume], ["上期工单量", r.previous_volume], ["环比", change_text(r.volume, r.previous_volume)],
@@ -85,4 +91,4 @@ def summary(r: OfficeReport) -> Table:
 
 SHEETS = {"概况": summary, "三率": rates, "科室排名": ranking, "诉求分类": categories, "每日工单": days,
           "社区": communities, "热点点位": hotspots, "高发预警": warnings, "超期工单": overdue,
-          "重复诉求人": repeat_callers}
+          "重复诉求人": repeat_callers, "坐席统计": agents}

@@ -15,8 +15,10 @@ from typing import Hashable
 from ..db import analysis
 from ..db import scoring as repo
 from ..db.ticket_queries import unit_names
+from ..db import quality as quality_repo
 from ..db import urban as urban_repo
 from ..db.analysis import Compliance
+from ..desk.quality import AgentFigures
 from .figures import Hotspot, hotspots
 from ..ledger.privacy import shown_phone
 from ..scoring.explain import Explanation, explain
@@ -210,6 +212,7 @@ class Monthly:
     problems: list
     explanation: Explanation
     urban: urban_repo.UrbanStats | None = None     # 城市管理 cases reported in the period
+    agents: tuple[AgentFigures, ...] = ()          # 坐席统计 of the period, as the /desk/stats page counts them
     phones_masked: bool = True         # 重复诉求人 numbers; False only for `report monthly --unmasked` (audited)
 
 
@@ -237,4 +240,5 @@ async def monthly(conn, label: str, *, as_of: datetime | None = None) -> Monthly
         problems=await repo.problem_tickets(conn, p.start, p.end, as_of=as_of),
         explanation=(await explain_unit(conn, label, "street", as_of=as_of))[2],
         urban=await urban_repo.statistics(conn, p.start, p.end),
+        agents=tuple(await quality_repo.agent_statistics(conn, p.start, p.end)),
     )

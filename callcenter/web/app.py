@@ -29,6 +29,7 @@ from .desk import manual as desk_manual
 from .desk import quality as desk_quality
 from .desk import rules as desk_rules
 from .home import home
+from .hotline import calls as hotline_calls
 from .hotline import console, repeat, wall
 from .office import alerts_page, duty_page, intake_page, reports_page
 from .tickets import deadline_policies, deadline_warnings, ticket_export, tickets
@@ -48,7 +49,7 @@ from .core.sessions import session_middleware
 PAGE_MODULES: list[ModuleType] = [
     home, login, health, tickets, ticket_export, deadline_warnings, api_session,
     calls, recordings, review,              # 回访审核
-    console, wall, repeat,                  # 心理疏导专线
+    console, wall, repeat, hotline_calls,   # 心理疏导专线
     campaigns_page, appeals, urban,         # 回访活动, 考核申诉, 城市管理
     audit, deadline_policies, api, metrics,
     alerts_page, duty_page, intake_page, reports_page,    # 预警, 值班表, 工单导入, 报表

@@ -9,7 +9,6 @@ when playback starts at byte 0, not once per chunk.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from aiohttp import web
 
@@ -20,34 +19,10 @@ from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
 from .call_view import parse_attempt_id
 from ..core.params import MAX_ID
+from ..core.recording_files import audio_response, contained_file, starts_a_listen
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
-
-
-def contained_file(root: Path, stored: str) -> Path | None:
-    """``stored`` (absolute, or relative to ``root``) as an existing file inside ``root``; else None."""
-    if not stored or "\x00" in stored:
-        return None
-    base = root.resolve()
-    candidate = Path(stored)
-    if not candidate.is_absolute():
-        candidate = base / candidate
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not resolved.is_relative_to(base) or not resolved.is_file():
-        return None
-    return resolved
-
-
-def starts_a_listen(range_header: str | None) -> bool:
-    """The request that begins playback: no Range, or a range from the first byte."""
-    if not range_header:
-        return True
-    spec = range_header.replace(" ", "").lower()
-    return spec.startswith("bytes=0-")
 
 
 @routes.get("/calls/{attempt_id:[^/]+}/recordings/{answer_id:[^/]+}", name="recording")
@@ -71,7 +46,4 @@ async def recording(request: web.Request) -> web.StreamResponse:
         if starts_a_listen(request.headers.get("Range")):
             await record_audit(conn, user.username, "recording.listen", object_type="callback_attempt",
                                object_id=str(attempt_id), detail={"answer_id": answer_id, "ip": request.remote or ""})
-    response = web.FileResponse(path, headers={"Cache-Control": "private, no-store",
-                                               "Content-Disposition": "inline"})
-    response.content_type = "audio/wav" if path.suffix.lower() == ".wav" else "application/octet-stream"
-    return response
+    return audio_response(path)

@@ -32,6 +32,7 @@ ACTOR_NAMES = {
 #: Audit actions: (what the actor did, what it was done to).  Read as "王主任 收听了 工单 T-1 的回访录音".
 AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "recording.listen": ("收听了", "的回访录音"),
+    "hotline.recording.listen": ("收听了", "的录音"),
     "correct_answer": ("更正了", "的回访答案"),
     "campaign.create": ("创建了", ""),
     "campaign.start": ("开始了", ""),
@@ -62,13 +63,14 @@ ACTION_NAMES = {
     "repeat_rules": "修改重复诉求人规则", "retention.purge": "清理过期录音", "setting.change": "修改设置",
     "desk_enqueue": "转人工回访", "desk_call": "人工回访", "desk_manual_entry": "手工录入回访",
     "desk_reject_manual": "驳回手工录入", "qa_grade": "质检评分", "desk_rules": "修改转人工规则",
+    "qa_form": "新增质检表版本", "hotline.recording.listen": "收听专线录音",
 }
 #: Office-wide switches (db/office_settings.py), as the audit log names them.
 SETTING_NAMES = {"agents_see_ranking": "坐席可见科室排名"}
 OBJECT_NAMES = {"callback_attempt": "工单", "campaign": "回访活动", "api_token": "接口令牌", "phone": "号码",
                 "tickets": "工单", "repeat_rules": "重复诉求人认定规则", "repeat_ledger": "重复诉求人台账",
                 "retention": "录音库", "ticket": "工单", "setting": "设置", "urban_case": "城市管理案件", "appeal": "考核申诉",
-                "qa_grade": "通话"}
+                "qa_grade": "通话", "qa_form": "质检表", "hotline_call": "专线来电"}
 
 OUTCOME_NAMES = {
     Outcome.ANSWERED_COMPLETE.value: "完成回访", Outcome.ANSWERED_PARTIAL.value: "部分回答",

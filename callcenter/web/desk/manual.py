@@ -2,7 +2,8 @@
 
 A manual entry needs a note and is audited; a supervisor may reject it, after
 which it no longer counts (callcenter/db/desk.reject_manual).  ``/tickets/{id}/desk``
-puts a ticket on the desk by hand from its page.
+puts a ticket on the desk by hand from its page, under a campaign whose trunk and calling
+windows the agent's 拨打 then uses (by default the campaign that last called the ticket).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uuid
 from aiohttp import web
 
 from ...db import desk as repo
-from ...inputs import InputError, clean_text
+from ...inputs import InputError, bounded_int, clean_text
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.path_params import path_id
@@ -77,10 +78,15 @@ async def ticket_to_desk(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         note = clean_text(str(form.get("note", "")), "说明", max_len=500)
+        raw_campaign = str(form.get("campaign_id", "")).strip()
+        campaign_id = bounded_int(raw_campaign, "回访活动") if raw_campaign else None
         async with request.app[keys.DB].pool.acquire() as conn:
             if not await repo.ticket_exists(conn, ticket_id):
                 raise web.HTTPNotFound(text="工单不存在")
-            added = await repo.enqueue(conn, ticket_id, "manual", note=note, by=current_user(request).username)
+            if campaign_id is not None and not await repo.campaign_exists(conn, campaign_id):
+                raise InputError("所选回访活动不存在")
+            added = await repo.enqueue(conn, ticket_id, "manual", campaign_id=campaign_id, note=note,
+                                       by=current_user(request).username)
     except InputError as exc:
         await flash(request, "error", str(exc))
     else:

@@ -6,12 +6,15 @@ from datetime import date, datetime, time, timedelta, timezone
 from aiohttp import web
 
 from ...db import quality as repo
-from ...desk.quality import GradeError, agent_figures, week_of
+from ...db import scoring as scoring_repo
+from ...db.ticket_queries import record_audit
+from ...desk.quality import AGENT_HEADERS, AGENT_NOTE, GradeError, agent_row, last_finished_week, week_of
 from ...inputs import InputError, bounded_day, clean_text
 from ...ledger.timezone import OFFICE_TZ
-from ...scoring.rates import display
+from ...scoring.periods import PeriodError, period, period_containing
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
+from ..core.recording_files import audio_response, contained_file, starts_a_listen
 from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
@@ -24,12 +27,13 @@ def _day_start(day: date) -> datetime:
 
 
 def _week(request: web.Request) -> date:
+    """The asked week, or by default the last whole week: its sample is the one due for grading."""
     raw = request.query.get("week", "")
     try:
         day = bounded_day(raw, "周") if raw else None
     except InputError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    return week_of(_day_start(day) if day else datetime.now(timezone.utc))
+    return week_of(_day_start(day)) if day else last_finished_week(datetime.now(timezone.utc))
 
 
 @routes.get("/desk/qa", name="desk_qa")
@@ -38,9 +42,8 @@ async def qa_page(request: web.Request) -> web.Response:
     week = _week(request)
     start = _day_start(week)
     async with request.app[keys.DB].pool.acquire() as conn:
-        if start + timedelta(days=7) <= datetime.now(timezone.utc):     # a finished week: draw it once
-            await repo.draw_weekly_sample(conn, week, start, start + timedelta(days=7),
-                                          request.app[keys.SETTINGS].qa_sample_rate)
+        if start + timedelta(days=7) <= datetime.now(timezone.utc):     # a finished week (the service also draws)
+            await repo.draw_week(conn, week, request.app[keys.SETTINGS].qa_sample_rate)
         sample = await repo.samples(conn, week)
     return await render("desk/qa.html", request, {
         "week": week, "sample": sample, "kinds": KIND_NAMES, "prev": week - timedelta(days=7),
@@ -64,9 +67,34 @@ async def grade_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="没有这通坐席通话")
         _, name, version, items = await repo.form_in_force(conn, found[1].date())
         versions = await repo.grade_versions(conn, kind, ref)
+        recorded = contained_file(request.app[keys.SETTINGS].recordings,
+                                  await repo.call_recording(conn, kind, ref) or "") is not None
     return await render("desk/grade.html", request, {
         "kind": kind, "ref": ref, "kind_name": KIND_NAMES[kind], "agent": found[0], "at": found[1],
-        "form_name": name, "form_version": version, "items": items, "versions": versions})
+        "form_name": name, "form_version": version, "items": items, "versions": versions, "recorded": recorded})
+
+
+#: How a listen is audited, per kind: the desk's as any callback recording (the ticket's), the hotline's apart.
+LISTEN_AUDIT = {"desk": ("recording.listen", "callback_attempt"),
+                "hotline": ("hotline.recording.listen", "hotline_call")}
+
+
+@routes.get("/desk/qa/{kind:[^/]+}/{ref:[^/]+}/recording", name="desk_grade_recording")
+@require_role(*MANAGERS)
+async def grade_recording(request: web.Request) -> web.StreamResponse:
+    """The call's recording for the grader; each listen audited, only a file inside CALLCENTER_RECORDINGS."""
+    kind, ref = _call(request)
+    root = request.app[keys.SETTINGS].recordings
+    async with request.app[keys.DB].pool.acquire() as conn:
+        stored = await repo.call_recording(conn, kind, ref)
+        path = contained_file(root, stored) if stored else None
+        if path is None:
+            raise web.HTTPNotFound(text="录音不存在或已被清理")
+        if starts_a_listen(request.headers.get("Range")):
+            action, object_type = LISTEN_AUDIT[kind]
+            await record_audit(conn, current_user(request).username, action, object_type=object_type,
+                               object_id=ref, detail={"qa": True, "ip": request.remote or ""})
+    return audio_response(path)
 
 
 @routes.post("/desk/qa/{kind:[^/]+}/{ref:[^/]+}", name="desk_grade_save")
@@ -90,16 +118,25 @@ async def grade_save(request: web.Request) -> web.Response:
 @routes.get("/desk/stats", name="desk_stats")
 @require_role(*MANAGERS)
 async def stats_page(request: web.Request) -> web.Response:
+    """坐席统计 of a day range (``from``/``to``) or of an assessment month (``period``, as the monthly report)."""
     today = datetime.now(timezone.utc).astimezone(OFFICE_TZ).date()
-    try:
-        first = bounded_day(request.query.get("from", "") or today.isoformat(), "开始日期")
-        last = bounded_day(request.query.get("to", "") or first.isoformat(), "结束日期")
-    except InputError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-    if last < first:
-        raise web.HTTPBadRequest(text="结束日期早于开始日期")
-    start, end = _day_start(first), _day_start(last + timedelta(days=1))
     async with request.app[keys.DB].pool.acquire() as conn:
-        figures = agent_figures(await repo.agent_calls(conn, start, end), await repo.qa_totals(conn, start, end))
-    return await render("desk/stats.html", request, {"figures": figures, "first": first, "last": last,
-                                                      "pct": lambda v: display(v), "num": lambda v: display(v, percent=False)})
+        cal = await scoring_repo.load_calendar(conn)
+        label = request.query.get("period", "").strip()
+        try:
+            if label:
+                month = period(label[:7], cal)
+                start, end, first, last = month.start, month.end, month.first_day, month.last_day
+            else:
+                first = bounded_day(request.query.get("from", "") or today.isoformat(), "开始日期")
+                last = bounded_day(request.query.get("to", "") or first.isoformat(), "结束日期")
+                start, end = _day_start(first), _day_start(last + timedelta(days=1))
+        except (InputError, PeriodError) as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        if last < first:
+            raise web.HTTPBadRequest(text="结束日期早于开始日期")
+        figures = await repo.agent_statistics(conn, start, end)
+    return await render("desk/stats.html", request, {
+        "headers": AGENT_HEADERS, "rows": [agent_row(f) for f in figures], "note": AGENT_NOTE,
+        "first": first, "last": last, "period": label[:7] if label else None,
+        "current": period_containing(datetime.now(timezone.utc), cal).label})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...db import desk as repo
-from ...desk.escalation import EscalationRules
+from ...desk.escalation import SWITCH_LABELS, UNREACHED_RANGE, EscalationRules
 from ...inputs import InputError, bounded_int
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
@@ -13,13 +13,12 @@ from ..core.render import NavItem, flash, render
 
 routes = web.RouteTableDef()
 NAV = [NavItem("转人工规则", "desk_rules")]
-SWITCHES = (("partial", "回访未答完"), ("refused", "拒绝机器人回访"), ("dissatisfied", "不满意"),
-            ("low_confidence", "语音答案置信度低"))
+SWITCHES = tuple(SWITCH_LABELS.items())
 
 
 def rules_from_form(form) -> EscalationRules:
     raw = str(form.get("unreached_after", "")).strip()
-    unreached = bounded_int(raw, "未接通次数", low=1, high=10) if raw else None
+    unreached = bounded_int(raw, "未接通次数", low=UNREACHED_RANGE[0], high=UNREACHED_RANGE[1]) if raw else None
     return EscalationRules(form.get("enabled") == "on", unreached,
                            *(form.get(key) == "on" for key, _ in SWITCHES))
 

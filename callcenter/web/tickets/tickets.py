@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 from aiohttp import web
 
+from ...db import desk as desk_repo
 from ...db import ticket_queries as queries
 from ...db import tickets as tickets_repo
 from ...ledger import flow
@@ -83,6 +84,8 @@ async def ticket_detail(request: web.Request) -> web.Response:
         ticket, events = await ticket_with_history(conn, ticket_id)
         units, names, _ = await pickers(request.app, conn)
         callbacks_context = await ticket_callbacks_context(conn, ticket_id, user.role)
+        desk_campaigns, desk_campaign = (await desk_repo.campaign_choices(conn, ticket_id)
+                                         if user.role in MANAGERS else ([], None))
     now = datetime.now(OFFICE_TZ)
     return await render("tickets/detail.html", request, {
         **callbacks_context,
@@ -97,6 +100,8 @@ async def ticket_detail(request: web.Request) -> web.Response:
         "unit_names": names,
         "state_label": state_label,
         "action_label": action_label,
+        "desk_campaigns": desk_campaigns,
+        "desk_campaign": desk_campaign,
     })
 
 
