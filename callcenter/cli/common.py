@@ -5,8 +5,11 @@ import argparse
 import asyncio
 import enum
 import getpass
+import sys
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Awaitable, Callable
+
+from rich.console import Console
 
 from ..config import ConfigError, Settings, load_settings
 from ..db.database import Database, open_database
@@ -26,6 +29,11 @@ class CliError(Exception):
     def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE):
         super().__init__(message)
         self.code = code
+
+
+def output_console() -> Console:
+    """Rich assumes 80 columns when piped, which truncates Chinese unit names; a pipe gets 160."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

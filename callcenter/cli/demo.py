@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ..config import Settings
 from ..netutil import free_port, port_is_free
-from .common import CliError, ExitCode, async_handler, settings_from
+from .common import CliError, ExitCode, async_handler, output_console, settings_from
 from .serve import wait_for_stop_signal
 
 ORDER = 10
@@ -73,7 +73,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     from ..service import Service, ServiceOptions
     from ..sim.simulator import SimConfig, Simulator
 
-    console = Console()
+    console = output_console()
     if not getattr(args, "verbose", False):      # the progress bar tells the story; per-call logs would drown it
         logging.getLogger("callcenter").setLevel(logging.WARNING)
     base = settings_from(args)

@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from ..db import scoring as repo
@@ -29,7 +28,7 @@ from ..scoring.explain import Explanation
 from ..scoring.rates import BASIS_LABELS, display, round_half_up
 from ..scoring.rules import DEFAULT_ANSWER_LABELS, QUESTION_LABELS, RuleSet, RuleSetError, validate
 from . import reports as office_reports
-from .common import UNMASKED_HELP, CliError, ExitCode, async_handler, audit_unmasked, database
+from .common import UNMASKED_HELP, CliError, ExitCode, async_handler, audit_unmasked, database, output_console
 
 ORDER = 45
 
@@ -172,11 +171,6 @@ def _weights(text: str) -> tuple[Decimal, Decimal, Decimal]:
     return values  # type: ignore[return-value]
 
 
-def _console() -> Console:
-    """Rich assumes 80 columns when piped, which truncates Chinese unit names; a pipe gets 160."""
-    return Console() if sys.stdout.isatty() else Console(width=160)
-
-
 def _bases(choice: str) -> list[str]:
     return ["all", "excluded"] if choice == "both" else [choice]
 
@@ -236,7 +230,7 @@ async def run_rates(args: argparse.Namespace) -> int:
             writer.writerow([table.period.label, table.rule_set.name, r["unit"], r["basis_label"], r["volume"],
                              r["effective"], *(_fmt(r[k]) for k in ("response", "solved", "satisfied", "composite"))])
     else:
-        _console().print(rates_view(table, records))
+        output_console().print(rates_view(table, records))
     return ExitCode.OK
 
 
@@ -322,7 +316,7 @@ async def run_stats(args: argparse.Namespace) -> int:
     if args.format == "json":
         _dump(found.as_dict())
         return ExitCode.OK
-    console = _console()
+    console = output_console()
     console.print(f"[bold]{found.title}[/bold]  ({found.start:%Y-%m-%d %H:%M} → {found.end:%Y-%m-%d %H:%M}, 按来电时间)")
     for title, rows in found.tables().items():
         table = Table(title=title)
