@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import time
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from callcenter.hotspots.warnings import spike_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402  (bench/machine.py)
+from spread import add_runs_argument, format_spread  # noqa: E402  (bench/spread.py)
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
 STREETS, COMMUNITIES = 29, 20
@@ -77,8 +77,7 @@ async def seed(dsn: str, tickets: int, now: datetime) -> None:
 
 
 def line(label: str, timings: list[float]) -> str:
-    return (f"{label}: min {min(timings) * 1000:7.1f} ms, median {statistics.median(timings) * 1000:7.1f} ms, "
-            f"max {max(timings) * 1000:7.1f} ms over {len(timings)} runs")
+    return f"{label}: median (min–max) {format_spread([t * 1000 for t in timings], unit='ms')} over {len(timings)} runs"
 
 
 async def measure(dsn: str, repeat: int) -> None:
@@ -111,7 +110,7 @@ async def measure(dsn: str, repeat: int) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=9)
+    add_runs_argument(parser, 9, "--repeat")
     args = parser.parse_args()
     print(describe())
     async with scratch_database("alerts") as (dsn, _work):
@@ -119,7 +118,7 @@ async def main() -> None:
         print(f"PostgreSQL {await conn.fetchval('SHOW server_version')}")
         await conn.close()
         await seed(dsn, args.tickets, datetime.now(timezone.utc))
-        await measure(dsn, args.repeat)
+        await measure(dsn, args.runs)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import statistics
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -24,6 +23,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from spread import add_runs_argument, format_spread  # noqa: E402  (bench/spread.py)
 from scratch import scratch_database  # noqa: E402
 
 from callcenter.db import appeals as appeals_repo  # noqa: E402
@@ -89,7 +89,7 @@ async def measure(dsn: str, per_year: int, cases: int, repeat: int, workdir: Pat
                 timings.append(time.perf_counter() - t)
             today = await conn.fetchval("SELECT count(*) FROM tickets WHERE called_at >= $1 AND called_at < $2", start, END)
             print(f"daily candidate run: {today} tickets of the day vs {DAYS - 1} days of history → {added} candidates; "
-                  f"median {statistics.median(timings) * 1000:.0f} ms (min {min(timings) * 1000:.0f}, n={repeat})")
+                  f"median (min–max) {format_spread([t * 1000 for t in timings], '{:,.0f}', 'ms')}, n={repeat}")
         path = write_cases(workdir / "cases.csv", cases)
         t = time.perf_counter()
         report = await import_urban_cases(pool, path, actor="bench")
@@ -101,7 +101,8 @@ async def measure(dsn: str, per_year: int, cases: int, repeat: int, workdir: Pat
                 t = time.perf_counter()
                 stats = await urban_repo.statistics(conn, datetime(2024, 4, 19, tzinfo=BJ), datetime(2024, 5, 19, tzinfo=BJ))
                 timings.append(time.perf_counter() - t)
-            print(f"urban monthly statistics over {stats.total:,} cases: median {statistics.median(timings) * 1000:.0f} ms")
+            print(f"urban monthly statistics over {stats.total:,} cases: median (min–max) "
+                  f"{format_spread([t * 1000 for t in timings], '{:,.0f}', 'ms')}, n={repeat}")
     finally:
         await pool.close()
 
@@ -110,11 +111,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets-per-year", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    add_runs_argument(parser, 5, "--repeat")
     args = parser.parse_args()
     print(describe())
     async with scratch_database("appeals") as (dsn, work):
-        await measure(dsn, args.tickets_per_year, args.cases, args.repeat, work)
+        await measure(dsn, args.tickets_per_year, args.cases, args.runs, work)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark: three-rate ranking and the monthly .xlsx report on a 1,000,000-ticket ledger.
 
-Run: ``.venv/bin/python bench/scoring.py [--tickets N] [--own N] [--repeat N]``
+Run: ``.venv/bin/python bench/scoring.py [--tickets N] [--own N] [--runs N]``
 
 Seeds a scratch database (on ``$CALLCENTER_DSN``'s server when set, else an
 embedded PostgreSQL in a temporary directory) with 12 assessment months of
@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +28,9 @@ from callcenter.reports import scorecard
 from callcenter.reports.monthly_xlsx import write_monthly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402  (bench/machine.py)
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
+from spread import add_runs_argument, format_spread  # noqa: E402  (bench/spread.py)
 
 BJ = timezone(timedelta(hours=8))
 FIRST = datetime(2023, 6, 19, tzinfo=BJ)          # period 2023-07 … 2024-06: twelve months
@@ -79,17 +78,6 @@ SELECT a.id, q.question,
 """
 
 
-def machine() -> str:
-    model = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return (f"platform.processor() = {platform.processor()!r} ({model or platform.machine()}); "
-            f"{os.cpu_count()} CPUs; Python {platform.python_version()}; {platform.platform()}")
-
-
 async def seed(dsn: str, tickets: int, own_every: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
@@ -130,15 +118,15 @@ async def measure(dsn: str, repeat: int, workdir: Path) -> None:
                 started = time.perf_counter()
                 result = await scorecard.ranking(conn, PERIOD, "department", as_of=AS_OF)
                 timings.append(time.perf_counter() - started)
-            print(f"monthly department ranking (2 periods, 3 rates, both bases): median "
-                  f"{statistics.median(timings) * 1000:7.1f} ms, min {min(timings) * 1000:7.1f} ms, "
-                  f"max {max(timings) * 1000:7.1f} ms over {repeat} runs; {len(result.units)} units ranked")
+            print(f"monthly department ranking (2 periods, 3 rates, both bases): median (min–max) "
+                  f"{format_spread([t * 1000 for t in timings], unit='ms')} over {repeat} runs; "
+                  f"{len(result.units)} units ranked")
             timings = []
             for _ in range(repeat):
                 started = time.perf_counter()
                 await scorecard.ranking(conn, PERIOD, "community", as_of=AS_OF)
                 timings.append(time.perf_counter() - started)
-            print(f"monthly community ranking: median {statistics.median(timings) * 1000:7.1f} ms")
+            print(f"monthly community ranking: median (min–max) {format_spread([t * 1000 for t in timings], unit='ms')}")
             plan = await conn.fetch(
                 "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ticket_scores "
                 "WHERE scored_at >= '2024-04-19 00:00+08' AND scored_at < '2024-05-19 00:00+08'")
@@ -160,21 +148,21 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--own", type=int, default=10, help="one ticket in N gets our own callback answers")
-    parser.add_argument("--repeat", type=int, default=15)
+    add_runs_argument(parser, 15, "--repeat")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database (with $CALLCENTER_DSN)")
     parser.add_argument("--reuse", metavar="DSN", help="measure an already seeded database; seed nothing")
     args = parser.parse_args()
-    print(machine())
+    print(describe())
     if args.reuse:
         with tempfile.TemporaryDirectory(prefix="cc-bench-scoring-") as tmp:
-            await measure(args.reuse, args.repeat, Path(tmp))
+            await measure(args.reuse, args.runs, Path(tmp))
         return
     async with scratch_database("scoring", keep=args.keep) as (dsn, work):
         conn = await asyncpg.connect(dsn)
         print(f"PostgreSQL {await conn.fetchval('SHOW server_version')}")
         await conn.close()
         await seed(dsn, args.tickets, args.own)
-        await measure(dsn, args.repeat, work)
+        await measure(dsn, args.runs, work)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 DEFAULT_RUNS = 3
 
 
-def add_runs_argument(parser: argparse.ArgumentParser, default: int = DEFAULT_RUNS) -> None:
-    """Every bench takes ``--runs N`` the same way."""
-    parser.add_argument("--runs", type=int, default=default,
+def add_runs_argument(parser: argparse.ArgumentParser, default: int = DEFAULT_RUNS, *aliases: str) -> None:
+    """Every bench takes ``--runs N`` the same way (``aliases`` keep an older spelling, e.g. ``--repeat``)."""
+    parser.add_argument("--runs", *aliases, dest="runs", type=int, default=default,
                         help=f"repeat the measurement N times and report min/median/max (default {default})")
 
 
