@@ -2,7 +2,7 @@
 
 With ``CALLCENTER_WEB_WORKERS`` > 1 (default: one per core) this process runs
 the whole service and web worker 0; the other web workers are processes of
-their own on the same port that serve pages only (callcenter.web.worker).
+their own on the same port that serve pages only (callcenter.web_worker).
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ async def run_serve(args: argparse.Namespace) -> int:
 
 
 async def _run_web_worker(args: argparse.Namespace) -> int:
-    from ..web.worker import serve_web_only
+    from ..web_worker import serve_web_only
     if not args.telephony_url:
         raise CliError("--web-worker needs --telephony-url", ExitCode.USAGE)
     settings = settings_from(args)

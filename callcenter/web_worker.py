@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Awaitable
 
-from ..asr.factory import speech_status
-from ..config import Settings
-from ..db.database import connect
-from ..db.live_bus import LiveBus
-from ..hotline.hub import SharedHub
-from ..hotline.service import HotlineService
-from .app import create_app
-from .runner import start_web
+from .asr.factory import speech_status
+from .config import Settings
+from .db.database import connect
+from .db.live_bus import LiveBus
+from .hotline.hub import SharedHub
+from .hotline.service import HotlineService
+from .web.app import create_app
+from .web.runner import start_web
 
 log = logging.getLogger(__name__)
 
