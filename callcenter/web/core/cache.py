@@ -1,7 +1,10 @@
-"""Short-lived per-app caches for figures many requests ask for at once (dashboard, pickers).
+"""Short-lived per-app caches for figures many requests ask for at once (dashboard, pickers, list totals).
 
 Seconds-old figures are fine for a page people read; recomputing them for
-each of fifty concurrent requests is not.
+each of fifty concurrent requests is not.  Each web process keeps its own
+(with several, CALLCENTER_WEB_WORKERS, a figure may differ between them for
+at most its TTL; see docs/scale.md).  At most :data:`MAX_ENTRIES` figures are
+kept: keys built from what a user typed (a list filter) cannot grow memory.
 """
 from __future__ import annotations
 
@@ -12,10 +15,13 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 CACHE = web.AppKey("cc_page_cache", dict)
+LOCKS = web.AppKey("cc_page_cache_locks", dict)
+MAX_ENTRIES = 1000
 
 
 def setup_app(app: web.Application) -> None:
     app[CACHE] = {}
+    app[LOCKS] = {}
 
 
 async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
@@ -27,7 +33,8 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
     hit = cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < ttl:
         return hit[1]
-    lock = cache.setdefault(("lock", key), asyncio.Lock())
+    locks = app[LOCKS]
+    lock = locks.setdefault(key, asyncio.Lock())
     if hit is not None and lock.locked():
         return hit[1]                       # someone is refreshing: the previous figures are seconds old
     async with lock:
@@ -35,5 +42,16 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
         value = await compute()
+        cache.pop(key, None)                # re-inserted last: the oldest-refreshed figure goes first
         cache[key] = (time.monotonic(), value)
+        _evict(cache, locks)
         return value
+
+
+def _evict(cache: dict, locks: dict) -> None:
+    while len(cache) > MAX_ENTRIES:
+        oldest = next(iter(cache))
+        del cache[oldest]
+        lock = locks.get(oldest)
+        if lock is not None and not lock.locked():
+            del locks[oldest]
