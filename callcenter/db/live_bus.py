@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any, Callable
 
 import asyncpg
@@ -25,7 +26,7 @@ CHANNEL = "callcenter_live"
 #: NOTIFY refuses payloads of 8000 bytes or more; bigger messages go through live_messages by id.
 MAX_PAYLOAD = 7900
 #: Spilled messages older than this are deleted by the next spill.
-SPILL_KEEP = "5 minutes"
+SPILL_KEEP = timedelta(minutes=5)
 
 Receiver = Callable[[str, dict[str, Any]], None]
 
