@@ -78,8 +78,8 @@ class WebWorkers:
             await asyncio.sleep(self.restart_delay)
             if self._stopping:
                 return
-            self.restarts += 1
             await self._spawn(index)
+            self.restarts += 1
 
     async def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM every worker, wait for them, SIGKILL whatever is left after ``timeout``."""
