@@ -15,13 +15,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 CACHE = web.AppKey("cc_page_cache", dict)
-LOCKS = web.AppKey("cc_page_cache_locks", dict)
 MAX_ENTRIES = 1000
 
 
 def setup_app(app: web.Application) -> None:
     app[CACHE] = {}
-    app[LOCKS] = {}
 
 
 async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[], Awaitable[Any]]) -> Any:
@@ -33,8 +31,7 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
     hit = cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < ttl:
         return hit[1]
-    locks = app[LOCKS]
-    lock = locks.setdefault(key, asyncio.Lock())
+    lock = cache.setdefault(("lock", key), asyncio.Lock())
     if hit is not None and lock.locked():
         return hit[1]                       # someone is refreshing: the previous figures are seconds old
     async with lock:
@@ -44,14 +41,15 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
         value = await compute()
         cache.pop(key, None)                # re-inserted last: the oldest-refreshed figure goes first
         cache[key] = (time.monotonic(), value)
-        _evict(cache, locks)
+        _evict(cache)
         return value
 
 
-def _evict(cache: dict, locks: dict) -> None:
-    while len(cache) > MAX_ENTRIES:
-        oldest = next(iter(cache))
+def _evict(cache: dict) -> None:
+    """Drop the figures refreshed longest ago (and their idle locks) beyond :data:`MAX_ENTRIES`."""
+    figures = [k for k in cache if not (isinstance(k, tuple) and k[0] == "lock")]
+    for oldest in figures[:max(0, len(figures) - MAX_ENTRIES)]:
         del cache[oldest]
-        lock = locks.get(oldest)
+        lock = cache.get(("lock", oldest))
         if lock is not None and not lock.locked():
-            del locks[oldest]
+            del cache[("lock", oldest)]
