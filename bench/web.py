@@ -3,17 +3,24 @@
 Seeds (by default) 1,000,000 tickets with bench/bench_web_ledger.py's filler
 into a private embedded PostgreSQL (or --dsn: a scratch database), gives one
 assessment month city callback results so the dashboard has rates to rank,
-then serves the real app (create_app + start_web) from a separate process on
+then serves the real app (create_app + start_web) from separate processes on
 127.0.0.1 and drives it with 50 concurrent aiohttp clients, each signed in
 with its own session.  Prints figures and the machine; asserts nothing.
 
     .venv/bin/python bench/web.py [--tickets 1000000] [--clients 50] [--requests 2000] [--think 1] [--pgdata DIR]
+                                  [--workers N] [--no-compare] [--runs 3]
+
+Each run measures one web process and ``--workers`` processes sharing the
+port (as ``serve`` with CALLCENTER_WEB_WORKERS runs them) one after the
+other, so both see the same machine; the summary gives min/median/max over
+the runs and the ratio of the medians.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import multiprocessing
+import os
 import platform
 import random
 import re
@@ -29,10 +36,12 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_web_ledger import fill  # noqa: E402  (the ledger bench's seeding, reused)
 from machine import describe  # noqa: E402
+from spread import add_runs_argument, print_table, summary  # noqa: E402
 
 from callcenter.config import Settings
 from callcenter.db.embedded import start_embedded, with_database
 from callcenter.db.migrations import migrate
+from callcenter.netutil import free_port
 
 PERIOD = "2025-06"          # an assessment month inside the filler's ten years (2016–2025)
 PASSWORD = "bench-password-1"
@@ -77,8 +86,8 @@ async def prepare(dsn: str, tickets: int, clients: int) -> dict:
     return {"max_id": top, "dept": dept, "in_month": in_month, "total": total, "server": version}
 
 
-def serve(dsn: str, home: str, ready, pool_max: int) -> None:
-    """The web app alone in its own process (as `callcenter serve` runs it), until killed."""
+def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int) -> None:
+    """One web process (as `callcenter serve` runs each of CALLCENTER_WEB_WORKERS), sharing ``port``."""
     import logging
 
     from callcenter.db.database import open_database
@@ -89,13 +98,45 @@ def serve(dsn: str, home: str, ready, pool_max: int) -> None:
 
     async def main() -> None:
         settings = Settings(dsn=dsn, home=Path(home), db_pool_min=pool_max, db_pool_max=pool_max)
-        async with open_database(settings) as db:
+        async with open_database(settings, apply_migrations=False) as db:
             # Sessions last the whole run; no lockout surprises from 50 sign-ins from one address.
-            app = create_app(db, settings, extras={"web_config": WebConfig(idle_minutes=600, ip_lockout_failures=10_000)})
-            runner = await start_web(app, "127.0.0.1", 0)
-            ready.send(runner.addresses[0][1])
+            app = create_app(db, settings, extras={"web_config": WebConfig(idle_minutes=600, ip_lockout_failures=10_000),
+                                                   "worker": index})
+            await start_web(app, "127.0.0.1", port, reuse_port=True)
+            ready.send(index)
             await asyncio.Event().wait()
     asyncio.run(main())
+
+
+class WebProcesses:
+    """``count`` web processes on one port (SO_REUSEPORT), as `serve` runs them; stopped on exit."""
+
+    def __init__(self, dsn: str, count: int, pool: int) -> None:
+        self.dsn, self.count, self.pool = dsn, count, pool
+        self.port = free_port()
+        self.procs: list = []
+
+    def __enter__(self) -> "WebProcesses":
+        home = tempfile.mkdtemp(prefix="cc-bench-web-home-")
+        spawn = multiprocessing.get_context("spawn")
+        receive, send = spawn.Pipe(duplex=False)
+        for index in range(self.count):
+            proc = spawn.Process(target=serve, args=(self.dsn, home, self.port, index, send, self.pool), daemon=True)
+            proc.start()
+            self.procs.append(proc)
+        for _ in range(self.count):
+            if not receive.poll(60):
+                self.__exit__()
+                raise SystemExit("a web process did not start within 60 s")
+            receive.recv()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.join(10)
+
 
 
 async def sign_in(session: aiohttp.ClientSession, base: str) -> None:
@@ -141,37 +182,66 @@ async def measure(sessions: list[aiohttp.ClientSession], base: str, label: str, 
     q = statistics.quantiles(latencies, n=100)
     result = {"label": label, "n": len(latencies), "p50": q[49], "p95": q[94], "p99": q[98], "errors": errors,
               "rps": len(latencies) / wall}
-    print(f"  {label:<34} n={result['n']:5}  p50 {result['p50']:7.1f} ms  p95 {result['p95']:7.1f} ms  "
-          f"p99 {result['p99']:7.1f} ms  {result['rps']:6.0f} req/s  errors {errors}")
+    print(f"    {label:<34} n={result['n']:5}  p50 {result['p50']:7.1f} ms  p95 {result['p95']:7.1f} ms  "
+          f"p99 {result['p99']:7.1f} ms  {result['rps']:6.0f} req/s  errors {errors}", flush=True)
     return result
 
 
-async def drive(port: int, facts: dict, clients: int, requests: int, think: float) -> None:
+PAGES = ("ticket list", "ticket detail", "dashboard")
+
+
+async def drive(port: int, facts: dict, clients: int, requests: int, paced_requests: int, think: float) -> dict:
+    """One measurement: every page kind closed-loop, then paced; {(load, page): result}."""
     base = f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=clients * 2)
     sessions = [aiohttp.ClientSession(connector=connector, connector_owner=False,
                                       cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(clients)]
+    figures = {}
     try:
         started = time.perf_counter()
         for s in sessions:
             await sign_in(s, base)
-        print(f"  {clients} sessions signed in ({time.perf_counter() - started:.1f} s)")
+        print(f"    {clients} sessions signed in ({time.perf_counter() - started:.1f} s)")
         rng = random.Random(7)
         list_urls = ["/tickets", "/tickets?status=handling", f"/tickets?department={facts['dept']}",
                      "/tickets?category=供暖", "/tickets?from=2024-05-01&to=2024-05-07"]
+        urls = {"ticket list": lambda: rng.choice(list_urls),
+                "ticket detail": lambda: f"/tickets/{rng.randint(1, facts['max_id'])}",
+                "dashboard": lambda: f"/?period={PERIOD}"}
         await measure(sessions, base, "warm-up (not counted)", lambda: rng.choice(list_urls), clients * 2)
-        for pause in (0.0, think):
-            print(f" {'closed loop (no think time)' if not pause else f'paced ({pause:g} s think time per client)'}:")
-            await measure(sessions, base, "ticket list (5 filter mixes)", lambda: rng.choice(list_urls), requests,
-                          pause)
-            await measure(sessions, base, "ticket detail (random of all)",
-                          lambda: f"/tickets/{rng.randint(1, facts['max_id'])}", requests, pause)
-            await measure(sessions, base, f"dashboard /?period={PERIOD}", lambda: f"/?period={PERIOD}", requests,
-                          pause)
+        for load, pause, n in (("closed", 0.0, requests), ("paced", think, paced_requests)):
+            print(f"   {'closed loop (no think time)' if not pause else f'paced ({pause:g} s think time per client)'}:")
+            for page in PAGES:
+                figures[(load, page)] = await measure(sessions, base, page, urls[page], n, pause)
     finally:
         for s in sessions:
             await s.close()
         await connector.close()
+    return figures
+
+
+def report(results: dict[int, list[dict]], counts: list[int]) -> None:
+    """min/median/max over the runs for each process count, then N processes against one, from the medians."""
+    for count in counts:
+        runs = results[count]
+        for load in ("closed", "paced"):
+            table = {}
+            for page in PAGES:
+                for q in ("p50", "p95", "p99"):
+                    table[f"{page} {q} (ms)"] = [r[(load, page)][q] for r in runs]
+                table[f"{page} req/s"] = [r[(load, page)]["rps"] for r in runs]
+            print_table(f"{count} web process(es), {load} — {len(runs)} run(s)", table)
+    if len(counts) == 2:
+        one, many = counts
+        print(f"\n{many} processes against 1 (ratio of the medians; same data, same machine, runs interleaved)")
+        for load in ("closed", "paced"):
+            for page in PAGES:
+                def median(count, key):
+                    return summary([r[(load, page)][key] for r in results[count]])[1]
+                print(f"  {load:<6} {page:<14} p95 {median(one, 'p95'):7.1f} → {median(many, 'p95'):7.1f} ms "
+                      f"(× {median(many, 'p95') / median(one, 'p95'):.2f});  "
+                      f"req/s {median(one, 'rps'):6.0f} → {median(many, 'rps'):6.0f} "
+                      f"(× {median(many, 'rps') / median(one, 'rps'):.2f})")
 
 
 def main() -> None:
@@ -180,7 +250,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=2000, help="requests per page kind")
     parser.add_argument("--think", type=float, default=1.0, help="seconds between a paced client's requests")
-    parser.add_argument("--pool", type=int, default=10, help="database connections of the web process")
+    parser.add_argument("--paced-requests", type=int, default=1000, help="paced requests per page kind")
+    parser.add_argument("--pool", type=int, default=10, help="database connections of each web process")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="web processes, as CALLCENTER_WEB_WORKERS (default: one per core)")
+    parser.add_argument("--no-compare", dest="compare", action="store_false",
+                        help="measure --workers only (default: also one process, side by side)")
+    add_runs_argument(parser)
     parser.add_argument("--dsn", help="a scratch database (default: a private embedded server)")
     parser.add_argument("--pgdata", type=Path, help="keep the embedded data here to reuse it between runs")
     args = parser.parse_args()
@@ -194,21 +270,19 @@ def main() -> None:
     print(f"seeding {args.tickets} tickets …")
     facts = asyncio.run(prepare(dsn, args.tickets, args.clients))
     print(f"  {facts['total']} tickets; month {PERIOD}: {facts['in_month']} tickets; {facts['server']}")
-    home = tempfile.mkdtemp(prefix="cc-bench-web-home-")
-    receive, send = multiprocessing.Pipe(duplex=False)
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(dsn, home, send, args.pool),
-                                                          daemon=True)
-    server.start()
-    try:
-        if not receive.poll(60):
-            raise SystemExit("the web server did not start within 60 s")
-        port = receive.recv()
-        print(f"web app on 127.0.0.1:{port} (own process, pool {args.pool}); {args.clients} concurrent clients, "
-              f"{args.requests} requests per page kind")
-        asyncio.run(drive(port, facts, args.clients, args.requests, args.think))
-    finally:
-        server.terminate()
-        server.join(10)
+    counts = sorted({1, args.workers}) if args.compare else [args.workers]
+    print(f"web processes: {' vs '.join(map(str, counts))} (pool {args.pool} each); {args.clients} concurrent "
+          f"clients; {args.requests} closed-loop and {args.paced_requests} paced requests per page kind; "
+          f"{args.runs} run(s), the process counts interleaved within each run")
+    results: dict[int, list[dict]] = {count: [] for count in counts}
+    for run in range(1, args.runs + 1):
+        for count in counts:
+            with WebProcesses(dsn, count, args.pool) as web:
+                print(f"\n run {run}/{args.runs}: {count} web process(es) on 127.0.0.1:{web.port}", flush=True)
+                results[count].append(asyncio.run(
+                    drive(web.port, facts, args.clients, args.requests, args.paced_requests, args.think)))
+    print(f"\nmachine: {describe()}")
+    report(results, counts)
 
 
 if __name__ == "__main__":

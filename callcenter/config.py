@@ -48,6 +48,7 @@ class Settings:
     web_port: int = 8080
     web_cookie_secure: bool = False          # cookies only over HTTPS (turn on behind a TLS proxy)
     web_trust_forwarded_proto: bool = False  # believe X-Forwarded-Proto (only when a proxy you run sets it)
+    web_workers: int | None = None           # web processes sharing the port; None = one per CPU core
     # Speech: a vosk model directory; None means DTMF only.
     vosk_model: Path | None = None
     asr_workers: int = 1
@@ -77,6 +78,11 @@ class Settings:
         return self.home / "pgdata"
 
     @property
+    def web_processes(self) -> int:
+        """How many web processes ``serve`` runs (the first also holds the AMI link, dialer and schedulers)."""
+        return self.web_workers or os.cpu_count() or 1
+
+    @property
     def recordings(self) -> Path:
         return self.recordings_dir or self.home / "recordings"
 
@@ -99,6 +105,7 @@ ENV_VARS = {
     "CALLCENTER_WEB_PORT": "web_port",
     "CALLCENTER_WEB_COOKIE_SECURE": "web_cookie_secure",
     "CALLCENTER_WEB_TRUST_FORWARDED_PROTO": "web_trust_forwarded_proto",
+    "CALLCENTER_WEB_WORKERS": "web_workers",
     "CALLCENTER_VOSK_MODEL": "vosk_model",
     "CALLCENTER_ASR_WORKERS": "asr_workers",
     "CALLCENTER_ASR_WORKER_MEMORY_MB": "asr_worker_memory_mb",
@@ -160,7 +167,7 @@ def _coerce(name: str, raw: Any, problems: list[str], origin: str) -> Any:
             value = int(raw)
             if name in _PORT_FIELDS and not 1 <= value <= 65535:
                 raise ValueError("port out of range 1–65535")
-            if name.startswith(("db_pool", "asr_workers", "retention_days")) and value < 1:
+            if name.startswith(("db_pool", "asr_workers", "retention_days", "web_workers")) and value < 1:
                 raise ValueError("must be at least 1")
             if name == "asr_worker_memory_mb" and value < 0:
                 raise ValueError("must be 0 (no cap) or a size in MiB")
@@ -204,7 +211,7 @@ def load_settings(config_file: str | os.PathLike | None = None,
             values[name] = _coerce(name, environ[var], problems, f"${var}")
     if problems:
         raise ConfigError(problems)
-    values = {k: v for k, v in values.items() if v is not None or k in {"dsn", "vosk_model", "recordings_dir", "inbox_dir"}}
+    values = {k: v for k, v in values.items() if v is not None or k in {"dsn", "vosk_model", "recordings_dir", "inbox_dir", "web_workers"}}
     return replace(Settings(), **values)
 
 

@@ -23,6 +23,8 @@ from .asr.factory import build_recognizer, speech_status
 from .campaigns.dialer import Dialer, DialerOptions
 from .config import Settings
 from .db.database import Database, connect
+from .db.live_bus import LiveBus
+from .hotline.hub import Hub, SharedHub
 from .hotline.service import HotlineService
 from .hotspots.warnings import spike_source
 from .intake.inbox import InboxWatcher
@@ -50,6 +52,7 @@ class ServiceOptions:
     reports: bool = True                      # the daily report at 08:00 and the weekly on Monday
     qa_sample: bool = True                    # 质检: draw last week's random sample of agents' calls, hourly
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
+    shared_web: bool = False                  # other web processes share the port (serve's CALLCENTER_WEB_WORKERS)
 
 
 class Service:
@@ -65,6 +68,7 @@ class Service:
         self.dialer: Dialer | None = None
         self.hotline: HotlineService | None = None
         self.web_runner: web.AppRunner | None = None
+        self.live_bus: LiveBus | None = None      # live pushes to the other web processes (shared_web only)
         self._dialer_task: asyncio.Task | None = None
         self._housekeeping: asyncio.Task | None = None
         self._background: list[asyncio.Task] = []      # intake, alert pass, alert sender
@@ -98,10 +102,14 @@ class Service:
         self.dialer = Dialer(self.db.pool, AmiPbx(self.ami), options)
         self._dialer_task = asyncio.create_task(self.dialer.run(), name="dialer")
         self._dialer_task.add_done_callback(_log_crash)
+        hub = Hub()
+        if self.options.shared_web:
+            self.live_bus = await LiveBus(self.db.dsn, self.db.pool).start()
+            hub = SharedHub(self.live_bus)
         if self.options.hotline:
             self.hotline = HotlineService(recordings_dir=settings.recordings,
                                           interface_template=settings.agent_interface,
-                                          asr=getattr(self.recognizer, "pool", None))
+                                          asr=getattr(self.recognizer, "pool", None), hub=hub)
             await self.hotline.start(self.ami, self.db.pool, settings)
         if self.options.housekeeping:
             self._housekeeping = asyncio.create_task(self._purge_daily(), name="retention")
@@ -112,8 +120,12 @@ class Service:
             extras = {"ami": self.ami, "asr": speech_status(settings), "dialer": self.dialer}
             if self.hotline is not None:
                 extras["hotline"] = self.hotline
+            shared = self.options.shared_web
+            if shared:
+                extras["worker"] = 0
             app = create_app(self.db, settings, extras=extras)
-            self.web_runner = await start_web(app, settings.web_host, settings.web_port)
+            self.web_runner = await start_web(app, settings.web_host, settings.web_port, reuse_port=shared,
+                                              private=shared)
         log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
                  settings.ami_host, settings.ami_port)
 
@@ -185,6 +197,8 @@ class Service:
             await self.web_runner.cleanup()
         if self.hotline is not None:
             await self.hotline.stop()
+        if self.live_bus is not None:
+            await self.live_bus.close()
         if self.agi is not None:
             await self.agi.close(grace_s=min(grace, 5.0))
         if self.ami is not None:
@@ -193,7 +207,7 @@ class Service:
             await self.recognizer.close()
         if self.db is not None:
             await self.db.close()
-        self.web_runner = self.agi = self.ami = self.dialer = self.hotline = self.db = None
+        self.web_runner = self.agi = self.ami = self.dialer = self.hotline = self.live_bus = self.db = None
         self._dialer_task = self._housekeeping = None
 
     async def __aenter__(self) -> "Service":

@@ -20,7 +20,7 @@ from ..db import hotline as repo
 from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ
 from ..ledger.ticket_record import FieldError, normalize_phone
-from .hub import WALL, Hub, agent_topic
+from .hub import WALL, WALL_REFRESH, Hub, agent_topic
 from .state import CallFinished, HotlineState, ScreenPop, StartRecording, StateChanged, service_level
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,13 @@ def _jsonable(rows: list[dict]) -> list[dict]:
 
 class HotlineService:
     def __init__(self, *, queue: str = "counsel", interface_template: str = "PJSIP/{username}",
-                 recordings_dir: Path | None = None, asr: Any = None, clock=time.time) -> None:
+                 recordings_dir: Path | None = None, asr: Any = None, clock=time.time, hub: Hub | None = None) -> None:
         self.queue = queue
         self.interface_template = interface_template
         self.recordings_dir = recordings_dir
         self.asr = asr                     # anything with ``async run(Job) -> dict`` (callcenter.asr.pool.WorkerPool)
         self.clock = clock
-        self.hub = Hub()
+        self.hub = hub or Hub()          # a SharedHub when several web processes serve the pages
         self.state = HotlineState()
         self.ami = None
         self.pool = None
@@ -78,11 +78,32 @@ class HotlineService:
             self.recordings_dir = Path(settings.recordings_dir or Path(settings.home) / "recordings")
         for name in FOLLOWED:
             ami.on_event(name, self._on_event)
+        if hasattr(self.hub, "on_remote"):     # a wall opened in another web process wants the live picture
+            self.hub.on_remote(WALL_REFRESH, lambda _message: self._wall_changed())
         ami.on_disconnected(lambda: self._spawn(self.resync()))
         if ami.ready:
             await self.resync()
         else:                              # the link comes up later: learn the queue as soon as it does
             self._spawn(self.resync())
+
+    @classmethod
+    def web_side(cls, pool, hub: Hub) -> "HotlineService":
+        """What a web-only process needs: the shared hub and the ledger reads (no PBX, no live state)."""
+        service = cls(hub=hub)
+        service.pool = pool
+        return service
+
+    @property
+    def follows_pbx(self) -> bool:
+        return self.ami is not None
+
+    def live_greeting(self) -> dict | None:
+        """The live picture for a wall that just opened; in a web-only process, ask the one that follows
+        the PBX to publish it (it then arrives on the wall topic) and return None."""
+        if self.follows_pbx:
+            return {"type": "live", **self.live()}
+        self.hub.publish(WALL_REFRESH, {})
+        return None
 
     async def stop(self) -> None:
         tasks = list(self._tasks)

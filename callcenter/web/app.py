@@ -39,10 +39,14 @@ from .core.api_auth import token_middleware
 from .core.config import WebConfig, web_config_from
 from .core.csrf import csrf_middleware
 from .core.errors import error_middleware
+from .core.forward import forward_middleware, setup_forwarding
 from .core.input_guard import input_guard_middleware
 from .core.limits import MAX_BODY
 from .core.render import STATIC, setup_templates
 from .core.sessions import session_middleware
+
+#: Response header naming the web process that answered (only with several: CALLCENTER_WEB_WORKERS).
+WORKER_HEADER = "X-Callcenter-Worker"
 
 #: Page areas, in nav order.  Registration order matters where patterns overlap:
 #: fixed paths (e.g. /tickets/export.xlsx) never collide thanks to \d+ on ids.
@@ -73,7 +77,7 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
     if unknown:
         raise ValueError(f"unknown extras {sorted(unknown)}; known: {sorted(keys.EXTRA_KEYS)} and web_config")
     app = web.Application(
-        middlewares=[error_middleware, session_middleware, token_middleware, access_middleware, csrf_middleware,
+        middlewares=[error_middleware, forward_middleware, session_middleware, token_middleware, access_middleware, csrf_middleware,
                      input_guard_middleware],
         client_max_size=MAX_BODY,
     )
@@ -93,6 +97,9 @@ def create_app(db: Database, settings: Settings, *, extras: dict[str, Any] | Non
     app[keys.NAV] = nav
     app.router.add_static("/static/", STATIC, name="static")
     app.on_response_prepare.append(_security_headers)
+    setup_forwarding(app)
+    if app[keys.WORKER] is not None:
+        app.on_response_prepare.append(_worker_header)
     route_table(app)          # raises if any route declares no roles
     return app
 
@@ -106,3 +113,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+async def _worker_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Which of the web processes answered (a relayed page keeps the one that did the work)."""
+    response.headers.setdefault(WORKER_HEADER, str(request.app[keys.WORKER]))

@@ -8,16 +8,31 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 
-async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Listen on ``host:port``; stop with ``await runner.cleanup()``.  Port 0 picks a free port."""
+async def start_web(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
+                    private: bool = False) -> web.AppRunner:
+    """Listen on ``host:port``; stop with ``await runner.cleanup()``.  Port 0 picks a free port.
+
+    ``reuse_port``: several processes share the port and the kernel spreads connections over them
+    (SO_REUSEPORT).  ``private``: also listen on a free loopback port of this process alone, where the
+    other web processes relay the pages that act on the PBX (:func:`private_url`).
+    """
     runner = web.AppRunner(app, access_log=logging.getLogger("callcenter.web.access"))
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    sites = [web.TCPSite(runner, host, port, reuse_port=reuse_port or None)]
+    if private:
+        sites.append(web.TCPSite(runner, "127.0.0.1", 0))
     try:
-        await site.start()
+        for site in sites:
+            await site.start()
     except OSError:
         await runner.cleanup()
         raise
-    for address in runner.addresses:
+    for address in runner.addresses[:1]:
         log.info("web admin listening on http://%s:%s/", *address[:2])
     return runner
+
+
+def private_url(runner: web.AppRunner) -> str:
+    """The loopback address ``start_web(private=True)`` opened (started last, so listed last)."""
+    host, port = runner.addresses[-1][:2]
+    return f"http://{host}:{port}"

@@ -26,6 +26,7 @@ from ..core import keys
 from ..core.access import current_user, public
 from ..core.api_auth import via_token
 from ..core.components import ami_snapshot, speech_view
+from ..core.forward import needs_telephony
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def sees_details(request: web.Request) -> bool:
 
 @routes.get("/healthz", name="healthz")
 @public
+@needs_telephony
 async def healthz(request: web.Request) -> web.Response:
     details = await health_details(request.app)
     summary = {"database": "up" if details["database"] == "ok" else "down",

@@ -18,6 +18,7 @@ from ..core import keys
 from ..core.access import ALL_STAFF, current_user, require_role
 from ..core.api_auth import via_token
 from ..core.components import ami_snapshot, dialer_live_calls, speech_view
+from ..core.forward import needs_telephony
 from .health import database_health
 
 routes = web.RouteTableDef()
@@ -85,6 +86,7 @@ async def collect(app: web.Application) -> str:
 
 @routes.get("/metrics", name="metrics")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def metrics(request: web.Request) -> web.Response:
     if not via_token(request) and current_user(request).role != "admin":
         raise web.HTTPForbidden(text="/metrics 仅对管理员或 API 令牌开放")

@@ -1,7 +1,10 @@
-"""Short-lived per-app caches for figures many requests ask for at once (dashboard, pickers).
+"""Short-lived per-app caches for figures many requests ask for at once (dashboard, pickers, list totals).
 
 Seconds-old figures are fine for a page people read; recomputing them for
-each of fifty concurrent requests is not.
+each of fifty concurrent requests is not.  Each web process keeps its own
+(with several, CALLCENTER_WEB_WORKERS, a figure may differ between them for
+at most its TTL; see docs/scale.md).  At most :data:`MAX_ENTRIES` figures are
+kept: keys built from what a user typed (a list filter) cannot grow memory.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 CACHE = web.AppKey("cc_page_cache", dict)
+MAX_ENTRIES = 1000
 
 
 def setup_app(app: web.Application) -> None:
@@ -35,5 +39,17 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
         value = await compute()
+        cache.pop(key, None)                # re-inserted last: the oldest-refreshed figure goes first
         cache[key] = (time.monotonic(), value)
+        _evict(cache)
         return value
+
+
+def _evict(cache: dict) -> None:
+    """Drop the figures refreshed longest ago (and their idle locks) beyond :data:`MAX_ENTRIES`."""
+    figures = [k for k in cache if not (isinstance(k, tuple) and k[0] == "lock")]
+    for oldest in figures[:max(0, len(figures) - MAX_ENTRIES)]:
+        del cache[oldest]
+        lock = cache.get(("lock", oldest))
+        if lock is not None and not lock.locked():
+            del cache[("lock", oldest)]

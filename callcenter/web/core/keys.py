@@ -18,8 +18,13 @@ AMI = web.AppKey("cc_ami", object)
 ASR = web.AppKey("cc_asr", object)
 DIALER = web.AppKey("cc_dialer", object)
 HOTLINE = web.AppKey("cc_hotline", object)      # callcenter.hotline.service.HotlineService
+# Several web processes on one port (CALLCENTER_WEB_WORKERS): this one's index (0 holds the AMI link) and,
+# in the others, where that one answers the pages that act on the PBX (web.core.forward).
+WORKER = web.AppKey("cc_worker", object)            # int | None
+TELEPHONY_URL = web.AppKey("cc_telephony_url", object)   # str | None
 #: Extras by the name create_app(extras=...) accepts them under.
-EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER, "hotline": HOTLINE}
+EXTRA_KEYS: dict[str, Any] = {"ami": AMI, "asr": ASR, "dialer": DIALER, "hotline": HOTLINE, "worker": WORKER,
+                              "telephony_url": TELEPHONY_URL}
 
 # Per-request values (set by the session middleware).  aiohttp >= 3.12 has typed
 # request keys; older versions take the plain string.

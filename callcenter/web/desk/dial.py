@@ -21,6 +21,7 @@ from ..core import keys
 from ..core.access import ALL_STAFF, current_user, require_role
 from ..core.path_params import path_id
 from ..core.render import flash
+from ..core.forward import needs_telephony
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -58,6 +59,7 @@ async def _follow(app: web.Application, call, item_id: int, agent: str) -> None:
 
 @routes.post("/desk/{item_id:[^/]+}/dial", name="desk_dial")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def dial(request: web.Request) -> web.Response:
     item_id = path_id(request, "item_id")
     agent = current_user(request).username

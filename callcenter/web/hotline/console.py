@@ -23,6 +23,7 @@ from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
 from ..core.render import NavItem, flash, render
 from ..core.path_params import path_id
 from ..core.ws_pump import pump_topic
+from ..core.forward import needs_telephony
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -46,6 +47,7 @@ def _back(request: web.Request) -> web.HTTPFound:
 
 @routes.get("/console", name="console")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def console(request: web.Request, *, record: dict | None = None, status: int = 200) -> web.Response:
     """坐席台; ``record`` brings a refused 情绪疏导记录 back with what was typed and why it was refused."""
     user = current_user(request)
@@ -61,6 +63,7 @@ async def console(request: web.Request, *, record: dict | None = None, status: i
 
 @routes.post("/console/queue", name="console_queue")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def queue_action(request: web.Request) -> web.Response:
     service = hotline_of(request)
     user = current_user(request)
@@ -110,6 +113,7 @@ def _for_agent(message: dict) -> dict:
 
 @routes.post("/console/records", name="console_record")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def add_record(request: web.Request) -> web.Response:
     form = await request.post()
     user = current_user(request)
@@ -147,6 +151,7 @@ async def add_record(request: web.Request) -> web.Response:
 
 @routes.post("/console/tasks/{task_id:[^/]+}", name="console_task")
 @require_role(*ALL_STAFF)
+@needs_telephony
 async def task_action(request: web.Request) -> web.Response:
     task_id = path_id(request, "task_id")
     form = await request.post()

@@ -31,7 +31,9 @@ async def wall_ws(request: web.Request) -> web.WebSocketResponse:
 
     async def greet(ws: web.WebSocketResponse) -> None:
         """The full picture first; the topic then carries every change."""
-        await ws.send_json({"type": "live", **service.live()})
+        live = service.live_greeting()
+        if live is not None:
+            await ws.send_json(live)
         await ws.send_json({"type": "stats", **await service.today()})
         for alert in await service.todays_alerts():
             await ws.send_json({"type": "alert", **alert})

@@ -20,6 +20,7 @@ from ..core.render import NavItem, flash, render
 from ..calls.ticket_callbacks import ticket_callbacks_context
 from ..core.paging import filter_query_string, list_context, page_links, page_number
 from .ticket_filters import encode_key, parse_query
+from .ticket_total import ticket_total
 from .ticket_view import (action_forms, action_label, city_fields, deadline_views, is_time_column, state_label,
                           step_from, ticket_id_of, ticket_with_history)
 
@@ -53,14 +54,16 @@ async def ticket_list(request: web.Request) -> web.Response:
                 after = await queries.page_start(conn, parsed.filter, skip=(number - 1) * config.page_size)
                 number = number if after is not None else 1
             page = await queries.ticket_page(conn, parsed.filter, after=after, size=config.page_size)
-            total = await queries.count_tickets(conn, parsed.filter, limit=COUNT_CAP + 1)
+            total = await ticket_total(request.app, conn, parsed.filter, cap=COUNT_CAP)
     listing = list_context("/tickets", parsed, page, encode_key)
-    pages = max(1, math.ceil(min(total or 0, COUNT_CAP) / config.page_size))
+    count = total.value if total else 0
+    pages = max(1, math.ceil(min(count, COUNT_CAP) / config.page_size))
     if listing["next_url"]:
         listing["next_url"] += f"&page={number + 1}"
     return await render("tickets/list.html", request, {
         **listing,
-        "total": total, "total_capped": (total or 0) > COUNT_CAP, "page_number": number, "pages": pages,
+        "total": total.value if total else None, "total_capped": count > COUNT_CAP,
+        "total_counted_at": total.counted_at if total else None, "page_number": number, "pages": pages,
         "page_links": [(n, "/tickets?" + filter_query_string(parsed.values, page=str(n)) if n else "")
                        for n in page_links(number, pages)],
         "export_url": "/tickets/export.xlsx?" + filter_query_string(parsed.values),
