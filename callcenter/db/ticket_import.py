@@ -11,6 +11,7 @@ passed without one is marked 时间未知 instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Callable, Sequence
 
 import asyncpg
@@ -24,6 +25,8 @@ from ..ledger.ticket_record import COLUMNS, TicketRecord
 #: columns (is_complex, columns a file lacks) and the merge.
 _IMPORT_LOCK = 0x74696D70  # "timp"
 COPY_CHUNK = 10_000
+#: A record's values in COLUMNS order, read at C speed (a generator of getattr was a fifth of the staging work).
+_record_values = attrgetter(*COLUMNS)
 
 STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at",
                                     "city_state", "old_status", "entry_state", "sign_unknown", "contact_unknown",
@@ -291,6 +294,6 @@ def _staging_row(record: TicketRecord, line: int, due: Deadlines, stored: asyncp
     else:
         city = city_status.entry_state(record.city_status, record.city_effective_callback)
     placed = city_status.place(city, ledger)
-    return (line, *(getattr(record, c) for c in COLUMNS), due.sign_due_at, due.contact_due_at, due.close_due_at,
+    return (line, *_record_values(record), due.sign_due_at, due.contact_due_at, due.close_due_at,
             city.value, None if ledger is None else ledger.state.value, placed.state.value,
             placed.sign_unknown, placed.contact_unknown, placed.close_skipped)
