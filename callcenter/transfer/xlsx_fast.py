@@ -7,8 +7,9 @@ differs in three ways, handled here:
 * a date-formatted cell at midnight comes back as a ``date``; openpyxl gives a
   ``datetime`` (``cell_text`` would print "2024-05-02" instead of "2024-05-02 00:00:00"),
   so such cells are turned into midnight ``datetime``;
-* integral numbers come back as ``float`` (openpyxl: ``int``); every parser reads
-  both the same way (``cell_text(168.0) == "168"``), so they are left alone;
+* integral numbers come back as ``float`` (openpyxl: ``int``, unless the file wrote
+  them with a decimal point or an exponent, which Excel does not below 10^15); the
+  parsers read both alike, but a rejects file would say "168.0", so they become ``int``;
 * an error cell (``#N/A``, ``#REF!``) comes back as ``""``, where openpyxl gives the
   text ``"#N/A"`` and the importer says what is wrong with it.  A sheet holding any
   error cell is therefore read by openpyxl (:func:`read_rows` returns None), as is any
@@ -34,6 +35,8 @@ _WORKSHEET_REL = "/worksheet"
 _ERROR_CELL = b' t="e"'
 _SCAN_CHUNK = 1 << 20
 _MIDNIGHT = time()
+#: Excel writes integers below this without a decimal point or exponent (15 significant digits).
+_EXACT_INTS = 1e15
 
 
 def read_rows(path: Path) -> list[list[Any]] | None:
@@ -56,9 +59,20 @@ def read_rows(path: Path) -> list[list[Any]] | None:
         if errors.result():
             return None
     for row in rows:
-        if date in set(map(type, row)):
-            row[:] = [datetime.combine(c, _MIDNIGHT) if type(c) is date else c for c in row]
+        kinds = set(map(type, row))
+        if float in kinds or date in kinds:
+            row[:] = [_as_openpyxl(c) for c in row]
     return rows
+
+
+def _as_openpyxl(cell: Any) -> Any:
+    """The cell as openpyxl reads it (see the module's docstring)."""
+    kind = type(cell)
+    if kind is float:
+        return int(cell) if cell.is_integer() and -_EXACT_INTS < cell < _EXACT_INTS else cell
+    if kind is date:
+        return datetime.combine(cell, _MIDNIGHT)
+    return cell
 
 
 def has_error_cells(path: Path) -> bool:
@@ -66,11 +80,12 @@ def has_error_cells(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             with archive.open(first_worksheet(archive)) as sheet:
-                tail = b""
+                tail = b""              # the end of what was read: a mark may straddle two reads
                 while chunk := sheet.read(_SCAN_CHUNK):
-                    if _ERROR_CELL in tail + chunk[:len(_ERROR_CELL)] or _ERROR_CELL in chunk:
+                    window = tail + chunk
+                    if _ERROR_CELL in window:
                         return True
-                    tail = chunk[-len(_ERROR_CELL):]
+                    tail = window[-(len(_ERROR_CELL) - 1):]
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, ElementTree.ParseError, LookupError):
         return True
     return False
