@@ -62,7 +62,7 @@ def tables(draw):
     rng.shuffle(headers)
     rows = []
     for _ in range(draw(st.integers(1, 40))):
-        cells = [GOOD.get(h, "x") if rng.random() < 0.8 else rng.choice(ODD_CELLS) for h in headers]
+        cells = [GOOD.get(h, "x") if rng.random() < 0.93 else rng.choice(ODD_CELLS) for h in headers]
         rows.append(cells[:rng.randint(1, len(cells))] if rng.random() < 0.1 else cells)   # short rows too
     return headers, rows
 
