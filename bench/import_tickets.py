@@ -1,6 +1,6 @@
 """Benchmark: import 100,000 synthetic tickets from CSV and from xlsx, then re-import (idempotent).
 
-Run: ``.venv/bin/python bench/import_tickets.py [--rows N] [--runs N] [--no-xlsx]``
+Run: ``.venv/bin/python bench/import_tickets.py [--rows N] [--runs N] [--no-xlsx] [--no-csv] [--data DIR]``
 
 Each run imports into a fresh, migrated database (new), then imports the same
 file again (re-import, every row unchanged).  Uses scratch databases on
@@ -68,6 +68,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--no-xlsx", action="store_true", help="skip the xlsx part")
+    parser.add_argument("--no-csv", action="store_true", help="skip the csv part")
+    parser.add_argument("--data", type=Path, help="keep the sample files here and reuse them on the next run "
+                                                     "(an A/B of two checkouts then reads the very same files)")
     add_runs_argument(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
@@ -80,12 +83,19 @@ async def main() -> None:
                    f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
         print(f"machine: {machine}")
 
-        formats = ["csv"] if args.no_xlsx else ["csv", "xlsx"]
+        formats = [fmt for fmt, skip in (("csv", args.no_csv), ("xlsx", args.no_xlsx)) if not skip]
+        data = args.data or work
+        data.mkdir(parents=True, exist_ok=True)
         paths = {}
         for fmt in formats:
-            paths[fmt] = work / f"tickets.{fmt}"
+            paths[fmt] = data / f"tickets-{args.rows}.{fmt}"
+            if paths[fmt].exists():
+                print(f"reusing {paths[fmt]} ({paths[fmt].stat().st_size / 1e6:.1f} MB)")
+                continue
             started = time.perf_counter()
-            sample.write_sample(paths[fmt], args.rows, seed=1, start=date(2023, 6, 19), months=12, fmt=fmt)
+            partial = paths[fmt].with_name(f"partial-{paths[fmt].name}")      # never reuse a half-written file
+            sample.write_sample(partial, args.rows, seed=1, start=date(2023, 6, 19), months=12, fmt=fmt)
+            partial.rename(paths[fmt])
             print(f"generated {args.rows} rows of {fmt} in {time.perf_counter() - started:.1f} s "
                   f"({paths[fmt].stat().st_size / 1e6:.1f} MB)")
 

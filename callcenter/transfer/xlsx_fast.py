@@ -56,6 +56,10 @@ def read_rows(path: Path) -> list[list[Any]] | None:
                 rows = book.get_sheet_by_index(sheets[0]).to_python(skip_empty_area=False)
         except (CalamineError, OSError, ValueError):
             return None
+        except BaseException as exc:      # a Rust panic on a malformed file is a BaseException (pyo3)
+            if type(exc).__name__ == "PanicException":
+                return None
+            raise
         if errors.result():
             return None
     for row in rows:
