@@ -38,7 +38,6 @@ STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact
 _WORK_MEM = "SET LOCAL work_mem = '256MB'"
 # Statistics for the columns the merge joins on (tickets, units): the planner needs the row
 # count and their spread, not the other 35 columns' (which took most of a full ANALYZE).
-_CLEAR_STAGING = "TRUNCATE ticket_import_staging"
 _ANALYZE_STAGING = "ANALYZE ticket_import_staging (line_no, ticket_no, department_name, community_name)"
 _CREATE_STAGING = """
 CREATE TEMP TABLE ticket_import_staging (
@@ -249,14 +248,15 @@ async def load_category_names(conn: asyncpg.Connection) -> frozenset[str]:
 
 
 class TicketUpsert:
-    """One import's transaction, fed block by block while the file is still being read.
+    """One import's transaction, staged block by block while the file is still being read, merged once.
 
-    Why blocks: the merge is PostgreSQL's work and reading the file is Python's, so
-    merging block *n* while block *n + 1* is parsed uses both cores.  It stays all or
-    nothing: everything happens in one transaction, which :meth:`__aexit__` commits
-    only when the ``async with`` body ends without an exception (an invalid file
-    raises, and nothing of it stays).  Blocks must not repeat a ticket number (the
-    importer rejects duplicates within a file).
+    Why blocks: staging is COPY work for PostgreSQL, reading the file is Python's, so
+    block *n* is copied while block *n + 1* is parsed.  The merge itself runs once over
+    the whole staging table (:meth:`merge`): merging per block would scan the ledger
+    once per block.  It stays all or nothing: everything happens in one transaction,
+    which :meth:`__aexit__` commits only when the ``async with`` body ends without an
+    exception (an invalid file raises, and nothing of it stays).  Blocks must not
+    repeat a ticket number (the importer rejects duplicates within a file).
 
     ``deadlines(record, is_complex)`` computes a ticket's deadlines (the domain's
     rule; ``is_complex`` is the flow's 延期 flag of an existing ticket).
@@ -278,7 +278,7 @@ class TicketUpsert:
         await self._transaction.start()
         try:
             await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK)
-            # The merge sorts and hashes whole blocks: in memory, not in temp files (this transaction only).
+            # The merge sorts and hashes the whole file: in memory, not in temp files (this transaction only).
             await self._conn.execute(_WORK_MEM)
             await self._conn.execute(_CREATE_STAGING)
         except BaseException:
@@ -293,7 +293,7 @@ class TicketUpsert:
             await self._transaction.rollback()
 
     async def add(self, records: Sequence[TicketRecord], line_numbers: Sequence[int]) -> None:
-        """Stage one block with COPY and merge it into the ledger (inside the transaction)."""
+        """Stage one block with COPY (inside the transaction)."""
         if not records:
             return
         conn = self._conn
@@ -305,14 +305,16 @@ class TicketUpsert:
                                  has_status)
                     for rec, line in zip(records[start:start + COPY_CHUNK], line_numbers[start:start + COPY_CHUNK])]
             await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
+        self.rows += len(records)
+
+    async def merge(self) -> None:
+        """Merge everything staged into the ledger: one set-based pass (still uncommitted)."""
+        conn = self._conn
         await conn.execute(_ANALYZE_STAGING)
         await conn.execute(_MERGE_EXISTING, self._columns, self._has_deadline_inputs)
-        self.units_created += await conn.fetchval(_CREATE_UNITS)
+        self.units_created = await conn.fetchval(_CREATE_UNITS)
         counts = await conn.fetchrow(_UPSERT, self._source)
-        await conn.execute(_CLEAR_STAGING)
-        self.rows += len(records)
-        self.inserted += counts["inserted"]
-        self.updated += counts["updated"]
+        self.inserted, self.updated = counts["inserted"], counts["updated"]
 
     @property
     def counts(self) -> ImportCounts:
@@ -331,6 +333,7 @@ async def upsert_tickets(
     """Insert new tickets and update changed ones, in one transaction (a :class:`TicketUpsert` of one block)."""
     async with TicketUpsert(conn, present_columns=present_columns, deadlines=deadlines, source=source) as upsert:
         await upsert.add(records, line_numbers)
+        await upsert.merge()
     return upsert.counts
 
 

@@ -198,10 +198,10 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
     """Import a csv/xlsx ticket file; raises :class:`ImportRejected` or :class:`FileRejected`.
 
     The file is read and checked in a worker thread while the rows already checked are
-    merged, block by block, in one transaction (:class:`~callcenter.db.ticket_import.TicketUpsert`):
-    PostgreSQL merges while Python parses.  The transaction commits only once the whole
-    file is read and (unless ``skip_invalid``) clean; from the first bad row on nothing
-    more is written, and the rollback takes back what was.
+    staged, block by block, in one transaction (:class:`~callcenter.db.ticket_import.TicketUpsert`):
+    PostgreSQL copies while Python parses.  The merge runs once the whole file is read
+    and (unless ``skip_invalid``) clean; from the first bad row on nothing more is
+    staged, and the rollback takes back what was.
     """
     path = Path(path)
     async with pool.acquire() as conn:
@@ -230,7 +230,7 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
                 while (block := await blocks.get()) is not None:
                     validated, start, end = block
                     if validated.rejected and not skip_invalid:
-                        continue                    # the file will be refused: write no more of it
+                        continue                    # the file will be refused: stage no more of it
                     if upsert is None:
                         upsert = await stack.enter_async_context(repo.TicketUpsert(
                             conn, present_columns=validated.header_map.present, deadlines=deadlines,
@@ -240,10 +240,12 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
                 if validated.rejected and not skip_invalid:
                     raise ImportRejected(validated.errors, validated.rows)
                 rejects = write_rejects(path, validated) if validated.rejected else None
-                # The writing ran alongside the reading: its bar fills as the reading ends.
+                # The staging ran alongside the reading: its bar fills as the reading ends.
                 progress.phase("写入 write", len(validated.records))
                 progress.advance(len(validated.records))
                 progress.phase("合并 merge", 1)
+                if upsert is not None:
+                    await upsert.merge()
             counts = upsert.counts if upsert is not None else repo.ImportCounts(0, 0, 0, 0)
         finally:
             if not reading.done():                  # a database error: let the reading thread end first
