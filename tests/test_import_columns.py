@@ -219,3 +219,41 @@ def test_a_file_calamine_cannot_open_gets_openpyxls_message(tmp_path):
     assert xlsx_fast.read_rows(tmp_path / "t.xlsx") is None
     with pytest.raises(reader.FileRejected, match="不是有效的 xlsx 文件 \\(File is not a zip file\\)"):
         validate_file(tmp_path / "t.xlsx", CATEGORIES, [DEFAULT_POLICY])
+
+
+# --- staging block by block: still all or nothing ------------------------------------------
+
+def ticket_csv(path: Path, rows: list[dict]) -> Path:
+    import csv
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(list(tr.STANDARD_HEADERS))
+        for r in rows:
+            writer.writerow([r.get(h, "") for h in tr.STANDARD_HEADERS])
+    return path
+
+
+async def test_a_bad_row_in_a_later_block_leaves_nothing_written(db, tmp_path, monkeypatch):
+    """Blocks 1–2 are staged before block 3 turns out bad: the rollback takes them back."""
+    from callcenter.transfer import importer
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    rows = [dict(GOOD, 工单编号=f"B{i}") for i in range(7)]
+    rows[5]["来电人电话"] = "1"
+    with pytest.raises(importer.ImportRejected) as err:
+        await importer.import_tickets(db.pool, ticket_csv(tmp_path / "t.csv", rows))
+    assert [(e.line, e.column) for e in err.value.errors] == [(7, "来电人电话")]
+    for table in ("tickets", "ticket_events", "units"):
+        assert await db.pool.fetchval(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_small_blocks_import_and_reimport_like_one_block(db, tmp_path, monkeypatch):
+    from callcenter.transfer import importer
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)
+    rows = [dict(GOOD, 工单编号=f"C{i}", 承办科室=f"科室{i % 2}") for i in range(8)]
+    rows[4]["紧急程度"] = "很急"
+    path = ticket_csv(tmp_path / "t.csv", rows)
+    report = await importer.import_tickets(db.pool, path, skip_invalid=True)
+    assert (report.rows, report.inserted, report.rejected, report.units_created) == (8, 7, 1, 3)
+    again = await importer.import_tickets(db.pool, path, skip_invalid=True)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 7)
+    assert await db.pool.fetchval("SELECT count(*) FROM ticket_events WHERE action = 'import'") == 7
