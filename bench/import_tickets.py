@@ -1,10 +1,12 @@
 """Benchmark: import 100,000 synthetic tickets from CSV and from xlsx, then re-import (idempotent).
 
-Run: ``.venv/bin/python bench/import_tickets.py [--rows N] [--no-xlsx]``
+Run: ``.venv/bin/python bench/import_tickets.py [--rows N] [--runs N] [--no-xlsx] [--no-csv] [--data DIR]``
 
-Uses a scratch database on ``$CALLCENTER_DSN``'s server when set (created and
-dropped here), otherwise an embedded PostgreSQL in a temporary directory.
-Prints rows/s per phase and the machine it ran on; figures, not assertions.
+Each run imports into a fresh, migrated database (new), then imports the same
+file again (re-import, every row unchanged).  Uses scratch databases on
+``$CALLCENTER_DSN``'s server when set (created and dropped here), otherwise an
+embedded PostgreSQL in a temporary directory.  Prints each run, then min /
+median / max rows/s per figure and the machine it ran on; figures, not assertions.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from callcenter.db.database import drop_database_on, ensure_database
+from callcenter.db.database import _init_connection, drop_database_on, ensure_database
 from callcenter.db.embedded import start_embedded
 from callcenter.db.migrations import migrate
 from callcenter.transfer import sample
@@ -29,61 +31,82 @@ from callcenter.transfer.importer import import_tickets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402  (bench/machine.py)
+from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
 
 
-async def timed_import(dsn: str, path: Path, label: str, rows: int) -> float:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:
-        started = time.perf_counter()
-        report = await import_tickets(pool, path)
-        elapsed = time.perf_counter() - started
-    finally:
-        await pool.close()
+async def timed_import(pool: asyncpg.Pool, path: Path, label: str, rows: int) -> float:
+    """rows/s of one import_tickets call (wall time, as a clerk waits for it)."""
+    started = time.perf_counter()
+    report = await import_tickets(pool, path)
+    elapsed = time.perf_counter() - started
     assert report.rows == rows and report.rejected == 0, report
-    print(f"{label:<28} {rows:>8} rows {elapsed:8.2f} s {rows / elapsed:>10,.0f} rows/s   "
-          f"(inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged})")
-    return elapsed
+    print(f"  {label:<22} {rows:>8} rows {elapsed:8.2f} s {rows / elapsed:>10,.0f} rows/s   "
+          f"(inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged})", flush=True)
+    return rows / elapsed
+
+
+async def one_run(server: str, path: Path, fmt: str, rows: int) -> tuple[float, float]:
+    """(new, re-import) rows/s into a fresh database."""
+    dsn = await ensure_database(server, name := f"cc_bench_import_{uuid.uuid4().hex[:8]}")
+    try:
+        conn = await asyncpg.connect(dsn)
+        await migrate(conn)
+        await conn.close()
+        # The service's own connection set-up: jsonb columns (rule sets' answer labels) decode as JSON.
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2, init=_init_connection)
+        try:
+            new = await timed_import(pool, path, f"{fmt} new", rows)
+            again = await timed_import(pool, path, f"{fmt} re-import", rows)
+        finally:
+            await pool.close()
+    finally:
+        await drop_database_on(server, name)
+    return new, again
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--no-xlsx", action="store_true", help="skip the (slow) xlsx part")
+    parser.add_argument("--no-xlsx", action="store_true", help="skip the xlsx part")
+    parser.add_argument("--no-csv", action="store_true", help="skip the csv part")
+    parser.add_argument("--data", type=Path, help="keep the sample files here and reuse them on the next run "
+                                                     "(an A/B of two checkouts then reads the very same files)")
+    add_runs_argument(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
         work = Path(tmp)
-        server = os.environ.get("CALLCENTER_DSN")
-        if server is None:
-            server = start_embedded(work / "pgdata")
+        server = os.environ.get("CALLCENTER_DSN") or start_embedded(work / "pgdata")
         conn = await asyncpg.connect(server)
         pg_version = await conn.fetchval("SHOW server_version")
         await conn.close()
-        print(f"machine: {describe()}; platform.processor() = {platform.processor()!r}; "
-              f"PostgreSQL {pg_version}")
+        machine = (f"{describe()}; platform.processor() = {platform.processor()!r}; PostgreSQL {pg_version}; "
+                   f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
+        print(f"machine: {machine}")
 
-        csv_path, xlsx_path = work / "tickets.csv", work / "tickets.xlsx"
-        started = time.perf_counter()
-        sample.write_sample(csv_path, args.rows, seed=1, start=date(2023, 6, 19), months=12)
-        print(f"generated {args.rows} rows of csv in {time.perf_counter() - started:.1f} s "
-              f"({csv_path.stat().st_size / 1e6:.1f} MB)")
-        if not args.no_xlsx:
-            started = time.perf_counter()
-            sample.write_sample(xlsx_path, args.rows, seed=1, start=date(2023, 6, 19), months=12, fmt="xlsx")
-            print(f"generated {args.rows} rows of xlsx in {time.perf_counter() - started:.1f} s "
-                  f"({xlsx_path.stat().st_size / 1e6:.1f} MB)")
-
-        for fmt, path in (("csv", csv_path), ("xlsx", xlsx_path)):
-            if fmt == "xlsx" and args.no_xlsx:
+        formats = [fmt for fmt, skip in (("csv", args.no_csv), ("xlsx", args.no_xlsx)) if not skip]
+        data = args.data or work
+        data.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for fmt in formats:
+            paths[fmt] = data / f"tickets-{args.rows}.{fmt}"
+            if paths[fmt].exists():
+                print(f"reusing {paths[fmt]} ({paths[fmt].stat().st_size / 1e6:.1f} MB)")
                 continue
-            dsn = await ensure_database(server, name := f"cc_bench_{uuid.uuid4().hex[:8]}")
-            try:
-                conn = await asyncpg.connect(dsn)
-                await migrate(conn)
-                await conn.close()
-                await timed_import(dsn, path, f"{fmt} import (new)", args.rows)
-                await timed_import(dsn, path, f"{fmt} re-import (unchanged)", args.rows)
-            finally:
-                await drop_database_on(server, name)
+            started = time.perf_counter()
+            partial = paths[fmt].with_name(f"partial-{paths[fmt].name}")      # never reuse a half-written file
+            sample.write_sample(partial, args.rows, seed=1, start=date(2023, 6, 19), months=12, fmt=fmt)
+            partial.rename(paths[fmt])
+            print(f"generated {args.rows} rows of {fmt} in {time.perf_counter() - started:.1f} s "
+                  f"({paths[fmt].stat().st_size / 1e6:.1f} MB)")
+
+        figures: dict[str, list[float]] = {}
+        for run in range(1, args.runs + 1):
+            print(f"run {run}/{args.runs}")
+            for fmt in formats:        # interleaved, so a burst of load on the box hits both formats alike
+                new, again = await one_run(server, paths[fmt], fmt, args.rows)
+                figures.setdefault(f"{fmt} new", []).append(new)
+                figures.setdefault(f"{fmt} re-import", []).append(again)
+        print_table(f"rows/s over {args.runs} run(s), {args.rows:,} rows — {machine}", figures, fmt="{:,.0f}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ nothing is lost and the clerk can fix and re-import just those.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import asyncpg
 
@@ -19,14 +21,16 @@ from ..db.scoring import load_rule_sets
 from ..db.tickets import load_policies, load_utility_categories
 from ..ledger import ticket_record as tr
 from ..ledger.deadlines import DeadlinePolicy, policy_in_force
+from ..ledger.ticket_columns import ColumnParser
+from ..ledger.timezone import local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
 from .progress import NullProgress, Progress
 from .reader import FileRejected, open_table
 from .writer import write_table
 
 REJECT_COLUMNS = ("行号", "列", "原因")
-#: Rows read between progress updates: a bar redraw per row would cost more than the row.
-PROGRESS_STEP = 500
+#: Rows parsed together, column by column (callcenter.ledger.ticket_columns), between progress updates.
+CHUNK_ROWS = 5000
 
 
 class ImportRejected(Exception):
@@ -115,12 +119,14 @@ def rejects_path(path: Path) -> Path:
 
 
 def validate_file(path: Path, categories: frozenset[str], policies: Sequence[DeadlinePolicy],
-                  progress: Progress = NullProgress(), rule_sets: Sequence[RuleSet] = (DEFAULT_RULE_SET,)
-                  ) -> Validated:
+                  progress: Progress = NullProgress(), rule_sets: Sequence[RuleSet] = (DEFAULT_RULE_SET,),
+                  on_block: Callable[[Validated, int], None] | None = None) -> Validated:
     """Read and check every row; raises :class:`FileRejected` for file-level problems.
 
     ``rule_sets``: the dated rule sets; each row's answer labels are read with the one in
-    force on its 来电时间 (the earliest one for older tickets).
+    force on its 来电时间 (the earliest one for older tickets).  ``on_block(result, start)``
+    is told after each block of rows that ``result.records[start:]`` are new, so they can
+    be written while the rest is read.
     """
     def rule_set_on(day):
         try:
@@ -137,18 +143,29 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
         result = Validated(list(table.headers), header_map, table.encoding)
         progress.phase("读取校验 read+validate", table.estimated_rows)
         claims = NumberClaims(header_map, "ticket_no", "工单编号")
-        for count, (line, cells) in enumerate(table.rows, start=1):
-            parsed = tr.parse_row(cells, header_map, line, categories, rule_set_on)
-            duplicate = claims.duplicate(line, cells)
-            if duplicate is not None:
-                parsed = with_duplicate(parsed, duplicate)
-            elif isinstance(parsed, tr.TicketRecord):
-                parsed = _check_policy(parsed, policies, header_map, line)
-            result.add(line, cells, parsed)
-            if count % PROGRESS_STEP == 0:
-                progress.advance(PROGRESS_STEP)
-        progress.advance(result.rows % PROGRESS_STEP)
+        parser = ColumnParser(header_map, categories, rule_set_on)
+        floor = min((p.effective_from for p in policies), default=None)
+        rows = iter(table.rows)
+        while block := list(islice(rows, CHUNK_ROWS)):
+            first = len(result.records)
+            lines = [line for line, _ in block]
+            cells_of = [cells for _, cells in block]
+            for line, cells, parsed in zip(lines, cells_of, parser.parse(lines, cells_of)):
+                duplicate = claims.duplicate(line, cells)
+                if duplicate is not None:
+                    parsed = with_duplicate(parsed, duplicate)
+                elif isinstance(parsed, tr.TicketRecord) and not _policy_covers(parsed, floor):
+                    parsed = _check_policy(parsed, policies, header_map, line)
+                result.add(line, cells, parsed)
+            progress.advance(len(block))
+            if on_block is not None:
+                on_block(result, first)
     return result
+
+
+def _policy_covers(record: tr.TicketRecord, floor) -> bool:
+    """The quick test in front of :func:`_check_policy`: some policy is in force on the ticket's start day."""
+    return floor is not None and local_date(record.dispatched_at or record.called_at) >= floor
 
 
 def _check_policy(record: tr.TicketRecord, policies: Sequence[DeadlinePolicy], header_map: tr.HeaderMap,
@@ -178,28 +195,61 @@ def write_rejects(path: Path, validated: Validated) -> Path:
 
 async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool = False,
                          progress: Progress = NullProgress()) -> ImportReport:
-    """Import a csv/xlsx ticket file; raises :class:`ImportRejected` or :class:`FileRejected`."""
+    """Import a csv/xlsx ticket file; raises :class:`ImportRejected` or :class:`FileRejected`.
+
+    The file is read and checked in a worker thread while the rows already checked are
+    staged, block by block, in one transaction (:class:`~callcenter.db.ticket_import.TicketUpsert`):
+    PostgreSQL copies while Python parses.  The merge runs once the whole file is read
+    and (unless ``skip_invalid``) clean; from the first bad row on nothing more is
+    staged, and the rollback takes back what was.
+    """
     path = Path(path)
     async with pool.acquire() as conn:
         categories = await repo.load_category_names(conn)
         policies = await load_policies(conn)
         utilities = await load_utility_categories(conn)
         rule_sets = await load_rule_sets(conn) or [DEFAULT_RULE_SET]
-    # Parsing is CPU work: keep the event loop free while it runs.
-    validated = await asyncio.to_thread(validate_file, path, categories, policies, progress, rule_sets)
-    if validated.rejected and not skip_invalid:
-        raise ImportRejected(validated.errors, validated.rows)
-    rejects = write_rejects(path, validated) if validated.rejected else None
 
-    def deadlines(record: tr.TicketRecord, is_complex: bool):
-        return tr.record_deadlines(record, policies, utility_categories=utilities, is_complex=is_complex)
+        def deadlines(record: tr.TicketRecord, is_complex: bool):
+            return tr.record_deadlines(record, policies, utility_categories=utilities, is_complex=is_complex)
 
-    progress.phase("写入 write", len(validated.records))
-    async with pool.acquire() as conn:
-        counts = await repo.upsert_tickets(
-            conn, validated.records, validated.lines, present_columns=validated.header_map.present,
-            deadlines=deadlines, source=path.name, on_copied=progress.advance,
-            on_merge=lambda: progress.phase("合并 merge", 1))
+        loop = asyncio.get_running_loop()
+        blocks: asyncio.Queue = asyncio.Queue()
+
+        def on_block(validated: Validated, start: int) -> None:
+            """In the reading thread: the records ``validated.records[start:end]`` are ready."""
+            loop.call_soon_threadsafe(blocks.put_nowait, (validated, start, len(validated.records)))
+
+        # Parsing is CPU work: keep the event loop free while it runs.
+        reading = asyncio.ensure_future(asyncio.to_thread(
+            validate_file, path, categories, policies, progress, rule_sets, on_block))
+        reading.add_done_callback(lambda _: blocks.put_nowait(None))   # after the thread's last block
+        try:
+            async with AsyncExitStack() as stack:
+                upsert: repo.TicketUpsert | None = None
+                while (block := await blocks.get()) is not None:
+                    validated, start, end = block
+                    if validated.rejected and not skip_invalid:
+                        continue                    # the file will be refused: stage no more of it
+                    if upsert is None:
+                        upsert = await stack.enter_async_context(repo.TicketUpsert(
+                            conn, present_columns=validated.header_map.present, deadlines=deadlines,
+                            source=path.name))
+                    await upsert.add(validated.records[start:end], validated.lines[start:end])
+                validated = await reading
+                if validated.rejected and not skip_invalid:
+                    raise ImportRejected(validated.errors, validated.rows)
+                rejects = write_rejects(path, validated) if validated.rejected else None
+                # The staging ran alongside the reading: its bar fills as the reading ends.
+                progress.phase("写入 write", len(validated.records))
+                progress.advance(len(validated.records))
+                progress.phase("合并 merge", 1)
+                if upsert is not None:
+                    await upsert.merge()
+            counts = upsert.counts if upsert is not None else repo.ImportCounts(0, 0, 0, 0)
+        finally:
+            if not reading.done():                  # a database error: let the reading thread end first
+                await asyncio.wait([reading])
     progress.advance(1)
     return ImportReport(
         rows=validated.rows, inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,

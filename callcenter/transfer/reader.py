@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .xlsx_fast import read_rows
+
 CSV_SUFFIXES = (".csv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 #: Below this share of common (GB2312) characters a GB18030 decode is taken for garbage.
@@ -165,6 +167,20 @@ def _csv_rows(reader, name: str) -> Iterator[tuple[int, list[Any]]]:
 
 @contextmanager
 def _xlsx_table(path: Path) -> Iterator[Table]:
+    """calamine's rows when it can give the very cells openpyxl would (see :mod:`.xlsx_fast`)."""
+    rows = read_rows(path)
+    if rows is None:
+        with _openpyxl_table(path) as table:
+            yield table
+        return
+    headers = rows[0] if rows else []
+    if not headers:
+        raise FileRejected(f"{path.name}: 第一个工作表是空的")
+    yield Table(headers, _xlsx_rows(rows[1:]), len(rows) - 1, "xlsx")
+
+
+@contextmanager
+def _openpyxl_table(path: Path) -> Iterator[Table]:
     import openpyxl   # imported here: only xlsx work pays for it
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
