@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..asr.base import NoSpeech, Recognizer
 from ..db import callbacks
@@ -60,6 +60,9 @@ class CallbackIvr:
     recognizer: Recognizer | None = None
     synthesizer: Synthesizer | None = None
     recordings_dir: Path | None = None
+    # Told (attempt id, outcome) once the verdict is committed: the dialer of the same process then
+    # settles the call at once instead of polling the database for it.
+    on_verdict: Callable[[Any, str], None] | None = None
 
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
@@ -97,6 +100,8 @@ class CallbackIvr:
             log.exception("attempt %s: could not record outcome %s (the dialer will judge it from the answers)",
                           facts.attempt_id, result.outcome)
         else:
+            if self.on_verdict is not None:
+                self.on_verdict(facts.attempt_id, stored)
             log.info("attempt %s: %s (%s), path %s", facts.attempt_id, stored, result.ended_by,
                      " → ".join(result.path))
         return result
