@@ -106,7 +106,7 @@ _BEFORE_EVERYTHING = (datetime(1970, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=0
 
 async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, campaign_ids: list[int],
                     day_start: datetime, want: int) -> list[uuid.UUID]:
-    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number, locked."""
+    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number (locked by the claim)."""
     chosen: list[uuid.UUID] = []
     phones: set[str] = set()
     after_due, after_id = _BEFORE_EVERYTHING
@@ -119,14 +119,7 @@ async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, c
         if len(rows) < _PAGE:
             break
         after_due, after_id = rows[-1]["due_at"], rows[-1]["id"]
-    if not chosen:
-        return []
-    # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer.
-    locked = await conn.fetch(
-        """SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
-            FOR UPDATE SKIP LOCKED""", chosen)
-    kept = {r["id"] for r in locked}
-    return [attempt for attempt in chosen if attempt in kept]
+    return chosen
 
 
 async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: list[int], limit: int,
@@ -153,17 +146,24 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
                                  day_start=day_start, want=want)
         if not chosen:
             return []
+        # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer
+        # (locking and writing in one statement: one round trip less per claim).
         claimed = await conn.fetch(
             """
+            WITH locked AS (
+                SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
+                   FOR UPDATE SKIP LOCKED)
             UPDATE callback_attempts a
                SET state = 'dialing', claimed_by = $2, dialed_at = $3, updated_at = now(),
                    action_id = gen_random_uuid(), channel_id = gen_random_uuid(),
                    other_channel_id = gen_random_uuid()
-              FROM tickets t
-             WHERE a.id = ANY($1::uuid[]) AND t.id = a.ticket_id
+              FROM locked, tickets t
+             WHERE a.id = locked.id AND t.id = a.ticket_id
          RETURNING a.id, a.ticket_id, t.ticket_no, a.campaign_id, a.phone, a.script, a.round_attempt,
                    a.action_id, a.channel_id, a.other_channel_id
             """, chosen, instance, now)
+        order = {attempt: n for n, attempt in enumerate(chosen)}        # dial oldest first, as chosen
+        claimed = sorted(claimed, key=lambda r: order[r["id"]])
     return [Claimed(r["id"], r["ticket_id"], r["ticket_no"], r["campaign_id"], r["phone"], r["script"],
                     r["round_attempt"], r["action_id"], r["channel_id"], r["other_channel_id"])
             for r in claimed]
@@ -253,7 +253,8 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
             """UPDATE callback_attempts a SET settled = true, updated_at = now()
                 WHERE a.id = $1 AND a.state = 'finished' AND NOT a.settled
             RETURNING a.ticket_id, a.campaign_id, a.phone, a.script, a.round_attempt, a.trunk_id,
-                      (SELECT t.status FROM tickets t WHERE t.id = a.ticket_id) AS ticket_status""", attempt_id)
+                      (SELECT t.status FROM tickets t WHERE t.id = a.ticket_id) AS ticket_status,
+                      (SELECT c.desk_enabled FROM campaigns c WHERE c.id = a.campaign_id) AS desk""", attempt_id)
         if row is None:
             return False
         if step.retry_at is not None:
@@ -269,7 +270,8 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
             if row["ticket_status"] == flow.State.AWAITING_CALLBACK.value:
                 await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
                                          actor=actor)
-            await desk.escalate_after_round(conn, attempt_id)     # the robot is done: does a person call?
+            if row["desk"] is not False:      # the robot is done: does a person call? (never without a desk)
+                await desk.escalate_after_round(conn, attempt_id)
         return True
 
 

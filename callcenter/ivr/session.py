@@ -110,10 +110,9 @@ class CallbackIvr:
         attempt_var = await channel.get_variable(ATTEMPT_VAR)
         ticket_var = await channel.get_variable(TICKET_VAR)
 
-        async def lookup(conn):
-            return (await callbacks.call_facts(conn, attempt_var) if attempt_var else None,
-                    await callbacks.call_facts_by_channel(conn, call.channel_id))
-        by_var, by_channel = await on_connection(self.pool, lookup, what=f"call {call.channel_id}: which attempt")
+        by_var, by_channel = await on_connection(
+            self.pool, lambda conn: callbacks.call_facts_both(conn, attempt_var or None, call.channel_id),
+            what=f"call {call.channel_id}: which attempt")
         if attempt_var and by_var is None:
             raise CallRejected(f"ATTEMPT_ID {attempt_var!r} names no callback attempt")
         facts = by_var or by_channel
