@@ -39,6 +39,9 @@ def utcnow() -> datetime:
 class DialerOptions:
     instance: str = "callcenter-1"
     tick: float = 0.2                       # seconds between claim rounds
+    # After a call ends, wait this long before claiming, so calls ending together share one claim
+    # (a claim is half a dozen round trips whether it takes one attempt or twenty).
+    claim_coalesce: float = 0.02
     claim_batch: int = 50
     originate_timeout_ms: int = 30000
     context: str = "callback-ivr"
@@ -164,7 +167,10 @@ class Dialer:
 
     async def _pause(self) -> None:
         """Sleep until the next tick, or less: until a call ends (its channel can be reused at once) or stop."""
-        if self._stopping.is_set() or self._wake.is_set():
+        if self._stopping.is_set():
+            return
+        if self._wake.is_set():
+            await asyncio.sleep(self.opt.claim_coalesce)
             return
         waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
@@ -172,6 +178,8 @@ class Dialer:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if self._wake.is_set() and not self._stopping.is_set():
+            await asyncio.sleep(self.opt.claim_coalesce)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop claiming, let live calls finish within ``grace`` seconds, then leave the rest to reconcile."""

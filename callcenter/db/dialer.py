@@ -110,14 +110,17 @@ async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, c
     chosen: list[uuid.UUID] = []
     phones: set[str] = set()
     after_due, after_id = _BEFORE_EVERYTHING
+    # A page sized to the want: judging 200 rows to dial 2 cost PostgreSQL more than the rest of the claim.
+    page = min(_PAGE, 2 * want + 8)
     while len(chosen) < want:
-        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, _PAGE, after_due, after_id)
+        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, page, after_due, after_id)
         for row in rows:
             if row["eligible"] and row["phone"] not in phones and len(chosen) < want:
                 phones.add(row["phone"])
                 chosen.append(row["id"])
-        if len(rows) < _PAGE:
+        if len(rows) < page:
             break
+        page = _PAGE                          # the head was mostly not dialable now: read further in big pages
         after_due, after_id = rows[-1]["due_at"], rows[-1]["id"]
     return chosen
 
