@@ -88,7 +88,7 @@ class Service:
         self.recognizer = build_recognizer(settings)
         await self.recognizer.start()
         self.agi = callback_agi_server(settings, self.db.pool, recognizer=self.recognizer,
-                                       on_verdict=self._verdict_stored)
+                                       on_verdict=self._verdict_given)
         await self.agi.start()
         if self.agi.port != settings.agi_port:      # port 0 asked for a free one: dial plans must use it
             self.settings = settings = replace(settings, agi_port=self.agi.port)
@@ -96,7 +96,7 @@ class Service:
         await self.ami.start()
         options = self.options.dialer or DialerOptions(instance=settings.instance_name)
         self.dialer = Dialer(self.db.pool, AmiPbx(self.ami), options)
-        self.dialer.verdicts_in_process = True        # this process's IVR tells it (see _verdict_stored)
+        self.dialer.verdicts_in_process = True        # this process's IVR tells it (see _verdict_given)
         self._dialer_task = asyncio.create_task(self.dialer.run(), name="dialer")
         self._dialer_task.add_done_callback(_log_crash)
         if self.options.hotline:
@@ -118,10 +118,10 @@ class Service:
         log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
                  settings.ami_host, settings.ami_port)
 
-    def _verdict_stored(self, attempt_id, outcome: str) -> None:
-        """The IVR committed a verdict: the dialer following that call settles it now instead of polling."""
+    def _verdict_given(self, attempt_id, outcome: str) -> None:
+        """The IVR has its verdict on a call: the dialer following that call finishes it now instead of polling."""
         if self.dialer is not None:
-            self.dialer.verdict_stored(attempt_id, outcome)
+            self.dialer.verdict_given(attempt_id, outcome)
 
     def _start_background(self) -> None:
         """Intake, alerts and scheduled reports: tasks of their own, so none can hold up a call."""

@@ -29,6 +29,7 @@ ALL_STATES = ("draft", "running", "paused", "finished")
 GUARD_VARIABLE = "TRUNK_MAX_CHANNELS"       # the dialplan global the dial-out context's GROUP_COUNT guard uses
 # InternalClientError: a pooled connection caught mid-operation by a PostgreSQL restart.
 _ROUND_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+_OUTCOMES = {o.value for o in Outcome}
 
 
 def utcnow() -> datetime:
@@ -105,7 +106,7 @@ class Dialer:
         # Claiming and reconciliation exclude each other: a call claimed but not yet followed by its
         # task must never look orphaned to a reconciliation running beside the claim.
         self._claim_lock = asyncio.Lock()
-        # The IVR of this process reports its verdict here (Service wires CallbackIvr.on_verdict):
+        # The IVR of this process gives its verdict here (Service wires CallbackIvr.on_verdict):
         # attempt id → future of the outcome, for the calls this process follows.
         self.verdicts_in_process = False
         self._verdicts: dict[str, asyncio.Future] = {}
@@ -311,10 +312,15 @@ class Dialer:
         self._calls.pop(key, None)
         self._verdicts.pop(key, None)
 
-    def verdict_stored(self, attempt_id, outcome: str) -> None:
-        """The IVR of this process has stored its verdict on a call (after its commit): no need to poll for it."""
+    def verdict_given(self, attempt_id, outcome: str) -> None:
+        """The IVR of this process has its verdict on a call (every answer committed): no need to poll for it.
+
+        Finishing with it is safe before the IVR's own write lands: :func:`queue.finish` keeps an outcome
+        already stored (``coalesce``) and the IVR's write keeps one already there, so either order
+        stores this verdict once.
+        """
         future = self._verdicts.get(str(attempt_id))
-        if future is not None and not future.done():
+        if future is not None and not future.done() and outcome in _OUTCOMES:
             future.set_result(outcome)
 
     def _dial(self, trunk, phone: str) -> tuple[str, dict[str, str]]:
@@ -370,8 +376,8 @@ class Dialer:
     async def _verdict(self, attempt_id) -> Outcome | None:
         """The IVR's stored verdict on this call, waiting up to ``ivr_verdict_wait`` for it; None if none came.
 
-        The IVR of this process says so itself (:meth:`verdict_stored`, right after its commit), so the
-        usual case costs no query and no polling delay; otherwise (another process's IVR, a call
+        The IVR of this process says so itself (:meth:`verdict_given`), so the usual case costs no query
+        and no polling delay; otherwise (another process's IVR, a call
         reconciled after a restart) the database is polled.
         """
         told = self._verdicts.get(str(attempt_id))

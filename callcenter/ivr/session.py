@@ -60,8 +60,8 @@ class CallbackIvr:
     recognizer: Recognizer | None = None
     synthesizer: Synthesizer | None = None
     recordings_dir: Path | None = None
-    # Told (attempt id, outcome) once the verdict is committed: the dialer of the same process then
-    # settles the call at once instead of polling the database for it.
+    # Told (attempt id, outcome) as soon as the script has its verdict: the dialer of the same process
+    # then finishes the call at once instead of polling the database for it.
     on_verdict: Callable[[Any, str], None] | None = None
 
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
@@ -92,6 +92,11 @@ class CallbackIvr:
         result = await run_script(script, channel, context, AttemptAnswers(self.pool, facts.attempt_id),
                                   recognizer=self.recognizer or NoSpeech(), synthesizer=self.synthesizer,
                                   recordings_dir=self.recordings_dir)
+        if self.on_verdict is not None and result.outcome in callbacks.IVR_OUTCOMES:
+            # Before our own write, not after: every answer is committed already, and the dialer writes
+            # this same outcome (``coalesce``: a verdict already stored wins), so the order cannot change
+            # the record, while waiting for our write kept the trunk's channel held for a round trip more.
+            self.on_verdict(facts.attempt_id, result.outcome)
         try:
             stored = await on_connection(
                 self.pool, lambda conn: callbacks.finish_attempt(conn, facts.attempt_id, result.outcome),
@@ -100,8 +105,6 @@ class CallbackIvr:
             log.exception("attempt %s: could not record outcome %s (the dialer will judge it from the answers)",
                           facts.attempt_id, result.outcome)
         else:
-            if self.on_verdict is not None:
-                self.on_verdict(facts.attempt_id, stored)
             log.info("attempt %s: %s (%s), path %s", facts.attempt_id, stored, result.ended_by,
                      " → ".join(result.path))
         return result

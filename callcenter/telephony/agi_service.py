@@ -29,7 +29,8 @@ def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer
     ``settings.home/tts`` (the greeting's date and title; skipped if espeak-ng
     is missing).  Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
     must be able to write there (same host, or a shared mount at the same path).
-    ``on_verdict(attempt_id, outcome)`` is told each verdict once committed (the dialer of the same process).
+    ``on_verdict(attempt_id, outcome)`` is told each call's verdict as the script reaches it (the dialer
+    of the same process).
     """
     library = ScriptLibrary.from_directory(scripts, sounds_dir=sounds_dir)
     ivr = CallbackIvr(pool, library, recognizer=recognizer,
