@@ -9,6 +9,7 @@ the PBX's channel list — never dialed again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -128,15 +129,20 @@ class Dialer:
         reconciliation with the PBX connected has finished, so a restart never repeats a call.
         """
         keeper = asyncio.create_task(self._housekeeping(), name="dialer-housekeeping")
+        own: asyncpg.Connection | None = None
         try:
             while not self._stopping.is_set():
                 self._wake.clear()            # calls ending from here on wake the next round early
                 if self._ready.is_set() and self.pbx.connected:
                     started = time.monotonic()
                     try:
-                        await self._claim_and_dial()
+                        # A connection of its own, held while dialing: a claim queued behind hundreds of
+                        # calls' writes for the pool took a second under load, channels idle all along.
+                        own = own or await self.pool.acquire()
+                        await self._claim_and_dial(own)
                     except _ROUND_ERRORS as exc:
                         log.warning("dialer claim failed, retrying: %s", exc)
+                        own = await self._give_back(own)
                         await self._sleep(1.0)
                     finally:
                         self.stats.rounds += 1
@@ -145,6 +151,14 @@ class Dialer:
         finally:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
+            await self._give_back(own)
+
+    async def _give_back(self, conn: asyncpg.Connection | None) -> None:
+        """Return the claim loop's connection to the pool (a broken one is replaced by the pool)."""
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.pool.release(conn))
+        return None
 
     async def _housekeeping(self) -> None:
         """Refresh, reconcile (when due) and sweep, beside the claiming loop; the first pass unlocks claiming."""
@@ -263,7 +277,9 @@ class Dialer:
                 log.warning("%s", text)
         self.trunk_warnings = warnings
 
-    async def _claim_and_dial(self) -> None:
+    async def _claim_and_dial(self, own: asyncpg.Connection | None = None) -> None:
+        """Claim what the open campaigns may dial now and start following each call; ``own``: the
+        connection to claim on (run()'s), else one from the pool."""
         now = self.clock()
         by_trunk: dict[int, list[int]] = {}
         for campaign in self._campaigns:
@@ -279,7 +295,8 @@ class Dialer:
                 continue
             started = time.monotonic()
             async with self._claim_lock:
-                async with self.pool.acquire() as conn:
+                async with contextlib.AsyncExitStack() as stack:
+                    conn = own or await stack.enter_async_context(self.pool.acquire())
                     claimed = await queue.claim_due(conn, trunk_id=trunk_id, campaign_ids=campaign_ids,
                                                     limit=allowed, instance=self.opt.instance, now=now)
                     self._start_calls(trunk, claimed)       # followed before anything else can run
