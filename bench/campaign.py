@@ -87,7 +87,8 @@ async def counts(conn: asyncpg.Connection) -> tuple[int, int, int]:
 
 
 async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tuple[float, float, int]]:
-    """Per outcome: median seconds from claim to the PBX ringing, and from the PBX hang-up to the ledger's end.
+    """Per outcome: seconds from claim to the PBX ringing, and from the PBX hang-up to the ledger's end
+    (medians, count, then the means: a tail the medians hide still holds channels).
 
     Together they are the channel time the trunk loses to the service on each call.
     """
@@ -104,7 +105,8 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
         setup, teardown = by_outcome.setdefault(r["outcome"], ([], []))
         setup.append(call.started + offset - float(r["dialed"]))
         teardown.append(float(r["ended"]) - (call.ended + offset))
-    return {k: (statistics.median(a), statistics.median(b), len(a)) for k, (a, b) in by_outcome.items()}
+    return {k: (statistics.median(a), statistics.median(b), len(a), statistics.fmean(a), statistics.fmean(b))
+            for k, (a, b) in by_outcome.items()}
 
 
 async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str, float]:
@@ -180,15 +182,16 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
         ledger_live = sum(s[2] for s in samples) / len(samples)
         print(f"  busy phase means: {pbx_live:.1f} channels live at the PBX, {ledger_live:.1f} calls live in the "
               f"ledger (the gap: calls ended at the PBX and not yet finished in the ledger, or not yet rung)")
-    for outcome, (setup, teardown, n) in sorted(lags.items()):
+    for outcome, (setup, teardown, n, setup_mean, teardown_mean) in sorted(lags.items()):
         print(f"  {outcome:<18} {n:>6} calls: claim → ringing {setup * 1000:6.0f} ms; "
-              f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians)")
+              f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians; means {setup_mean * 1000:.0f} and "
+              f"{teardown_mean * 1000:.0f} ms)")
     print(f"  service CPU {cpu_used:.1f} s = {cpu_used / calls * 1000:.2f} ms per call")
     print(f"  simulator (this process) CPU {sim_cpu:.1f} s = {sim_cpu / (finished - started):.0%} of one core; "
           f"machine has {os.cpu_count()} cores")
     twice, overlapping = len(sim.engine.log.channel_ids_dialed_twice()), len(sim.engine.log.overlapping_numbers)
     print(f"  double dials {twice}, numbers rung while live {overlapping}")
-    complete = lags.get("answered-complete", (float("nan"), float("nan"), 0))
+    complete = lags.get("answered-complete", (float("nan"), float("nan"), 0, float("nan"), float("nan")))
     return {"service CPU per call": cpu_used / calls * 1000,
             "utilisation, busy phase": util_busy * 100,
             "utilisation incl. tail": util_all * 100,
