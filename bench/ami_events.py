@@ -7,7 +7,10 @@ event name) + dispatch to handlers, with 50 tracked channels and a
 per-event-name handler.  panoramisk = AMIProtocol.data_received with a
 no-op dispatch.  Both are fed 4 KiB chunks, as a socket would.
 
-    .venv/bin/python bench/ami_events.py [--repeat N]
+    .venv/bin/python bench/ami_events.py [--repeat N] [--runs 3]
+
+Each side is timed --runs times (alternating, same bytes) and printed as
+min / median / max events/s; the ratio is of the medians.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from spread import add_runs_argument, print_table, summary  # noqa: E402
 
 from panoramisk.ami_protocol import AMIProtocol  # noqa: E402
 
@@ -116,19 +120,23 @@ def run_panoramisk(stream: bytes) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200, help="copies of the 8 scenarios (default 200)")
-    parser.add_argument("--rounds", type=int, default=3, help="best of N rounds (default 3)")
+    add_runs_argument(parser)
     args = parser.parse_args()
     stream, events, tracked = build_stream(args.repeat)
-    ours = min(run_ours(stream, tracked) for _ in range(args.rounds))
-    theirs = min(run_panoramisk(stream) for _ in range(args.rounds))
-    assert ours[1] == theirs[1] == events, (ours[1], theirs[1], events)
+    ours, theirs = [], []
+    for _ in range(args.runs):
+        elapsed, seen = run_ours(stream, tracked)
+        assert seen == events, (seen, events)
+        ours.append(events / elapsed)
+        elapsed, seen = run_panoramisk(stream)
+        assert seen == events, (seen, events)
+        theirs.append(events / elapsed)
     print(f"machine: {describe()}")
     print(f"platform.processor()={platform.processor()!r} cpu_count={os.cpu_count()} "
           f"python={platform.python_version()}")
-    print(f"stream: {events} events, {len(stream) / 2**20:.1f} MiB, {CHUNK} B chunks, best of {args.rounds}")
-    print(f"AmiLink parse+route+dispatch: {events / ours[0]:>10,.0f} events/s")
-    print(f"panoramisk bare parser:       {events / theirs[0]:>10,.0f} events/s")
-    print(f"ratio ours/panoramisk:        {theirs[0] / ours[0]:.2f}")
+    print(f"stream: {events} events, {len(stream) / 2**20:.1f} MiB, {CHUNK} B chunks, {args.runs} run(s)")
+    print_table("events/s", {"AmiLink parse+route+dispatch": ours, "panoramisk bare parser": theirs}, fmt="{:,.0f}")
+    print(f"ratio ours/panoramisk (medians): {summary(ours)[1] / summary(theirs)[1]:.2f}")
 
 
 if __name__ == "__main__":

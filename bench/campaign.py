@@ -1,7 +1,7 @@
 """Campaign throughput: N callbacks through `callcenter serve` against the simulator over real TCP.
 
-    .venv/bin/python bench/campaign.py                      # 10,000 calls, 500 channels
-    .venv/bin/python bench/campaign.py --calls 2000 --channels 100
+    .venv/bin/python bench/campaign.py                      # 10,000 calls, 500 channels, 3 runs
+    .venv/bin/python bench/campaign.py --calls 2000 --channels 100 --runs 1
     .venv/bin/python bench/campaign.py --asterisk --sweep 25 50 100 --runs 3   # the real Asterisk 22
 
 The service runs as its own process (as in production), so its CPU time is
@@ -14,6 +14,10 @@ Channel utilisation = channel-seconds the simulated PBX had in use ÷
 (trunk channels × time), over the busy phase: from the first Originate until
 no ticket is left to dial (the draining tail, when nothing is left to start,
 is reported separately).  Durations are compressed by --time-scale.
+
+Every figure is measured --runs times (3 by default), each run on a fresh
+database and a fresh service, and printed as min / median / max with the
+machine (bench/spread.py): one run on a shared box is not a figure.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_web_ledger import fill  # noqa: E402  (bench/bench_web_ledger.py)
 from machine import describe  # noqa: E402  (bench/machine.py)
+from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
 
 from callcenter.db import campaigns as campaign_repo  # noqa: E402
 from callcenter.db.database import _init_connection, drop_database_on, ensure_database  # noqa: E402
@@ -82,7 +87,8 @@ async def counts(conn: asyncpg.Connection) -> tuple[int, int, int]:
 
 
 async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tuple[float, float, int]]:
-    """Per outcome: median seconds from claim to the PBX ringing, and from the PBX hang-up to the ledger's end.
+    """Per outcome: seconds from claim to the PBX ringing, and from the PBX hang-up to the ledger's end
+    (medians, count, then the means: a tail the medians hide still holds channels).
 
     Together they are the channel time the trunk loses to the service on each call.
     """
@@ -99,12 +105,12 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
         setup, teardown = by_outcome.setdefault(r["outcome"], ([], []))
         setup.append(call.started + offset - float(r["dialed"]))
         teardown.append(float(r["ended"]) - (call.ended + offset))
-    return {k: (statistics.median(a), statistics.median(b), len(a)) for k, (a, b) in by_outcome.items()}
+    return {k: (statistics.median(a), statistics.median(b), len(a), statistics.fmean(a), statistics.fmean(b))
+            for k, (a, b) in by_outcome.items()}
 
 
-async def run(args: argparse.Namespace) -> None:
-    home = Path(tempfile.mkdtemp(prefix="cc-bench-campaign-"))
-    server = os.environ.get("CALLCENTER_DSN") or start_embedded(home / "pgdata")
+async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str, float]:
+    """One campaign of ``args.calls`` calls on a fresh database; prints its details, returns its figures."""
     await drop_database_on(server, DATABASE)        # a fixed name: the last run's leftovers go first
     dsn = await ensure_database(server, DATABASE)
     t0 = time.perf_counter()
@@ -120,7 +126,7 @@ async def run(args: argparse.Namespace) -> None:
     env = dict(os.environ, CALLCENTER_DSN=dsn, CALLCENTER_HOME=str(home), CALLCENTER_CONFIG=str(config),
                CALLCENTER_AMI_PORT=str(sim_port), CALLCENTER_AGI_PORT=str(agi_port),
                CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="bench")
-    log = (home / "serve.log").open("wb")
+    log = (home / "serve.log").open("ab")
     service = subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     watch = await asyncpg.connect(dsn)
@@ -166,7 +172,6 @@ async def run(args: argparse.Namespace) -> None:
     in_busy = sum(min(c.ended or finished, busy_end) - c.started for c in sim.engine.log.calls if c.started < busy_end)
     util_busy = in_busy / (args.channels * (busy_end - started))
     util_all = busy_s / (args.channels * (finished - started))
-    print(f"machine: {describe()}")
     print(f"calls {calls} over {args.channels} channels (cps limit {args.cps}, time scale {args.time_scale}); "
           f"max channels in use {sim.engine.log.max_live}")
     print(f"  wall {finished - started:.1f} s; busy phase {busy_end - started:.1f} s; "
@@ -177,14 +182,40 @@ async def run(args: argparse.Namespace) -> None:
         ledger_live = sum(s[2] for s in samples) / len(samples)
         print(f"  busy phase means: {pbx_live:.1f} channels live at the PBX, {ledger_live:.1f} calls live in the "
               f"ledger (the gap: calls ended at the PBX and not yet finished in the ledger, or not yet rung)")
-    for outcome, (setup, teardown, n) in sorted(lags.items()):
+    for outcome, (setup, teardown, n, setup_mean, teardown_mean) in sorted(lags.items()):
         print(f"  {outcome:<18} {n:>6} calls: claim → ringing {setup * 1000:6.0f} ms; "
-              f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians)")
+              f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians; means {setup_mean * 1000:.0f} and "
+              f"{teardown_mean * 1000:.0f} ms)")
     print(f"  service CPU {cpu_used:.1f} s = {cpu_used / calls * 1000:.2f} ms per call")
     print(f"  simulator (this process) CPU {sim_cpu:.1f} s = {sim_cpu / (finished - started):.0%} of one core; "
           f"machine has {os.cpu_count()} cores")
-    print(f"  double dials {len(sim.engine.log.channel_ids_dialed_twice())}, numbers rung while live "
-          f"{len(sim.engine.log.overlapping_numbers)}")
+    twice, overlapping = len(sim.engine.log.channel_ids_dialed_twice()), len(sim.engine.log.overlapping_numbers)
+    print(f"  double dials {twice}, numbers rung while live {overlapping}")
+    complete = lags.get("answered-complete", (float("nan"), float("nan"), 0, float("nan"), float("nan")))
+    return {"service CPU per call": cpu_used / calls * 1000,
+            "utilisation, busy phase": util_busy * 100,
+            "utilisation incl. tail": util_all * 100,
+            "calls/s": calls / (finished - started),
+            "hang-up → ledger finished (complete)": complete[1] * 1000,
+            "claim → ringing (complete)": complete[0] * 1000,
+            "double dials + numbers rung while live": twice + overlapping}
+
+
+UNITS = {"service CPU per call": "ms", "utilisation, busy phase": "%", "utilisation incl. tail": "%",
+         "hang-up → ledger finished (complete)": "ms (median)", "claim → ringing (complete)": "ms (median)"}
+
+
+async def run(args: argparse.Namespace) -> None:
+    """``args.runs`` campaigns, each on a fresh database and a fresh service; min / median / max of each figure."""
+    home = Path(tempfile.mkdtemp(prefix="cc-bench-campaign-"))
+    server = os.environ.get("CALLCENTER_DSN") or start_embedded(home / "pgdata")
+    print(f"machine: {describe()}")
+    runs: list[dict[str, float]] = []
+    for n in range(1, args.runs + 1):
+        print(f"\nrun {n} of {args.runs}")
+        runs.append(await one_run(args, server, home))
+    print_table(f"{args.calls} calls over {args.channels} channels, {args.runs} run(s); machine: {describe()}",
+                {name: [r[name] for r in runs] for name in runs[0]}, fmt="{:,.2f}", units=UNITS)
 
 
 def main() -> None:
@@ -199,7 +230,7 @@ def main() -> None:
     p.add_argument("--asterisk", action="store_true", help="against the real Asterisk 22 in ../shared/asterisk-22")
     p.add_argument("--sweep", type=int, nargs="+", default=[25, 50, 100],
                    help="--asterisk: channel counts to try (calls = 4 × channels unless --calls is given)")
-    p.add_argument("--runs", type=int, default=3, help="--asterisk: runs per channel count")
+    add_runs_argument(p)          # both modes: each run (each channel count with --asterisk) is repeated
     p.add_argument("--max-seconds", type=float, default=600, help="--asterisk: give up on a run after this long")
     args = p.parse_args()
     if args.asterisk:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import asyncpg
+
+from spread import print_table  # bench/ is on sys.path (bench/campaign.py puts it there)
 
 from callcenter.db.database import drop_database_on, ensure_database
 from callcenter.db.embedded import start_embedded
@@ -81,10 +82,6 @@ async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dic
             "service_ms": cpu[0] / calls * 1000, "asterisk_ms": cpu[1] / calls * 1000}
 
 
-def spread(values: list[float], fmt: str) -> str:
-    return "/".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
-
-
 async def run(args, prepare, cpu_seconds, describe) -> None:
     reason = missing_reason()
     if reason:
@@ -100,10 +97,13 @@ async def run(args, prepare, cpu_seconds, describe) -> None:
         complete = min(r["complete"] for r in runs)
         if complete >= SUSTAINED:
             sustained = channels
-        print(f"  {channels:>4} channels, {runs[0]['calls']} calls: "
-              f"{spread([r['cps'] for r in runs], '.2f')} calls/s; "
-              f"peak live {max(r['peak'] for r in runs)}; complete {complete:.1%} (worst run); "
-              f"CPU per call: service {spread([r['service_ms'] for r in runs], '.1f')} ms, "
-              f"Asterisk {spread([r['asterisk_ms'] for r in runs], '.1f')} ms")
+        print_table(f"{channels} channels, {runs[0]['calls']} calls: peak live {max(r['peak'] for r in runs)}; "
+                    f"complete {complete:.1%} (worst run)",
+                    {"calls/s": [r["cps"] for r in runs],
+                     "complete surveys": [r["complete"] * 100 for r in runs],
+                     "service CPU per call": [r["service_ms"] for r in runs],
+                     "Asterisk CPU per call": [r["asterisk_ms"] for r in runs]},
+                    fmt="{:,.2f}", units={"complete surveys": "%", "service CPU per call": "ms",
+                                          "Asterisk CPU per call": "ms"})
     print(f"  highest concurrency sustained (≥ {SUSTAINED:.0%} of calls complete): "
           f"{sustained if sustained is not None else 'none of the sweep'} channels")

@@ -12,7 +12,10 @@ AmiLink, HotlineService, a private embedded PostgreSQL, and the web app on
   every ledger row against the simulator's ground truth (outcome, agent,
   wait and talk time).
 
-    .venv/bin/python bench/hotline.py [--callers 200] [--agents 20] [--time-scale 0.02]
+    .venv/bin/python bench/hotline.py [--callers 200] [--agents 20] [--time-scale 0.02] [--runs 3]
+
+The whole run is repeated --runs times (each on a fresh database) and the
+figures are printed as min / median / max with the machine (bench/spread.py).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe  # noqa: E402
+from bench.spread import add_runs_argument, print_table  # noqa: E402
 from callcenter.config import Settings  # noqa: E402
 from callcenter.db.database import Database, _init_connection  # noqa: E402
 from callcenter.db.embedded import start_embedded, with_database  # noqa: E402
@@ -107,7 +111,8 @@ def sim_agents(sim: Simulator) -> dict[str, str]:
     return out
 
 
-async def run(args) -> None:
+async def one_run(args) -> dict[str, float]:
+    """One run on a fresh database: prints what it saw, returns its figures."""
     rng = random.Random(args.seed)
     pgdata = Path(tempfile.mkdtemp(prefix="cc-bench-hotline-")) / "pgdata"
     dsn = with_database(start_embedded(pgdata), "postgres")
@@ -228,6 +233,26 @@ async def run(args) -> None:
     await link.close()
     await sim.close()
     await pool.close()
+    figures = {"waiting set exact": 100 * exact_waiting / max(samples, 1),
+               "agent states exact": 100 * exact_agents / max(samples, 1),
+               "ledger rows correct": 100 * (len(truth) - len(wrong)) / max(len(truth), 1)}
+    if latencies:
+        figures = {"screen-pop p50": percentile(latencies, .5), "screen-pop p95": percentile(latencies, .95),
+                   "screen-pop max": max(latencies), **figures}
+    return figures
+
+
+async def run(args) -> None:
+    runs = []
+    for n in range(1, args.runs + 1):
+        print(f"\nrun {n} of {args.runs}")
+        runs.append(await one_run(args))
+    names = [name for name in runs[0] if all(name in r for r in runs)]
+    print_table(f"hotline, {args.callers} callers, {args.agents} agents, {args.runs} run(s); machine: {describe()}",
+                {name: [r[name] for r in runs] for name in names},
+                units={"screen-pop p50": "ms", "screen-pop p95": "ms", "screen-pop max": "ms",
+                       "waiting set exact": "% of samples", "agent states exact": "% of samples",
+                       "ledger rows correct": "%"})
 
 
 def main() -> None:
@@ -238,6 +263,7 @@ def main() -> None:
                         help="simulated seconds → real seconds (ring, talk and patience times)")
     parser.add_argument("--sample-every", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=7)
+    add_runs_argument(parser)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -92,7 +92,8 @@ class Service:
         self.db = await connect(settings, database=self.options.database)
         self.recognizer = build_recognizer(settings)
         await self.recognizer.start()
-        self.agi = callback_agi_server(settings, self.db.pool, recognizer=self.recognizer)
+        self.agi = callback_agi_server(settings, self.db.pool, recognizer=self.recognizer,
+                                       on_verdict=self._verdict_given)
         await self.agi.start()
         if self.agi.port != settings.agi_port:      # port 0 asked for a free one: dial plans must use it
             self.settings = settings = replace(settings, agi_port=self.agi.port)
@@ -100,6 +101,7 @@ class Service:
         await self.ami.start()
         options = self.options.dialer or DialerOptions(instance=settings.instance_name)
         self.dialer = Dialer(self.db.pool, AmiPbx(self.ami), options)
+        self.dialer.verdicts_in_process = True        # this process's IVR tells it (see _verdict_given)
         self._dialer_task = asyncio.create_task(self.dialer.run(), name="dialer")
         self._dialer_task.add_done_callback(_log_crash)
         hub = Hub()
@@ -128,6 +130,11 @@ class Service:
                                               private=shared)
         log.info("service %s started (AGI :%s, AMI %s:%s)", settings.instance_name, self.agi.port,
                  settings.ami_host, settings.ami_port)
+
+    def _verdict_given(self, attempt_id, outcome: str) -> None:
+        """The IVR has its verdict on a call: the dialer following that call finishes it now instead of polling."""
+        if self.dialer is not None:
+            self.dialer.verdict_given(attempt_id, outcome)
 
     def _start_background(self) -> None:
         """Intake, alerts and scheduled reports: tasks of their own, so none can hold up a call."""

@@ -9,6 +9,7 @@ the PBX's channel list — never dialed again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import asyncpg
 
 from ..db import campaigns as campaign_repo
 from ..db import dialer as queue
-from ..db.retry import on_connection, retrying
+from ..db.retry import on_connection
 from .outcomes import Outcome, next_step, outcome_of_unanswered
 from .ports import LinkLost, OriginateRequest, Pbx
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ALL_STATES = ("draft", "running", "paused", "finished")
 GUARD_VARIABLE = "TRUNK_MAX_CHANNELS"       # the dialplan global the dial-out context's GROUP_COUNT guard uses
+# InternalClientError: a pooled connection caught mid-operation by a PostgreSQL restart.
+_ROUND_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+_OUTCOMES = {o.value for o in Outcome}
 
 
 def utcnow() -> datetime:
@@ -37,6 +41,9 @@ def utcnow() -> datetime:
 class DialerOptions:
     instance: str = "callcenter-1"
     tick: float = 0.2                       # seconds between claim rounds
+    # After a call ends, wait this long before claiming, so calls ending together share one claim
+    # (a claim is half a dozen round trips whether it takes one attempt or twenty).
+    claim_coalesce: float = 0.02
     claim_batch: int = 50
     originate_timeout_ms: int = 30000
     context: str = "callback-ivr"
@@ -96,6 +103,14 @@ class Dialer:
         self._by_id: dict[int, campaign_repo.Campaign] = {}          # all, for settling late outcomes
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()          # a call ended: a channel is free now, don't wait for the tick
+        self._ready = asyncio.Event()         # run(): the first refresh and reconciliation are done
+        # Claiming and reconciliation exclude each other: a call claimed but not yet followed by its
+        # task must never look orphaned to a reconciliation running beside the claim.
+        self._claim_lock = asyncio.Lock()
+        # The IVR of this process gives its verdict here (Service wires CallbackIvr.on_verdict):
+        # attempt id → future of the outcome, for the calls this process follows.
+        self.verdicts_in_process = False
+        self._verdicts: dict[str, asyncio.Future] = {}
         self._last_refresh = self._last_reconcile = self._last_sweep = 0.0
         self.trunk_warnings: dict[str, str] = {}     # trunk name → why its limit disagrees with the PBX's guard
 
@@ -106,20 +121,71 @@ class Dialer:
         return len(self._calls)
 
     async def run(self) -> None:
-        """Dial until :meth:`stop`.  Each round reconciles (when due) before it claims, and the first
-        round with the PBX connected always does, so a restart never repeats a call."""
+        """Dial until :meth:`stop`.
+
+        Claiming runs in this loop and nothing else: refreshing campaigns, enrolling, reconciling and the
+        settle sweep run in a task of their own (:meth:`_housekeeping`), so a slow enrolment never leaves
+        freed channels waiting (bench/campaign.py's utilisation).  Nothing is claimed before the first
+        reconciliation with the PBX connected has finished, so a restart never repeats a call.
+        """
+        keeper = asyncio.create_task(self._housekeeping(), name="dialer-housekeeping")
+        own: asyncpg.Connection | None = None
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()            # calls ending from here on wake the next round early
+                if self._ready.is_set() and self.pbx.connected:
+                    started = time.monotonic()
+                    try:
+                        # A connection of its own, held while dialing: a claim queued behind hundreds of
+                        # calls' writes for the pool took a second under load, channels idle all along.
+                        own = own or await self.pool.acquire()
+                        await self._claim_and_dial(own)
+                    except _ROUND_ERRORS as exc:
+                        log.warning("dialer claim failed, retrying: %s", exc)
+                        own = await self._give_back(own)
+                        await self._sleep(1.0)
+                    finally:
+                        self.stats.rounds += 1
+                        self.stats.round_seconds += time.monotonic() - started
+                await self._pause()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            await self._give_back(own)
+
+    async def _give_back(self, conn: asyncpg.Connection | None) -> None:
+        """Return the claim loop's connection to the pool (a broken one is replaced by the pool)."""
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.pool.release(conn))
+        return None
+
+    async def _housekeeping(self) -> None:
+        """Refresh, reconcile (when due) and sweep, beside the claiming loop; the first pass unlocks claiming."""
         while not self._stopping.is_set():
             try:
-                await self.step()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
-                # InternalClientError: a pooled connection caught mid-operation by a PostgreSQL restart.
-                log.warning("dialer round failed, retrying: %s", exc)
-                await asyncio.sleep(1.0)
-            await self._pause()
+                await self._round(time.monotonic(), claim=False)
+                if self._last_reconcile and self._last_refresh:
+                    self._ready.set()
+            except _ROUND_ERRORS as exc:
+                log.warning("dialer housekeeping failed, retrying: %s", exc)
+                await self._sleep(1.0)
+                continue
+            await self._sleep(min(self.opt.refresh_every, self.opt.reconcile_every, 1.0) or self.opt.tick)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but not past :meth:`stop`."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     async def _pause(self) -> None:
         """Sleep until the next tick, or less: until a call ends (its channel can be reused at once) or stop."""
-        if self._stopping.is_set() or self._wake.is_set():
+        if self._stopping.is_set():
+            return
+        if self._wake.is_set():
+            await asyncio.sleep(self.opt.claim_coalesce)
             return
         waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
@@ -127,6 +193,8 @@ class Dialer:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if self._wake.is_set() and not self._stopping.is_set():
+            await asyncio.sleep(self.opt.claim_coalesce)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop claiming, let live calls finish within ``grace`` seconds, then leave the rest to reconcile."""
@@ -145,6 +213,7 @@ class Dialer:
     # ----- one round -------------------------------------------------------------------------
 
     async def step(self) -> None:
+        """One whole round in sequence: housekeeping when due, then a claim (tests drive the dialer by this)."""
         self._wake.clear()                    # calls ending from here on wake the next round early
         now_mono = time.monotonic()
         try:
@@ -153,19 +222,19 @@ class Dialer:
             self.stats.rounds += 1
             self.stats.round_seconds += time.monotonic() - now_mono
 
-    async def _round(self, now_mono: float) -> None:
+    async def _round(self, now_mono: float, *, claim: bool = True) -> None:
         if now_mono - self._last_refresh >= self.opt.refresh_every:
             await self._refresh()
             self._last_refresh = now_mono
-        if now_mono - self._last_reconcile >= self.opt.reconcile_every and self.pbx.connected:
+        due = not self._last_reconcile or now_mono - self._last_reconcile >= self.opt.reconcile_every
+        if due and self.pbx.connected:        # the first time always: before anything is claimed
             await self.reconcile()
             self._last_reconcile = now_mono
         if now_mono - self._last_sweep >= self.opt.refresh_every:
             await self.settle_finished()      # what another instance, or a crash, left unsettled
             self._last_sweep = now_mono
-        if not self.pbx.connected:
-            return
-        await self._claim_and_dial()
+        if claim and self.pbx.connected and self._last_reconcile:
+            await self._claim_and_dial()
 
     async def _refresh(self) -> None:
         async with self.pool.acquire() as conn:
@@ -208,7 +277,9 @@ class Dialer:
                 log.warning("%s", text)
         self.trunk_warnings = warnings
 
-    async def _claim_and_dial(self) -> None:
+    async def _claim_and_dial(self, own: asyncpg.Connection | None = None) -> None:
+        """Claim what the open campaigns may dial now and start following each call; ``own``: the
+        connection to claim on (run()'s), else one from the pool."""
         now = self.clock()
         by_trunk: dict[int, list[int]] = {}
         for campaign in self._campaigns:
@@ -223,27 +294,51 @@ class Dialer:
             if allowed <= 0:
                 continue
             started = time.monotonic()
-            async with self.pool.acquire() as conn:
-                claimed = await queue.claim_due(conn, trunk_id=trunk_id, campaign_ids=campaign_ids,
-                                                limit=allowed, instance=self.opt.instance, now=now)
+            async with self._claim_lock:
+                async with contextlib.AsyncExitStack() as stack:
+                    conn = own or await stack.enter_async_context(self.pool.acquire())
+                    claimed = await queue.claim_due(conn, trunk_id=trunk_id, campaign_ids=campaign_ids,
+                                                    limit=allowed, instance=self.opt.instance, now=now)
+                    self._start_calls(trunk, claimed)       # followed before anything else can run
             self.stats.claim_seconds += time.monotonic() - started
             self.stats.claims += 1
             self.stats.claimed += len(claimed)
             self.stats.tokens_granted += allowed
             self._buckets[trunk_id].give_back(allowed - len(claimed))   # unused setups stay available
-            caller = {c.id: c.caller_id for c in self._campaigns}
-            for call in claimed:
-                dial, variables = self._dial(trunk, call.phone)
-                request = OriginateRequest(
-                    action_id=str(call.action_id), channel_id=str(call.channel_id),
-                    other_channel_id=str(call.other_channel_id), dial_string=dial,
-                    caller_id=caller.get(call.campaign_id) or trunk["caller_id"],
-                    variables={"TICKET_ID": str(call.ticket_id), "ATTEMPT_ID": str(call.attempt_id),
-                               "CALLCENTER_SCRIPT": call.script, **variables},
-                    context=self.opt.context, timeout_ms=self.opt.originate_timeout_ms)
-                task = asyncio.create_task(self._follow(call, request))
-                self._calls[str(call.attempt_id)] = task
-                task.add_done_callback(lambda t, k=str(call.attempt_id): self._calls.pop(k, None))
+
+    def _start_calls(self, trunk, claimed: list[queue.Claimed]) -> None:
+        """A task per claimed attempt, registered at once (synchronously: reconciliation must see them)."""
+        caller = {c.id: c.caller_id for c in self._campaigns}
+        for call in claimed:
+            dial, variables = self._dial(trunk, call.phone)
+            request = OriginateRequest(
+                action_id=str(call.action_id), channel_id=str(call.channel_id),
+                other_channel_id=str(call.other_channel_id), dial_string=dial,
+                caller_id=caller.get(call.campaign_id) or trunk["caller_id"],
+                variables={"TICKET_ID": str(call.ticket_id), "ATTEMPT_ID": str(call.attempt_id),
+                           "CALLCENTER_SCRIPT": call.script, **variables},
+                context=self.opt.context, timeout_ms=self.opt.originate_timeout_ms)
+            key = str(call.attempt_id)
+            if self.verdicts_in_process:
+                self._verdicts[key] = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._follow(call, request))
+            self._calls[key] = task
+            task.add_done_callback(lambda t, k=key: self._call_done(k))
+
+    def _call_done(self, key: str) -> None:
+        self._calls.pop(key, None)
+        self._verdicts.pop(key, None)
+
+    def verdict_given(self, attempt_id, outcome: str) -> None:
+        """The IVR of this process has its verdict on a call (every answer committed): no need to poll for it.
+
+        Finishing with it is safe before the IVR's own write lands: :func:`queue.finish` keeps an outcome
+        already stored (``coalesce``) and the IVR's write keeps one already there, so either order
+        stores this verdict once.
+        """
+        future = self._verdicts.get(str(attempt_id))
+        if future is not None and not future.done() and outcome in _OUTCOMES:
+            future.set_result(outcome)
 
     def _dial(self, trunk, phone: str) -> tuple[str, dict[str, str]]:
         """The channel to originate and the variables the dial-out context needs.
@@ -290,41 +385,79 @@ class Dialer:
                                wait_verdict: bool = False) -> None:
         """``wait_verdict``: the IVR hangs up first and stores its verdict (refused, …) just after; wait a
         moment for it, so the PBX's Hangup never turns a refusal into a partial answer called again."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.opt.ivr_verdict_wait if wait_verdict else 0.0)
-        while (loop.time() < deadline
-               and not await self._write("IVR verdict", lambda conn: queue.ivr_verdict(conn, attempt_id))):
-            await asyncio.sleep(0.05)
-        outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
+        outcome = await self._verdict(attempt_id) if wait_verdict else None
+        if outcome is None:
+            outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
         await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
 
+    async def _verdict(self, attempt_id) -> Outcome | None:
+        """The IVR's stored verdict on this call, waiting up to ``ivr_verdict_wait`` for it; None if none came.
+
+        The IVR of this process says so itself (:meth:`verdict_given`), so the usual case costs no query
+        and no polling delay; otherwise (another process's IVR, a call
+        reconciled after a restart) the database is polled.
+        """
+        told = self._verdicts.get(str(attempt_id))
+        if told is not None:
+            if not told.done():
+                await asyncio.wait({told}, timeout=self.opt.ivr_verdict_wait)
+            if told.done() and not told.cancelled():
+                return Outcome(told.result())
+            stored = await self._write("IVR verdict", lambda conn: queue.ivr_verdict(conn, attempt_id))
+            return Outcome(stored) if stored else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.opt.ivr_verdict_wait
+        while True:
+            stored = await self._write("IVR verdict", lambda conn: queue.ivr_verdict(conn, attempt_id))
+            if stored or loop.time() >= deadline:
+                return Outcome(stored) if stored else None
+            await asyncio.sleep(0.05)
+
     async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "") -> None:
+        """Write the outcome, then settle it on the same connection (finished before settled, each once)."""
         ended_at = self.clock()
-        if await self._write("finish", lambda conn: queue.finish(conn, attempt_id, outcome=outcome, ended_at=ended_at,
-                                                                  reason=reason, cause=cause, note=note)):
-            self.stats.finished += 1
-            self._wake.set()
-            self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
+
+        async def finish_then_settle(conn: asyncpg.Connection) -> None:
+            done = await queue.finish(conn, attempt_id, outcome=outcome, ended_at=ended_at, reason=reason,
+                                      cause=cause, note=note)
+            if done is not None:
+                self.stats.finished += 1
+                self._wake.set()              # its channel is free: claim now, don't wait for the settle
+                self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
+                pending = [done]
+            else:                             # finished before (a retry after a lost reply, a reconcile)
+                pending = await queue.unsettled(conn, attempt_ids=[attempt_id])
+            await self._settle(conn, pending)
+
         # Settled right away by the call's own task, so the loop that claims never waits on it.
-        await retrying(lambda: self.settle_finished([attempt_id]), what=f"attempt {attempt_id}: settle")
+        await self._write(f"attempt {attempt_id}: finish and settle", finish_then_settle)
 
     async def _write(self, what: str, step: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """One step of a live call's bookkeeping, retried through a database outage (each step is idempotent)."""
         return await on_connection(self.pool, step, what=what)
 
     async def settle_finished(self, attempt_ids: list | None = None) -> None:
-        """Apply retry rules / ticket flow to finished attempts not yet settled (these, or any instance's)."""
+        """Apply retry rules / ticket flow to finished attempts not yet settled (these, or any instance's).
+
+        The sweep (no ``attempt_ids``) leaves alone the calls this process is still following: their own
+        task settles them a moment later, and settling them here would hold up the sweep for nothing.
+        """
         async with self.pool.acquire() as conn:
             pending = await queue.unsettled(conn, attempt_ids=attempt_ids)
-            if not pending:
-                return
-            if any(item.campaign_id not in self._by_id for item in pending):
-                self._by_id = {c.id: c for c in await campaign_repo.load_campaigns(conn, states=ALL_STATES)}
-            for item in pending:
-                campaign = self._by_id[item.campaign_id]
-                step = next_step(item.outcome, item.round_attempt, item.ended_at or self.clock(),
-                                 campaign.policy, campaign.windows)
-                await queue.settle(conn, item.attempt_id, step)
+            if attempt_ids is None:
+                pending = [item for item in pending if str(item.attempt_id) not in self._calls]
+            await self._settle(conn, pending)
+
+    async def _settle(self, conn: asyncpg.Connection, pending: list[queue.Unsettled]) -> None:
+        if not pending:
+            return
+        if any(item.campaign_id not in self._by_id for item in pending):
+            self._by_id = {c.id: c for c in await campaign_repo.load_campaigns(conn, states=ALL_STATES)}
+        for item in pending:
+            campaign = self._by_id[item.campaign_id]
+            step = next_step(item.outcome, item.round_attempt, item.ended_at or self.clock(),
+                             campaign.policy, campaign.windows)
+            await queue.settle(conn, item.attempt_id, step)
 
     # ----- reconciliation --------------------------------------------------------------------
 
@@ -338,9 +471,10 @@ class Dialer:
         """
         if not self.pbx.connected:
             return 0
-        async with self.pool.acquire() as conn:
-            rows = [r for r in await queue.live_attempts(conn, self.opt.instance, self.opt.orphaned_after)
-                    if str(r["id"]) not in self._calls]
+        async with self._claim_lock:          # see __init__: a claim in flight is not an orphan
+            async with self.pool.acquire() as conn:
+                rows = [r for r in await queue.live_attempts(conn, self.opt.instance, self.opt.orphaned_after)
+                        if str(r["id"]) not in self._calls]
         if not rows:
             return 0
         # Watch for each Hangup *before* asking what is live: a channel that hangs up between

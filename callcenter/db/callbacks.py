@@ -98,6 +98,17 @@ async def call_facts_by_channel(conn: asyncpg.Connection, channel_id: str | uuid
     return _facts(await conn.fetchrow(_FACTS + " WHERE a.channel_id = $1", key))
 
 
+async def call_facts_both(conn: asyncpg.Connection, attempt_id: str | uuid.UUID | None,
+                          channel_id: str | uuid.UUID) -> tuple[CallFacts | None, CallFacts | None]:
+    """:func:`call_facts` and :func:`call_facts_by_channel` in one query (the IVR asks both of every call)."""
+    by_id, by_channel = parse_uuid(attempt_id), parse_uuid(channel_id)
+    if by_id is None and by_channel is None:
+        return None, None
+    rows = await conn.fetch(_FACTS + " WHERE a.id = $1 OR a.channel_id = $2", by_id, by_channel)
+    return (_facts(next((r for r in rows if by_id is not None and r["id"] == by_id), None)),
+            _facts(next((r for r in rows if by_channel is not None and r["channel_id"] == by_channel), None)))
+
+
 async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: datetime | None = None) -> bool:
     """The IVR has the citizen on the line; False if the attempt was not waiting for that.
 
@@ -139,15 +150,16 @@ async def finish_attempt(conn: asyncpg.Connection, attempt_id: uuid.UUID, outcom
     """
     if outcome not in IVR_OUTCOMES:
         raise ValueError(f"outcome {outcome!r} is not one the IVR gives ({', '.join(IVR_OUTCOMES)})")
-    async with conn.transaction():
-        row = await conn.fetchrow("SELECT outcome FROM callback_attempts WHERE id = $1 FOR UPDATE", attempt_id)
-        if row is None:
-            raise AttemptNotFound(f"回访记录 {attempt_id} 不存在 (no such callback attempt)")
-        if row["outcome"] is not None:
-            return row["outcome"]
-        await conn.execute("UPDATE callback_attempts SET outcome = $2, updated_at = now() WHERE id = $1",
-                           attempt_id, outcome)
-    return outcome
+    # The usual case in one round trip: no verdict yet, so this one is written.
+    written = await conn.fetchval(
+        """UPDATE callback_attempts SET outcome = $2, updated_at = now()
+            WHERE id = $1 AND outcome IS NULL RETURNING outcome""", attempt_id, outcome)
+    if written is not None:
+        return written
+    stored = await conn.fetchrow("SELECT outcome FROM callback_attempts WHERE id = $1", attempt_id)
+    if stored is None:
+        raise AttemptNotFound(f"回访记录 {attempt_id} 不存在 (no such callback attempt)")
+    return stored["outcome"]
 
 
 async def answers(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> list[asyncpg.Record]:

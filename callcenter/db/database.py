@@ -26,6 +26,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a pooled connection without asyncpg's reset query (one round trip per acquire).
+
+    The reset undoes session state (SET, LISTEN, session advisory locks, open cursors), and this code
+    keeps none on pooled connections: no session SET, advisory locks only of the ``_xact`` kind, cursors
+    only inside transactions, no LISTEN (one would need a connection of its own, never given back);
+    tests/test_pool_session_state.py keeps it so.  asyncpg still rolls back a transaction left open
+    and drops Python-side listeners before this runs.  A call acquires a connection about ten times,
+    so the reset was about a third of the service's database round trips.
+    """
+
+
 @dataclass
 class Database:
     pool: asyncpg.Pool
@@ -96,7 +108,8 @@ async def connect(settings: Settings, *, apply_migrations: bool = True, database
         finally:
             await conn.close()
     pool = await asyncpg.create_pool(
-        dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection
+        dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection,
+        reset=_keep_session,
     )
     log.info("database ready: %s%s", describe_dsn(dsn), " (embedded)" if embedded else "")
     return Database(pool=pool, dsn=dsn, embedded=embedded)

@@ -106,27 +106,23 @@ _BEFORE_EVERYTHING = (datetime(1970, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=0
 
 async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, campaign_ids: list[int],
                     day_start: datetime, want: int) -> list[uuid.UUID]:
-    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number, locked."""
+    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number (locked by the claim)."""
     chosen: list[uuid.UUID] = []
     phones: set[str] = set()
     after_due, after_id = _BEFORE_EVERYTHING
+    # A page sized to the want: judging 200 rows to dial 2 cost PostgreSQL more than the rest of the claim.
+    page = min(_PAGE, 2 * want + 8)
     while len(chosen) < want:
-        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, _PAGE, after_due, after_id)
+        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, page, after_due, after_id)
         for row in rows:
             if row["eligible"] and row["phone"] not in phones and len(chosen) < want:
                 phones.add(row["phone"])
                 chosen.append(row["id"])
-        if len(rows) < _PAGE:
+        if len(rows) < page:
             break
+        page = _PAGE                          # the head was mostly not dialable now: read further in big pages
         after_due, after_id = rows[-1]["due_at"], rows[-1]["id"]
-    if not chosen:
-        return []
-    # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer.
-    locked = await conn.fetch(
-        """SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
-            FOR UPDATE SKIP LOCKED""", chosen)
-    kept = {r["id"] for r in locked}
-    return [attempt for attempt in chosen if attempt in kept]
+    return chosen
 
 
 async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: list[int], limit: int,
@@ -153,17 +149,24 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
                                  day_start=day_start, want=want)
         if not chosen:
             return []
+        # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer
+        # (locking and writing in one statement: one round trip less per claim).
         claimed = await conn.fetch(
             """
+            WITH locked AS (
+                SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
+                   FOR UPDATE SKIP LOCKED)
             UPDATE callback_attempts a
                SET state = 'dialing', claimed_by = $2, dialed_at = $3, updated_at = now(),
                    action_id = gen_random_uuid(), channel_id = gen_random_uuid(),
                    other_channel_id = gen_random_uuid()
-              FROM tickets t
-             WHERE a.id = ANY($1::uuid[]) AND t.id = a.ticket_id
+              FROM locked, tickets t
+             WHERE a.id = locked.id AND t.id = a.ticket_id
          RETURNING a.id, a.ticket_id, t.ticket_no, a.campaign_id, a.phone, a.script, a.round_attempt,
                    a.action_id, a.channel_id, a.other_channel_id
             """, chosen, instance, now)
+        order = {attempt: n for n, attempt in enumerate(chosen)}        # dial oldest first, as chosen
+        claimed = sorted(claimed, key=lambda r: order[r["id"]])
     return [Claimed(r["id"], r["ticket_id"], r["ticket_no"], r["campaign_id"], r["phone"], r["script"],
                     r["round_attempt"], r["action_id"], r["channel_id"], r["other_channel_id"])
             for r in claimed]
@@ -184,20 +187,22 @@ async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: dat
 
 
 async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Outcome, ended_at: datetime,
-                 reason: int | None = None, cause: int | None = None, note: str = "") -> bool:
-    """Write the final outcome of a call once; a second report of the same call changes nothing.
+                 reason: int | None = None, cause: int | None = None, note: str = "") -> "Unsettled | None":
+    """Write the final outcome of a call once; a second report of the same call changes nothing (None).
 
     An outcome the IVR already stored (complete / partial / refused) is kept: the
-    PBX's view of the hang-up never overrides what the citizen said.
+    PBX's view of the hang-up never overrides what the citizen said.  Returns the
+    finished attempt as :func:`settle` needs it, so settling costs no extra query.
     """
-    status = await conn.execute(
+    row = await conn.fetchrow(
         """UPDATE callback_attempts
               SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
                   originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
                   note = CASE WHEN $6 = '' THEN note ELSE $6 END, updated_at = now()
-            WHERE id = $1 AND state IN ('dialing', 'answered')""",
+            WHERE id = $1 AND state IN ('dialing', 'answered')
+        RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at""",
         attempt_id, outcome.value, ended_at, reason, cause, note)
-    return status.endswith(" 1")
+    return _unsettled(row) if row is not None else None
 
 
 async def ivr_verdict(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> str | None:
@@ -232,17 +237,28 @@ async def unsettled(conn: asyncpg.Connection, limit: int = 500,
         """SELECT id, ticket_id, campaign_id, outcome, round_attempt, ended_at FROM callback_attempts
             WHERE state = 'finished' AND NOT settled AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
             ORDER BY ended_at LIMIT $1""", limit, attempt_ids)
-    return [Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
-                      r["ended_at"]) for r in rows]
+    return [_unsettled(r) for r in rows]
+
+
+def _unsettled(r: asyncpg.Record) -> Unsettled:
+    return Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
+                     r["ended_at"])
 
 
 async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep, *, actor: str = "dialer") -> bool:
-    """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket."""
+    """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket.
+
+    The flag is set first, inside the transaction: the same statement locks the row, says whether it
+    was still unsettled and reads what the step needs (one round trip instead of three).
+    """
     async with conn.transaction():
         row = await conn.fetchrow(
-            """SELECT ticket_id, campaign_id, phone, script, round_attempt, trunk_id, outcome, settled
-                 FROM callback_attempts WHERE id = $1 AND state = 'finished' FOR UPDATE""", attempt_id)
-        if row is None or row["settled"]:
+            """UPDATE callback_attempts a SET settled = true, updated_at = now()
+                WHERE a.id = $1 AND a.state = 'finished' AND NOT a.settled
+            RETURNING a.ticket_id, a.campaign_id, a.phone, a.script, a.round_attempt, a.trunk_id,
+                      (SELECT t.status FROM tickets t WHERE t.id = a.ticket_id) AS ticket_status,
+                      (SELECT c.desk_enabled FROM campaigns c WHERE c.id = a.campaign_id) AS desk""", attempt_id)
+        if row is None:
             return False
         if step.retry_at is not None:
             await conn.execute(
@@ -254,13 +270,11 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
                 row["ticket_id"], row["campaign_id"], row["round_attempt"] + 1, row["phone"], row["script"],
                 step.retry_at, row["trunk_id"])
         if step.ticket_action is not None:
-            status = await conn.fetchval("SELECT status FROM tickets WHERE id = $1", row["ticket_id"])
-            if status == flow.State.AWAITING_CALLBACK.value:
+            if row["ticket_status"] == flow.State.AWAITING_CALLBACK.value:
                 await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
                                          actor=actor)
-            await desk.escalate_after_round(conn, attempt_id)     # the robot is done: does a person call?
-        await conn.execute("UPDATE callback_attempts SET settled = true, updated_at = now() WHERE id = $1",
-                           attempt_id)
+            if row["desk"] is not False:      # the robot is done: does a person call? (never without a desk)
+                await desk.escalate_after_round(conn, attempt_id)
         return True
 
 

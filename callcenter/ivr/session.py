@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..asr.base import NoSpeech, Recognizer
 from ..db import callbacks
@@ -60,6 +60,9 @@ class CallbackIvr:
     recognizer: Recognizer | None = None
     synthesizer: Synthesizer | None = None
     recordings_dir: Path | None = None
+    # Told (attempt id, outcome) as soon as the script has its verdict: the dialer of the same process
+    # then finishes the call at once instead of polling the database for it.
+    on_verdict: Callable[[Any, str], None] | None = None
 
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
@@ -89,6 +92,11 @@ class CallbackIvr:
         result = await run_script(script, channel, context, AttemptAnswers(self.pool, facts.attempt_id),
                                   recognizer=self.recognizer or NoSpeech(), synthesizer=self.synthesizer,
                                   recordings_dir=self.recordings_dir)
+        if self.on_verdict is not None and result.outcome in callbacks.IVR_OUTCOMES:
+            # Before our own write, not after: every answer is committed already, and the dialer writes
+            # this same outcome (``coalesce``: a verdict already stored wins), so the order cannot change
+            # the record, while waiting for our write kept the trunk's channel held for a round trip more.
+            self.on_verdict(facts.attempt_id, result.outcome)
         try:
             stored = await on_connection(
                 self.pool, lambda conn: callbacks.finish_attempt(conn, facts.attempt_id, result.outcome),
@@ -105,10 +113,9 @@ class CallbackIvr:
         attempt_var = await channel.get_variable(ATTEMPT_VAR)
         ticket_var = await channel.get_variable(TICKET_VAR)
 
-        async def lookup(conn):
-            return (await callbacks.call_facts(conn, attempt_var) if attempt_var else None,
-                    await callbacks.call_facts_by_channel(conn, call.channel_id))
-        by_var, by_channel = await on_connection(self.pool, lookup, what=f"call {call.channel_id}: which attempt")
+        by_var, by_channel = await on_connection(
+            self.pool, lambda conn: callbacks.call_facts_both(conn, attempt_var or None, call.channel_id),
+            what=f"call {call.channel_id}: which attempt")
         if attempt_var and by_var is None:
             raise CallRejected(f"ATTEMPT_ID {attempt_var!r} names no callback attempt")
         facts = by_var or by_channel

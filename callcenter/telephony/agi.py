@@ -76,7 +76,9 @@ class AgiChannel:
     async def _line(self, timeout_s: float) -> str | None:
         """The next line without its newline; None at end of stream."""
         try:
-            raw = await asyncio.wait_for(self.reader.readline(), timeout_s)
+            # asyncio.timeout, not wait_for: wait_for wraps each line's read in a task of its own.
+            async with asyncio.timeout(timeout_s):
+                raw = await self.reader.readline()
         except asyncio.TimeoutError:
             raise self._end(ChannelFailure(f"no reply from Asterisk within {timeout_s:.0f} s"))
         except (ValueError, asyncio.LimitOverrunError):
@@ -123,7 +125,8 @@ class AgiChannel:
         if reply.data == "hangup":
             raise self._end(CallerHungUp("result=-1 (hangup)", endpos=reply.endpos))
         try:
-            line = await asyncio.wait_for(self.reader.readline(), self.hangup_grace_s)
+            async with asyncio.timeout(self.hangup_grace_s):
+                line = await self.reader.readline()
         except asyncio.TimeoutError:
             return                               # the channel is alive: the command itself failed
         except (ValueError, ConnectionError, OSError, asyncio.LimitOverrunError):

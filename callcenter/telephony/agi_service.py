@@ -8,7 +8,7 @@ come from settings the same way everywhere: service, demo, tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..asr.base import Recognizer
 from ..config import Settings
@@ -20,7 +20,8 @@ from .agi import AgiServer
 
 def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer | None = None,
                         synthesizer: Synthesizer | None = None, scripts: Path | None = None,
-                        sounds_dir: Path | None = None) -> AgiServer:
+                        sounds_dir: Path | None = None,
+                        on_verdict: Callable[[Any, str], None] | None = None) -> AgiServer:
     """An unstarted :class:`AgiServer` on ``settings.agi_host:agi_port`` serving route ``callback``.
 
     Raises :class:`callcenter.ivr.loader.ScriptError` listing every problem of
@@ -28,9 +29,11 @@ def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer
     ``settings.home/tts`` (the greeting's date and title; skipped if espeak-ng
     is missing).  Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
     must be able to write there (same host, or a shared mount at the same path).
+    ``on_verdict(attempt_id, outcome)`` is told each call's verdict as the script reaches it (the dialer
+    of the same process).
     """
     library = ScriptLibrary.from_directory(scripts, sounds_dir=sounds_dir)
     ivr = CallbackIvr(pool, library, recognizer=recognizer,
                       synthesizer=synthesizer or EspeakSynthesizer(settings.home / "tts"),
-                      recordings_dir=settings.recordings)
+                      recordings_dir=settings.recordings, on_verdict=on_verdict)
     return AgiServer(ivr, host=settings.agi_host, port=settings.agi_port)
