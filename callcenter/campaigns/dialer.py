@@ -242,7 +242,7 @@ class Dialer:
             every = await campaign_repo.load_campaigns(conn, states=ALL_STATES)
             self._by_id = {c.id: c for c in every}
             self._campaigns = [c for c in every if c.state.value == "running"]
-            self._trunks = {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
+            self._trunks = await campaign_repo.trunks_by_id(conn)
             for campaign in self._campaigns:   # enrol is idempotent per callback round
                 await queue.enrol(conn, campaign.id, due_at=self.clock())
         await self._check_trunk_limits()

@@ -65,6 +65,11 @@ async def upsert_trunk(conn: asyncpg.Connection, name: str, dial_template: str, 
            RETURNING id""", name, dial_template, max_channels, max_cps, caller_id)
 
 
+async def trunks_by_id(conn: asyncpg.Connection) -> dict[int, asyncpg.Record]:
+    """Every trunk with its limits, for the dialer's refresh."""
+    return {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}
+
+
 async def create_campaign(conn: asyncpg.Connection, spec: CampaignSpec) -> int:
     CallingWindows.parse(spec.windows)          # validates before anything is written
     RetryPolicy(max_attempts=spec.max_attempts)

@@ -44,13 +44,6 @@ def outcome_label(outcome: str | None) -> str:
     return OUTCOME_LABELS.get(outcome or "", outcome or "")
 
 
-def parse_attempt_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
-
-
 @dataclass(frozen=True)
 class AnswerHistory:
     """One question of one attempt: every version, oldest first, and the one in force."""

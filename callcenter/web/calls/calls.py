@@ -16,11 +16,12 @@ from ...db import review_queries as queries
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
 from .call_view import (OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS, answer_histories, encode_key, intent_label,
-                        listening_note, outcome_label, parse_attempt_id, parse_attempt_query, parse_correction,
+                        listening_note, outcome_label, parse_attempt_query, parse_correction,
                         question_label, review_return)
 from ..core.render import NavItem, flash, render
 from .review import review_queue
 from ..core.paging import list_context
+from ..core.path_params import path_uuid
 
 routes = web.RouteTableDef()
 NAV = [NavItem("回访审核", "calls")]
@@ -28,10 +29,7 @@ PAGE_SIZE = 50
 
 
 def _attempt_id(request: web.Request):
-    attempt_id = parse_attempt_id(request.match_info["attempt_id"])
-    if attempt_id is None:
-        raise web.HTTPNotFound(text="回访记录不存在")
-    return attempt_id
+    return path_uuid(request, "attempt_id", missing="回访记录不存在")
 
 
 @routes.get("/calls", name="calls")

@@ -14,11 +14,9 @@ from aiohttp import web
 
 from ...db import review_queries as queries
 from ...db.ticket_queries import record_audit
-from ...inputs import ascii_digits
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
-from .call_view import parse_attempt_id
-from ..core.params import MAX_ID
+from ..core.path_params import path_id, path_uuid
 from ..core.recording_files import audio_response, contained_file, starts_a_listen
 
 routes = web.RouteTableDef()
@@ -28,11 +26,8 @@ log = logging.getLogger(__name__)
 @routes.get("/calls/{attempt_id:[^/]+}/recordings/{answer_id:[^/]+}", name="recording")
 @require_role(*MANAGERS)
 async def recording(request: web.Request) -> web.StreamResponse:
-    attempt_id = parse_attempt_id(request.match_info["attempt_id"])
-    raw_answer = request.match_info["answer_id"]
-    if attempt_id is None or not ascii_digits(raw_answer) or len(raw_answer) > 19 or not 0 < int(raw_answer) <= MAX_ID:
-        raise web.HTTPNotFound(text="录音不存在")
-    answer_id = int(raw_answer)
+    attempt_id = path_uuid(request, "attempt_id", missing="录音不存在")
+    answer_id = path_id(request, "answer_id", missing="录音不存在")
     user = current_user(request)
     root = request.app[keys.SETTINGS].recordings
     async with request.app[keys.DB].pool.acquire() as conn:

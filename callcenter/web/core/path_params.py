@@ -5,6 +5,8 @@ rule (positive, fits a bigint) and one answer for every page area.
 """
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from ...inputs import ascii_digits
@@ -17,3 +19,11 @@ def path_id(request: web.Request, name: str, *, missing: str | None = None) -> i
     if not ascii_digits(raw) or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
         raise web.HTTPNotFound(text=missing)
     return int(raw)
+
+
+def path_uuid(request: web.Request, name: str, *, missing: str | None = None) -> uuid.UUID:
+    """A UUID (a callback attempt's id) from the path, or 404."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound(text=missing) from None

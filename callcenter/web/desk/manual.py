@@ -7,7 +7,6 @@ windows the agent's 拨打 then uses (by default the campaign that last called t
 """
 from __future__ import annotations
 
-import uuid
 
 from aiohttp import web
 
@@ -15,7 +14,7 @@ from ...db import desk as repo
 from ...inputs import InputError, bounded_int, clean_text
 from ..core import keys
 from ..core.access import ALL_STAFF, MANAGERS, current_user, require_role
-from ..core.path_params import path_id
+from ..core.path_params import path_id, path_uuid
 from ..core.render import flash, redirect_with_flash, render
 from .console import OUTCOME_CHOICES, local_input_time, read_call_form, script_form
 
@@ -57,10 +56,7 @@ async def manual_add(request: web.Request) -> web.Response:
 @routes.post("/desk/manual/{attempt_id:[^/]+}/reject", name="desk_manual_reject")
 @require_role(*MANAGERS)
 async def manual_reject(request: web.Request) -> web.Response:
-    try:
-        attempt_id = uuid.UUID(request.match_info["attempt_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="记录不存在") from None
+    attempt_id = path_uuid(request, "attempt_id", missing="记录不存在")
     form = await request.post()
     try:
         reason = clean_text(str(form.get("reason", "")), "驳回原因", max_len=500)
