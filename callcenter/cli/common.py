@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import enum
 import getpass
 import sys
@@ -11,6 +10,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from rich.console import Console
 
+from .. import event_loop
 from ..config import ConfigError, Settings, load_settings
 from ..db.database import Database, open_database
 from ..db.ticket_queries import record_audit
@@ -52,7 +52,11 @@ async def database(args: argparse.Namespace) -> AsyncIterator[Database]:
 def async_handler(func: Callable[[argparse.Namespace], Awaitable[int | None]]):
     """Turn ``async def handler(args)`` into the synchronous handler argparse calls."""
     def run(args: argparse.Namespace) -> int | None:
-        return asyncio.run(func(args))
+        try:
+            factory = event_loop.loop_factory()
+        except ValueError as exc:
+            raise CliError(str(exc), ExitCode.USAGE) from exc
+        return event_loop.run(func(args), factory)
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
     return run

@@ -13,6 +13,7 @@ import os
 import signal
 from dataclasses import replace
 
+from ..event_loop import running_loop_name
 from .common import CliError, ExitCode, async_handler, settings_from
 
 ORDER = 15
@@ -71,7 +72,8 @@ async def run_serve(args: argparse.Namespace) -> int:
             workers = await WebWorkers(count, env=worker_env(service.db.dsn, service.web_port),
                                        telephony_url=private_url(service.web_runner),
                                        config=getattr(args, "config", None)).start()
-        log.info("callcenter service running with %d web process(es); SIGTERM to stop", count)
+        log.info("callcenter service running with %d web process(es) on the %s event loop; SIGTERM to stop", count,
+                 running_loop_name())
         waits = [asyncio.ensure_future(wait_for_stop_signal())]
         if workers is not None:
             waits.append(workers.failed)
