@@ -5,7 +5,9 @@
     .venv/bin/python bench/campaign.py --asterisk --sweep 25 50 100 --runs 3   # the real Asterisk 22
 
 The service runs as its own process (as in production), so its CPU time is
-measured alone: CPU-seconds of that process ÷ calls.  The simulator (AMI
+measured alone: CPU-seconds of that process and of the Python workers it
+starts (web workers, the speech synthesis worker) ÷ calls; the programs they
+run (espeak-ng, sox) are not counted, as PostgreSQL is not.  The simulator (AMI
 server, call engine, FastAGI citizens) runs in this process; PostgreSQL is
 the embedded one (or CALLCENTER_DSN's server).  One attempt per ticket, so
 calls = tickets.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -59,8 +62,60 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def service_processes(pid: int) -> list[int]:
+    """The service and the Python processes it started (web workers, the speech synthesis worker).
+
+    Programs those run (espeak-ng, sox) are left out, as PostgreSQL is: their
+    CPU is the program's, and a reaped child's lands in its parent's *c*utime,
+    which cpu_seconds does not read.  Spawned workers' command lines start with
+    the service's own interpreter, which is how they are told apart.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            argv0 = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
+        except OSError:
+            continue
+        if current == pid or argv0 == sys.executable:
+            found.append(current)
+            todo.extend(children.get(current, []))
+    return found
+
+
+def process_role(pid: int) -> str:
+    """What one of the service's processes is, from its command line."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return "ended process"
+    if "--web-worker" in argv:
+        return "web worker"
+    if "resource_tracker" in argv:
+        return "multiprocessing resource tracker"
+    return "speech synthesis worker" if "multiprocessing" in argv else "process"
+
+
+def service_cpu(pid: int) -> dict[int, float]:
+    """CPU-seconds so far of each of the service's processes (see service_processes)."""
+    seconds = {}
+    for p in service_processes(pid):
+        try:
+            seconds[p] = cpu_seconds(p)
+        except OSError:
+            pass                       # it ended between the listing and the read
+    return seconds
+
+
 async def prepare(dsn: str, calls: int, channels: int, cps: float, *,
-                  dial: str = "Local/{number}@citizen-sim") -> int:
+                  dial: str = "Local/{number}@citizen-sim", start: bool = True) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
@@ -71,10 +126,25 @@ async def prepare(dsn: str, calls: int, channels: int, cps: float, *,
         await campaign_repo.upsert_trunk(conn, "bench", dial, channels, cps, "<01082345678>")
         campaign_id = await campaign_repo.create_campaign(conn, campaign_repo.CampaignSpec(
             name="bench", trunk="bench", windows=("00:00-23:59",), max_attempts=1, daily_cap_per_number=5))
-        await campaign_repo.change_state(conn, campaign_id, "start", actor="bench")
+        if start:
+            await campaign_repo.change_state(conn, campaign_id, "start", actor="bench")
         return campaign_id
     finally:
         await conn.close()
+
+
+async def serving(log: Path, service: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Wait until serve.log says the service and each of its web workers are serving."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise SystemExit(f"service exited: see {log}")
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        running = re.search(r"service running with (\d+) web process", text)
+        if running and len(re.findall(r"web worker \d+ serving", text)) >= int(running.group(1)) - 1:
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"the service did not start within {timeout:.0f} s: see {log}")
 
 
 async def counts(conn: asyncpg.Connection) -> tuple[int, int, int]:
@@ -114,7 +184,7 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
     await drop_database_on(server, DATABASE)        # a fixed name: the last run's leftovers go first
     dsn = await ensure_database(server, DATABASE)
     t0 = time.perf_counter()
-    await prepare(dsn, args.calls, args.channels, args.cps)
+    campaign_id = await prepare(dsn, args.calls, args.channels, args.cps, start=False)
     print(f"seeded {args.calls} tickets in {time.perf_counter() - t0:.1f} s")
 
     agi_port = free_port()
@@ -132,12 +202,17 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
     watch = await asyncpg.connect(dsn)
     samples: list[tuple[float, int, int]] = []          # (time, channels live at the PBX, live in the ledger)
     try:
+        # The campaign starts once every process of the service is up, as when a supervisor starts one:
+        # the figures are a running service's, not its start-up's.
+        await serving(home / "serve.log", service)
+        await _init_connection(watch)                  # the service's codecs (the event's jsonb)
+        await campaign_repo.change_state(watch, campaign_id, "start", actor="bench")
         while not sim.engine.log.calls:
             if service.poll() is not None:
                 raise SystemExit(f"service exited: see {home / 'serve.log'}")
             await asyncio.sleep(0.05)
         started = time.monotonic()
-        cpu_start = cpu_seconds(service.pid)
+        cpu_start = service_cpu(service.pid)
         sim_cpu_start = time.process_time()
         busy_end = None
         while True:
@@ -153,7 +228,10 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
                 raise SystemExit(f"service exited: see {home / 'serve.log'}")
             await asyncio.sleep(0.25)
         finished = time.monotonic()
-        cpu_used = cpu_seconds(service.pid) - cpu_start
+        cpu_end = service_cpu(service.pid)
+        roles = {pid: process_role(pid) for pid in cpu_end}
+        cpu_main = cpu_end.get(service.pid, 0.0) - cpu_start.get(service.pid, 0.0)
+        cpu_used = sum(cpu_end.values()) - sum(cpu_start.get(p, 0.0) for p in cpu_end)
         sim_cpu = time.process_time() - sim_cpu_start
         lags = await ledger_lags(watch, sim)
         if os.environ.get("BENCH_TRACE"):
@@ -186,13 +264,20 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
         print(f"  {outcome:<18} {n:>6} calls: claim → ringing {setup * 1000:6.0f} ms; "
               f"hang-up → ledger finished {teardown * 1000:6.0f} ms (medians; means {setup_mean * 1000:.0f} and "
               f"{teardown_mean * 1000:.0f} ms)")
-    print(f"  service CPU {cpu_used:.1f} s = {cpu_used / calls * 1000:.2f} ms per call")
+    for pid in cpu_end:
+        if pid != service.pid:
+            print(f"    {roles[pid]} (pid {pid}): {(cpu_end[pid] - cpu_start.get(pid, 0.0)) / calls * 1000:.2f} "
+                  f"ms per call")
+    print(f"  service CPU {cpu_used:.1f} s = {cpu_used / calls * 1000:.2f} ms per call, all its processes "
+          f"({cpu_main / calls * 1000:.2f} ms in the call-handling process, {(cpu_used - cpu_main) / calls * 1000:.2f} "
+          f"ms in its web and speech workers; espeak-ng and sox themselves not counted)")
     print(f"  simulator (this process) CPU {sim_cpu:.1f} s = {sim_cpu / (finished - started):.0%} of one core; "
           f"machine has {os.cpu_count()} cores")
     twice, overlapping = len(sim.engine.log.channel_ids_dialed_twice()), len(sim.engine.log.overlapping_numbers)
     print(f"  double dials {twice}, numbers rung while live {overlapping}")
     complete = lags.get("answered-complete", (float("nan"), float("nan"), 0, float("nan"), float("nan")))
     return {"service CPU per call": cpu_used / calls * 1000,
+            "  of which the call-handling process": cpu_main / calls * 1000,
             "utilisation, busy phase": util_busy * 100,
             "utilisation incl. tail": util_all * 100,
             "calls/s": calls / (finished - started),
@@ -201,7 +286,7 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
             "double dials + numbers rung while live": twice + overlapping}
 
 
-UNITS = {"service CPU per call": "ms", "utilisation, busy phase": "%", "utilisation incl. tail": "%",
+UNITS = {"service CPU per call": "ms", "  of which the call-handling process": "ms", "utilisation, busy phase": "%", "utilisation incl. tail": "%",
          "hang-up → ledger finished (complete)": "ms (median)", "claim → ringing (complete)": "ms (median)"}
 
 

@@ -136,6 +136,28 @@ async def test_a_refused_step_leaves_no_trace(db):
         assert len(await repo.history(conn, tid)) == 1
 
 
+async def test_a_step_on_the_status_just_seen_is_one_write_and_a_stale_one_is_decided_under_lock(db):
+    async with db.pool.acquire() as conn:
+        fresh = await make_ticket(conn, "T-seen", status="awaiting_callback")
+        done = await repo.apply_step(conn, fresh, Step(Action.CALLBACK_DONE), actor="dialer",
+                                     seen=State.AWAITING_CALLBACK)
+        assert (done.from_state, done.to_state) == (State.AWAITING_CALLBACK, State.CALLED_BACK)
+        events = await repo.history(conn, fresh)
+        assert [(e["id"], e["action"], e["from_state"], e["to_state"], e["actor"]) for e in events] == [
+            (done.event_id, "callback_done", "awaiting_callback", "called_back", "dialer")]
+        assert (await repo.get_ticket(conn, fresh))["status"] == "called_back"
+
+        moved = await make_ticket(conn, "T-moved", status="called_back")      # seen a moment before it moved
+        with pytest.raises(flow.IllegalTransition):
+            await repo.apply_step(conn, moved, Step(Action.CALLBACK_DONE), actor="dialer",
+                                  seen=State.AWAITING_CALLBACK)
+        assert await repo.history(conn, moved) == [] and (await repo.get_ticket(conn, moved))["status"] == "called_back"
+
+        other = await make_ticket(conn, "T-other", status="awaiting_callback")   # a stale "seen" that forbids it
+        result = await repo.apply_step(conn, other, Step(Action.CALLBACK_DONE), actor="dialer", seen=State.RECEIVED)
+        assert result.from_state == State.AWAITING_CALLBACK and len(await repo.history(conn, other)) == 1
+
+
 async def test_deadline_warnings_follow_the_open_step(db):
     now = datetime(2024, 5, 1, 11, 30, tzinfo=timezone.utc)
     async with db.pool.acquire() as conn:

@@ -73,20 +73,28 @@ async def enqueue(conn: asyncpg.Connection, ticket_id: int, reason: str, *, camp
     return item_id
 
 
-async def escalate_after_round(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> int | None:
-    """Apply the campaign's rules once the robot is done with a ticket (called while settling)."""
-    row = await conn.fetchrow(
-        """SELECT a.ticket_id, a.campaign_id, a.outcome, a.round_attempt, c.desk_enabled, c.desk_unreached_after,
-                  c.desk_partial, c.desk_refused, c.desk_dissatisfied, c.desk_low_confidence
-             FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1""", attempt_id)
-    if row is None or row["outcome"] is None:
+#: What the escalation rules need of a settled attempt ``a``, as two columns any query on
+#: callback_attempts can add: the campaign's desk_* rules (a row; NULL without a campaign) and
+#: the latest version of each answer.  The dialer's settle reads them with the row it settles.
+ESCALATION_FACTS = """
+    (SELECT ROW(c.desk_enabled, c.desk_unreached_after, c.desk_partial, c.desk_refused, c.desk_dissatisfied,
+                c.desk_low_confidence)
+       FROM campaigns c WHERE c.id = a.campaign_id) AS desk_rules,
+    ARRAY(SELECT ROW(latest.question, latest.intent, latest.needs_review)
+            FROM (SELECT DISTINCT ON (question) question, intent, needs_review FROM callback_answers
+                   WHERE attempt_id = a.id ORDER BY question, version DESC) latest) AS latest_answers"""
+
+
+async def escalate_settled(conn: asyncpg.Connection, row: asyncpg.Record) -> int | None:
+    """Apply the campaign's rules once the robot is done with a ticket: the desk item's id if a person calls.
+
+    ``row`` is the settled attempt as the dialer read it (ticket_id, campaign_id, outcome,
+    round_attempt and the ESCALATION_FACTS columns), so deciding costs no query of its own."""
+    if row["outcome"] is None or row["desk_rules"] is None:       # no verdict yet, or no campaign
         return None
-    rules = rules_of(row)
-    found = await conn.fetch(
-        """SELECT DISTINCT ON (question) question, intent, needs_review FROM callback_answers
-            WHERE attempt_id = $1 ORDER BY question, version DESC""", attempt_id)
-    reason = escalation_reason(rules, outcome=row["outcome"], robot_attempts=row["round_attempt"],
-                               answers={r["question"]: Answer(r["intent"], r["needs_review"]) for r in found})
+    rules = EscalationRules(*row["desk_rules"])
+    answers = {question: Answer(intent, review) for question, intent, review in row["latest_answers"]}
+    reason = escalation_reason(rules, outcome=row["outcome"], robot_attempts=row["round_attempt"], answers=answers)
     if reason is None:
         return None
     return await enqueue(conn, row["ticket_id"], reason, campaign_id=row["campaign_id"])

@@ -249,15 +249,16 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
     """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket.
 
     The flag is set first, inside the transaction: the same statement locks the row, says whether it
-    was still unsettled and reads what the step needs (one round trip instead of three).
+    was still unsettled and reads what the step and the desk's escalation rules need (one round trip
+    instead of five).
     """
     async with conn.transaction():
         row = await conn.fetchrow(
-            """UPDATE callback_attempts a SET settled = true, updated_at = now()
-                WHERE a.id = $1 AND a.state = 'finished' AND NOT a.settled
-            RETURNING a.ticket_id, a.campaign_id, a.phone, a.script, a.round_attempt, a.trunk_id,
-                      (SELECT t.status FROM tickets t WHERE t.id = a.ticket_id) AS ticket_status,
-                      (SELECT c.desk_enabled FROM campaigns c WHERE c.id = a.campaign_id) AS desk""", attempt_id)
+            f"""UPDATE callback_attempts a SET settled = true, updated_at = now()
+                 WHERE a.id = $1 AND a.state = 'finished' AND NOT a.settled
+             RETURNING a.ticket_id, a.campaign_id, a.phone, a.script, a.round_attempt, a.trunk_id, a.outcome,
+                       (SELECT t.status FROM tickets t WHERE t.id = a.ticket_id) AS ticket_status,
+                       {desk.ESCALATION_FACTS}""", attempt_id)
         if row is None:
             return False
         if step.retry_at is not None:
@@ -272,9 +273,8 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
         if step.ticket_action is not None:
             if row["ticket_status"] == flow.State.AWAITING_CALLBACK.value:
                 await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
-                                         actor=actor)
-            if row["desk"] is not False:      # the robot is done: does a person call? (never without a desk)
-                await desk.escalate_after_round(conn, attempt_id)
+                                         actor=actor, seen=row["ticket_status"])
+            await desk.escalate_settled(conn, row)     # the robot is done: does a person call?
         return True
 
 

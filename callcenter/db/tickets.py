@@ -68,8 +68,18 @@ async def apply_step(
     *,
     actor: str,
     at: datetime | None = None,
+    seen: flow.State | str | None = None,
 ) -> StepResult:
-    """Apply one flow step atomically; raises :class:`flow.FlowError` if the flow forbids it."""
+    """Apply one flow step atomically; raises :class:`flow.FlowError` if the flow forbids it.
+
+    ``seen``: the status the caller read moments ago (the dialer settling a call).  A step with no
+    side effects is then written in one statement, on condition the ticket is still there; if it
+    has moved on, the locked path below decides as usual.
+    """
+    if seen is not None and _plain(step):
+        done = await _advance_if_still(conn, ticket_id, flow.parse_state(seen), step, actor=actor, at=at)
+        if done is not None:
+            return done
     async with conn.transaction():
         row = await conn.fetchrow("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
         if row is None:
@@ -97,6 +107,28 @@ async def apply_step(
         await conn.execute("UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
                            ticket_id, target.value)
         return StepResult(ticket_id, current, target, event_id)
+
+
+def _plain(step: flow.Step) -> bool:
+    """A step that only moves the status (no unit, no deadline, none of _record_side_effects' columns)."""
+    return step.unit_id is None and step.new_deadline is None and flow.parse_action(step.action) not in (
+        flow.Action.SIGN, flow.Action.DISPATCH, flow.Action.REDISPATCH, flow.Action.CONTACT, flow.Action.EXTEND)
+
+
+async def _advance_if_still(conn: asyncpg.Connection, ticket_id: int, seen: flow.State, step: flow.Step, *,
+                            actor: str, at: datetime | None) -> StepResult | None:
+    """Status and event in one statement if the ticket is still ``seen``; None (nothing written) if not."""
+    try:
+        target = flow.apply(seen, step)           # the same pure decision as the locked path
+    except flow.FlowError:
+        return None                               # the locked path reads the status again and says why
+    event_id = await conn.fetchval(
+        """WITH moved AS (UPDATE tickets SET status = $6, updated_at = now()
+                           WHERE id = $1 AND status = $5 RETURNING id)
+           INSERT INTO ticket_events (ticket_id, at, actor, action, from_state, to_state, reason, data)
+           SELECT id, coalesce($2, now()), $3, $4, $5, $6, $7, '{}'::jsonb FROM moved RETURNING id""",
+        ticket_id, at, actor, flow.parse_action(step.action).value, seen.value, target.value, step.reason.strip())
+    return StepResult(ticket_id, seen, target, event_id) if event_id is not None else None
 
 
 async def _check_extension(conn: asyncpg.Connection, ticket_id: int, new_due: datetime,

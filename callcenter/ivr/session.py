@@ -109,6 +109,12 @@ class CallbackIvr:
                      " → ".join(result.path))
         return result
 
+    async def close(self) -> None:
+        """The server is closing: stop what the IVR started (the synthesizer's worker process)."""
+        close_synthesizer = getattr(self.synthesizer, "close", None)
+        if close_synthesizer is not None:
+            await close_synthesizer()
+
     async def identify(self, channel: Channel, call: CallInfo) -> callbacks.CallFacts:
         attempt_var = await channel.get_variable(ATTEMPT_VAR)
         ticket_var = await channel.get_variable(TICKET_VAR)

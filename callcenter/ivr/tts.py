@@ -10,14 +10,19 @@ to produce the script's own recorded prompts from their [sounds] text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from pathlib import Path
 from typing import Mapping, Protocol
+
+from .tts_process import SynthesisProcess
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +33,25 @@ class Synthesizer(Protocol):
 
 
 class EspeakSynthesizer:
-    def __init__(self, cache_dir: Path, *, voice: str = "cmn", max_chars: int = 80, timeout_s: float = 10.0):
+    """``separate_process=True`` (the service) renders in a worker process (see tts_process); otherwise
+    in a thread of this process (the CLI, tests).  Either way a text being rendered is rendered once,
+    however many calls ask for it at the same moment."""
+
+    def __init__(self, cache_dir: Path, *, voice: str = "cmn", max_chars: int = 80, timeout_s: float = 10.0,
+                 separate_process: bool = False):
         self.cache_dir = Path(cache_dir)
         self.voice = voice
         self.max_chars = max_chars
         self.timeout_s = timeout_s
         self._espeak = shutil.which("espeak-ng")
         self._sox = shutil.which("sox")
+        self._inflight: dict[Path, asyncio.Future] = {}
+        self._process: SynthesisProcess | None = None
         if not (self._espeak and self._sox):
             log.warning("espeak-ng or sox not installed: {tts:…} prompt parts will be skipped")
+        elif separate_process:
+            self._process = SynthesisProcess(functools.partial(render_wav, self._espeak, self._sox, voice,
+                                                               timeout_s))
 
     async def sound_for(self, text: str) -> str | None:
         text = " ".join(text.split())[: self.max_chars]
@@ -46,43 +61,71 @@ class EspeakSynthesizer:
         target = self.cache_dir / f"{key}.wav"
         if not target.is_file():
             try:
-                await self.render(text, target)
+                await asyncio.shield(self._rendering(text, target))
             except (OSError, RuntimeError, asyncio.TimeoutError) as exc:
                 log.warning("could not synthesise %r: %s", text, exc)
                 return None
         return str(target.with_suffix(""))
 
+    def _rendering(self, text: str, target: Path) -> asyncio.Future:
+        """The render of ``target`` in progress, started if none is (a caller who hangs up does not stop it)."""
+        job = self._inflight.get(target)
+        if job is None:
+            job = self._inflight[target] = asyncio.ensure_future(self.render(text, target))
+            job.add_done_callback(lambda done: (self._inflight.pop(target, None),
+                                                done.cancelled() or done.exception()))
+        return job
+
     async def render(self, text: str, target: Path) -> None:
         """Write ``target`` (8 kHz mono 16-bit WAV) atomically: a reader never sees half a file.
 
-        Both programs run from one worker thread with plain ``subprocess``: asyncio's subprocess
-        machinery (a watcher thread, pipe transports, loop wake-ups per child) cost the service
-        about 0.6 ms of CPU per program against 0.2–0.4 ms this way, and a title is synthesised on
-        most answered calls (bench/RESULTS.md, callback campaign).
+        In this process both programs run from one worker thread with plain ``subprocess``: asyncio's
+        subprocess machinery (a watcher thread, pipe transports, loop wake-ups per child) cost about
+        0.6 ms of CPU per program against 0.2–0.4 ms this way (bench/RESULTS.md, callback campaign).
         """
         target.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self._render_now, text, target)
+        if self._process is not None:
+            await self._process.render(text, target)
+        else:
+            await asyncio.to_thread(render_wav, self._espeak, self._sox, self.voice, self.timeout_s, text, target)
 
-    def _render_now(self, text: str, target: Path) -> None:
-        raw = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.raw.wav")
-        tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.wav")
-        try:
-            self._run(self._espeak, "-v", self.voice, "-w", str(raw), "--", text)
-            self._run(self._sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp))
-            os.replace(tmp, target)
-        finally:
-            for leftover in (raw, tmp):
-                leftover.unlink(missing_ok=True)
+    async def close(self) -> None:
+        """Stop the worker process, if this synthesizer has one."""
+        if self._process is not None:
+            await self._process.close()
 
-    def _run(self, *argv: str) -> None:
+
+#: espeak-ng piped into sox by one shell: the service's worker starts one program per title, not two.
+#: The text and paths arrive as positional parameters, so the shell never parses them.
+_PIPELINE = '"$1" -v "$3" --stdout -- "$4" | "$2" -t wav - -r 8000 -c 1 -b 16 -e signed-integer "$5"'
+
+
+def render_wav(espeak: str, sox: str, voice: str, timeout_s: float, text: str, target: Path) -> None:
+    """espeak-ng (22 kHz) into sox (8 kHz mono 16-bit, what Asterisk plays), into a temp file renamed at the end.
+
+    If espeak-ng fails, sox reads no WAV header and fails too, so the exit status tells.
+    """
+    tmp = target.with_name(f".{target.stem}-{uuid.uuid4().hex}.wav")
+    try:
+        _run(timeout_s, "/bin/sh", "-c", _PIPELINE, "tts", espeak, sox, voice, text, str(tmp))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _run(timeout_s: float, *argv: str) -> None:
+    """Run the pipeline in a session of its own, so a timeout stops espeak-ng and sox, not only the shell."""
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          start_new_session=True) as proc:
         try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired:           # subprocess.run has killed and reaped it
-            raise asyncio.TimeoutError(f"{Path(argv[0]).name} took over {self.timeout_s:.0f} s") from None
-        if done.returncode != 0:
-            raise RuntimeError(f"{Path(argv[0]).name} exited {done.returncode}: "
-                               f"{done.stderr.decode(errors='replace')[:200]}")
+            _, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise asyncio.TimeoutError(f"espeak-ng | sox took over {timeout_s:.0f} s") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"espeak-ng | sox exited {proc.returncode}: {err.decode(errors='replace')[:200]}")
 
 
 async def render_sounds(sounds: Mapping[str, str], directory: Path, synthesizer: EspeakSynthesizer, *,

@@ -372,6 +372,9 @@ class AgiServer:
             await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        close_handler = getattr(self.handler, "close", None)     # e.g. the IVR's prompt synthesis worker
+        if close_handler is not None:
+            await close_handler()
 
     async def __aenter__(self) -> "AgiServer":
         return await self.start()

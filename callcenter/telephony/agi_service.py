@@ -27,13 +27,14 @@ def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer
     Raises :class:`callcenter.ivr.loader.ScriptError` listing every problem of
     every script.  ``synthesizer`` defaults to espeak-ng with a cache under
     ``settings.home/tts`` (the greeting's date and title; skipped if espeak-ng
-    is missing).  Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
+    is missing), rendered in a worker process that the server's close stops.
+    Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
     must be able to write there (same host, or a shared mount at the same path).
     ``on_verdict(attempt_id, outcome)`` is told each call's verdict as the script reaches it (the dialer
     of the same process).
     """
     library = ScriptLibrary.from_directory(scripts, sounds_dir=sounds_dir)
     ivr = CallbackIvr(pool, library, recognizer=recognizer,
-                      synthesizer=synthesizer or EspeakSynthesizer(settings.home / "tts"),
+                      synthesizer=synthesizer or EspeakSynthesizer(settings.home / "tts", separate_process=True),
                       recordings_dir=settings.recordings, on_verdict=on_verdict)
     return AgiServer(ivr, host=settings.agi_host, port=settings.agi_port)
