@@ -46,6 +46,34 @@ async def test_mark_answered_keeps_the_first_time_and_never_revives_a_finished_c
         assert await conn.fetchval("SELECT state FROM callback_attempts WHERE id = $1", attempt) == "finished"
 
 
+async def test_the_expected_call_is_marked_and_identified_at_once_and_anything_else_is_left_alone(db):
+    channel = uuid.uuid4()
+    ticket_id, attempt = await new_attempt(db, channel_id=channel, state="dialing")
+    async with db.pool.acquire() as conn:
+        async def state():
+            return tuple(await conn.fetchrow("SELECT state, answered_at IS NOT NULL FROM callback_attempts "
+                                             "WHERE id = $1", attempt))
+
+        for attempt_var, channel_var, ticket_var in [
+                (str(attempt), str(uuid.uuid4()), None),            # another channel
+                (str(uuid.uuid4()), str(channel), None),            # another attempt
+                (str(attempt), str(channel), str(ticket_id + 1)),   # another ticket
+                (str(attempt), str(channel), f"0{ticket_id}"),      # not the ticket id as written
+                ("not-a-uuid", str(channel), None), (None, str(channel), None)]:
+            assert await callbacks.answer_expected_call(conn, attempt_var, channel_var, ticket_var) is None
+            assert await state() == ("dialing", False)
+
+        facts = await callbacks.answer_expected_call(conn, str(attempt), str(channel), f" {ticket_id} ")
+        assert (facts.attempt_id, facts.ticket_id, facts.ticket_no, facts.title, facts.state) == (
+            attempt, ticket_id, "T1", "楼道堆物", "answered")
+        assert await state() == ("answered", True)
+        again = await callbacks.answer_expected_call(conn, str(attempt), str(channel), None)   # a retried write
+        assert again.attempt_id == attempt
+
+        await callbacks.finish_attempt(conn, attempt, "answered-complete")     # a verdict: a replay is not usual
+        assert await callbacks.answer_expected_call(conn, str(attempt), str(channel), None) is None
+
+
 async def test_version_one_is_never_overwritten(db):
     _, attempt = await new_attempt(db)
     async with db.pool.acquire() as conn:

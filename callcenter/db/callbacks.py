@@ -109,6 +109,31 @@ async def call_facts_both(conn: asyncpg.Connection, attempt_id: str | uuid.UUID 
             _facts(next((r for r in rows if by_channel is not None and r["channel_id"] == by_channel), None)))
 
 
+async def answer_expected_call(conn: asyncpg.Connection, attempt_id: str | None, channel_id: str,
+                               ticket_id: str | None) -> CallFacts | None:
+    """The usual call in one round trip: mark it answered and read its facts, if everything is as expected.
+
+    Expected: the channel variables name an attempt that was dialled as this very channel, for
+    this ticket (when TICKET_ID is set), with no verdict yet and not finished.  Anything else
+    gives None and changes nothing; the IVR then takes the careful path, which says why a call
+    is refused (:func:`call_facts_both`, :func:`mark_answered`).
+    """
+    key, channel = parse_uuid(attempt_id), parse_uuid(channel_id)
+    ticket = (ticket_id or "").strip()
+    if key is None or channel is None or (ticket and not (ticket.isdigit() and str(int(ticket)) == ticket)):
+        return None
+    return _facts(await conn.fetchrow(
+        """WITH marked AS (
+               UPDATE callback_attempts SET state = 'answered', answered_at = coalesce(answered_at, now()),
+                      updated_at = now()
+                WHERE id = $1 AND channel_id = $2 AND outcome IS NULL AND state IN ('pending', 'dialing', 'answered')
+                  AND ($3::bigint IS NULL OR ticket_id = $3)
+            RETURNING id, ticket_id, script, state, outcome, channel_id)
+           SELECT m.id, m.ticket_id, t.ticket_no, t.title, t.category_l1, t.called_at, m.script, m.state,
+                  m.outcome, m.channel_id
+             FROM marked m JOIN tickets t ON t.id = m.ticket_id""", key, channel, int(ticket) if ticket else None))
+
+
 async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: datetime | None = None) -> bool:
     """The IVR has the citizen on the line; False if the attempt was not waiting for that.
 

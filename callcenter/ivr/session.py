@@ -67,8 +67,12 @@ class CallbackIvr:
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
             await channel.answer()
-            facts = await self.identify(channel, call)
-            script = self.library.get(await channel.get_variable(SCRIPT_VAR) or facts.script)
+            variables = {name: await channel.get_variable(name) for name in (ATTEMPT_VAR, TICKET_VAR, SCRIPT_VAR)}
+            facts = await self._answer_expected(call, variables)
+            answered = facts is not None
+            if facts is None:
+                facts = await self.identify(call, variables)
+            script = self.library.get(variables[SCRIPT_VAR] or facts.script)
         except (CallRejected, LookupError) as exc:
             log.error("call %s (%s) rejected: %s", call.channel_id, call.channel_name, exc)
             try:
@@ -80,8 +84,9 @@ class CallbackIvr:
             log.info("call %s gone before the survey started: %s", call.channel_id, gone.reason)
             return None
         try:
-            if not await on_connection(self.pool, lambda conn: callbacks.mark_answered(conn, facts.attempt_id),
-                                       what=f"attempt {facts.attempt_id}: answered", attempts=3):
+            if not answered and not await on_connection(
+                    self.pool, lambda conn: callbacks.mark_answered(conn, facts.attempt_id),
+                    what=f"attempt {facts.attempt_id}: answered", attempts=3):
                 log.warning("attempt %s answered while %s; answers are stored all the same",
                             facts.attempt_id, facts.state)
         except Exception:   # the citizen is on the line: ask anyway, each answer is stored on its own
@@ -115,9 +120,19 @@ class CallbackIvr:
         if close_synthesizer is not None:
             await close_synthesizer()
 
-    async def identify(self, channel: Channel, call: CallInfo) -> callbacks.CallFacts:
-        attempt_var = await channel.get_variable(ATTEMPT_VAR)
-        ticket_var = await channel.get_variable(TICKET_VAR)
+    async def _answer_expected(self, call: CallInfo, variables: dict) -> callbacks.CallFacts | None:
+        """The usual call (its variables name the attempt dialled as this channel, with a script we have)
+        marked answered and identified in one round trip; None sends it down the careful path."""
+        if not variables[ATTEMPT_VAR] or not (variables[SCRIPT_VAR] in self.library.scripts):
+            return None
+        return await on_connection(
+            self.pool, lambda conn: callbacks.answer_expected_call(conn, variables[ATTEMPT_VAR], call.channel_id,
+                                                                   variables[TICKET_VAR]),
+            what=f"call {call.channel_id}: answered", attempts=3)
+
+    async def identify(self, call: CallInfo, variables: dict) -> callbacks.CallFacts:
+        """Which attempt this call is, or CallRejected saying why it must not be surveyed."""
+        attempt_var, ticket_var = variables[ATTEMPT_VAR], variables[TICKET_VAR]
 
         by_var, by_channel = await on_connection(
             self.pool, lambda conn: callbacks.call_facts_both(conn, attempt_var or None, call.channel_id),
