@@ -371,9 +371,16 @@ class Dialer:
                                    reason=result.reason, cause=result.cause)
                 return
             self.stats.answered += 1
-            await self._write("mark answered", lambda conn: queue.mark_answered(conn, call.attempt_id, self.clock()))
+            answered_at = self.clock()
+            if not self.verdicts_in_process:
+                # The IVR of this process marks the call answered itself (in the same statement that
+                # identifies it, before the first question), so this write would only repeat it; a call
+                # that never reached the IVR gets its answer time with the finish below.
+                await self._write("mark answered", lambda conn: queue.mark_answered(conn, call.attempt_id,
+                                                                                    answered_at))
             cause = await asyncio.wait_for(handle.hangup, self.opt.hangup_wait)
-            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause, wait_verdict=True)
+            await self._finish_answered(call.attempt_id, reason=result.reason, cause=cause, wait_verdict=True,
+                                        answered_at=answered_at)
         except (LinkLost, asyncio.TimeoutError):
             log.warning("call %s lost track of (link or timeout); it will be reconciled", call.attempt_id)
         except asyncio.CancelledError:
@@ -382,13 +389,13 @@ class Dialer:
             log.exception("following call %s failed; it will be reconciled", call.attempt_id)
 
     async def _finish_answered(self, attempt_id, *, reason: int | None, cause: int | None, note: str = "",
-                               wait_verdict: bool = False) -> None:
+                               wait_verdict: bool = False, answered_at: datetime | None = None) -> None:
         """``wait_verdict``: the IVR hangs up first and stores its verdict (refused, …) just after; wait a
         moment for it, so the PBX's Hangup never turns a refusal into a partial answer called again."""
         outcome = await self._verdict(attempt_id) if wait_verdict else None
         if outcome is None:
             outcome = await self._write("judge answers", lambda conn: queue.answered_outcome(conn, attempt_id))
-        await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note)
+        await self._finish(attempt_id, outcome, reason=reason, cause=cause, note=note, answered_at=answered_at)
 
     async def _verdict(self, attempt_id) -> Outcome | None:
         """The IVR's stored verdict on this call, waiting up to ``ivr_verdict_wait`` for it; None if none came.
@@ -413,13 +420,14 @@ class Dialer:
                 return Outcome(stored) if stored else None
             await asyncio.sleep(0.05)
 
-    async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "") -> None:
+    async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "",
+                      answered_at: datetime | None = None) -> None:
         """Write the outcome, then settle it on the same connection (finished before settled, each once)."""
         ended_at = self.clock()
 
         async def finish_then_settle(conn: asyncpg.Connection) -> None:
             done = await queue.finish(conn, attempt_id, outcome=outcome, ended_at=ended_at, reason=reason,
-                                      cause=cause, note=note)
+                                      cause=cause, note=note, answered_at=answered_at)
             if done is not None:
                 self.stats.finished += 1
                 self._wake.set()              # its channel is free: claim now, don't wait for the settle

@@ -187,21 +187,24 @@ async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: dat
 
 
 async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Outcome, ended_at: datetime,
-                 reason: int | None = None, cause: int | None = None, note: str = "") -> "Unsettled | None":
+                 reason: int | None = None, cause: int | None = None, note: str = "",
+                 answered_at: datetime | None = None) -> "Unsettled | None":
     """Write the final outcome of a call once; a second report of the same call changes nothing (None).
 
     An outcome the IVR already stored (complete / partial / refused) is kept: the
     PBX's view of the hang-up never overrides what the citizen said.  Returns the
     finished attempt as :func:`settle` needs it, so settling costs no extra query.
+    ``answered_at``: when the PBX said it was answered, kept unless the IVR wrote a time first.
     """
     row = await conn.fetchrow(
         """UPDATE callback_attempts
               SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
                   originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
-                  note = CASE WHEN $6 = '' THEN note ELSE $6 END, updated_at = now()
+                  note = CASE WHEN $6 = '' THEN note ELSE $6 END, answered_at = coalesce(answered_at, $7),
+                  updated_at = now()
             WHERE id = $1 AND state IN ('dialing', 'answered')
         RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at""",
-        attempt_id, outcome.value, ended_at, reason, cause, note)
+        attempt_id, outcome.value, ended_at, reason, cause, note, answered_at)
     return _unsettled(row) if row is not None else None
 
 
