@@ -114,6 +114,12 @@ class CallbackIvr:
                      " → ".join(result.path))
         return result
 
+    async def start(self) -> None:
+        """The server is starting: start what the IVR needs ahead of the first call (the synthesizer's worker)."""
+        start_synthesizer = getattr(self.synthesizer, "start", None)
+        if start_synthesizer is not None:
+            await start_synthesizer()
+
     async def close(self) -> None:
         """The server is closing: stop what the IVR started (the synthesizer's worker process)."""
         close_synthesizer = getattr(self.synthesizer, "close", None)

@@ -89,6 +89,11 @@ class EspeakSynthesizer:
         else:
             await asyncio.to_thread(render_wav, self._espeak, self._sox, self.voice, self.timeout_s, text, target)
 
+    async def start(self) -> None:
+        """Boot the worker process, if this synthesizer has one, so the first greeting does not wait for it."""
+        if self._process is not None:
+            self._process.start()
+
     async def close(self) -> None:
         """Stop the worker process, if this synthesizer has one."""
         if self._process is not None:

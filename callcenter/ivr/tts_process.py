@@ -79,6 +79,11 @@ class SynthesisProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def start(self) -> None:
+        """Start the worker now (it takes a moment to boot), rather than with the first title."""
+        if self._conn is None:
+            self._start()
+
     async def render(self, text: str, target: Path) -> None:
         """Render ``text`` into ``target``; SynthesisFailed if the worker could not."""
         if self._conn is None:

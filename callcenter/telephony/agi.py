@@ -326,6 +326,9 @@ class AgiServer:
         self._connections: set[asyncio.Task] = set()
 
     async def start(self) -> "AgiServer":
+        start_handler = getattr(self.handler, "start", None)     # e.g. the IVR's prompt synthesis worker
+        if start_handler is not None:
+            await start_handler()
         app = _Application(self)
 
         async def endpoint(request: fast_agi.Request) -> None:
