@@ -42,7 +42,10 @@ async def _robot_attempt(conn, ticket_id, cid, outcome, round_attempt=1, answers
     return attempt_id
 
 
-async def test_settling_escalates_what_the_rules_say(db):
+@pytest.mark.parametrize("known", [False, True], ids=["read-while-settling", "known-from-finish"])
+async def test_settling_escalates_what_the_rules_say(db, known):
+    """Both ways give the same desk items and ticket trail: the dialer's (the attempt as finish() returned
+    it, so a call nobody needs to call again settles in one statement) and a bare settle."""
     async with db.pool.acquire() as conn:
         cid = await _campaign(conn)
         cases = {
@@ -59,10 +62,19 @@ async def test_settling_escalates_what_the_rules_say(db):
         for name, (outcome, n, answers, action) in cases.items():
             ids[name] = await insert_ticket(conn, name, status="awaiting_callback")
             attempt = await _robot_attempt(conn, ids[name], cid, outcome, n, answers)
-            assert await queue.settle(conn, attempt, NextStep(None, action))
+            item = (await queue.unsettled(conn, attempt_ids=[attempt]))[0] if known else None
+            assert await queue.settle(conn, attempt, NextStep(None, action), known=item)
+            assert not await queue.settle(conn, attempt, NextStep(None, action), known=item)    # once only
         reasons = dict(await conn.fetch("SELECT ticket_id, reason FROM desk_items"))
+        trail = {r["ticket_id"]: (r["action"], r["from_state"], r["to_state"], r["actor"]) for r in await conn.fetch(
+            "SELECT ticket_id, action, from_state, to_state, actor FROM ticket_events")}
+        statuses = dict(await conn.fetch("SELECT id, status FROM tickets"))
     assert reasons == {ids["dissatisfied"]: "dissatisfied", ids["unsure"]: "low-confidence",
                        ids["unreached"]: "unreached", ids["refused"]: "refused"}
+    for name, (_, _, _, action) in cases.items():
+        to_state = "called_back" if action == "callback_done" else "callback_failed"
+        assert trail[ids[name]] == (action, "awaiting_callback", to_state, "dialer")
+        assert statuses[ids[name]] == to_state
 
 
 async def test_a_campaign_without_the_desk_escalates_nothing(db):
@@ -229,3 +241,18 @@ async def test_manual_entry_needs_a_note_is_audited_and_can_be_rejected(db):
         score = await conn.fetchval("SELECT source FROM ticket_scores WHERE ticket_id = $1", tid)
     assert {r["source"] for r in first} == {"manual"}      # the entry itself is kept
     assert score == "failed"                               # but no longer counts
+
+
+async def test_a_ticket_moved_on_meanwhile_is_left_alone_when_its_attempt_settles(db):
+    async with db.pool.acquire() as conn:
+        cid = await _campaign(conn)
+        tid = await insert_ticket(conn, "moved", status="called_back")     # a person closed it meanwhile
+        attempt = await _robot_attempt(conn, tid, cid, "answered-complete", 1,
+                                       [("contacted", "yes", False), ("solved", "solved", False),
+                                        ("satisfaction", "satisfied", False)])
+        item = (await queue.unsettled(conn, attempt_ids=[attempt]))[0]
+        assert item.escalation is None
+        assert await queue.settle(conn, attempt, NextStep(None, "callback_done"), known=item)
+        assert await conn.fetchval("SELECT settled FROM callback_attempts WHERE id = $1", attempt)
+        assert await conn.fetchval("SELECT status FROM tickets WHERE id = $1", tid) == "called_back"
+        assert await conn.fetchval("SELECT count(*) FROM ticket_events WHERE ticket_id = $1", tid) == 0

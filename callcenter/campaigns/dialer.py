@@ -465,7 +465,7 @@ class Dialer:
             campaign = self._by_id[item.campaign_id]
             step = next_step(item.outcome, item.round_attempt, item.ended_at or self.clock(),
                              campaign.policy, campaign.windows)
-            await queue.settle(conn, item.attempt_id, step)
+            await queue.settle(conn, item.attempt_id, step, known=item)
 
     # ----- reconciliation --------------------------------------------------------------------
 

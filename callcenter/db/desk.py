@@ -85,16 +85,22 @@ ESCALATION_FACTS = """
                    WHERE attempt_id = a.id ORDER BY question, version DESC) latest) AS latest_answers"""
 
 
+def escalation_for(outcome: str | None, round_attempt: int, desk_rules, latest_answers) -> str | None:
+    """Why a person should call this ticket now the robot is done, from the ESCALATION_FACTS columns;
+    None when nobody should (no verdict, no campaign, or the campaign's rules say no)."""
+    if outcome is None or desk_rules is None:
+        return None
+    answers = {question: Answer(intent, review) for question, intent, review in latest_answers or ()}
+    return escalation_reason(EscalationRules(*desk_rules), outcome=outcome, robot_attempts=round_attempt,
+                             answers=answers)
+
+
 async def escalate_settled(conn: asyncpg.Connection, row: asyncpg.Record) -> int | None:
     """Apply the campaign's rules once the robot is done with a ticket: the desk item's id if a person calls.
 
     ``row`` is the settled attempt as the dialer read it (ticket_id, campaign_id, outcome,
     round_attempt and the ESCALATION_FACTS columns), so deciding costs no query of its own."""
-    if row["outcome"] is None or row["desk_rules"] is None:       # no verdict yet, or no campaign
-        return None
-    rules = EscalationRules(*row["desk_rules"])
-    answers = {question: Answer(intent, review) for question, intent, review in row["latest_answers"]}
-    reason = escalation_reason(rules, outcome=row["outcome"], robot_attempts=row["round_attempt"], answers=answers)
+    reason = escalation_for(row["outcome"], row["round_attempt"], row["desk_rules"], row["latest_answers"])
     if reason is None:
         return None
     return await enqueue(conn, row["ticket_id"], reason, campaign_id=row["campaign_id"])

@@ -197,13 +197,13 @@ async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Ou
     ``answered_at``: when the PBX said it was answered, kept unless the IVR wrote a time first.
     """
     row = await conn.fetchrow(
-        """UPDATE callback_attempts
+        f"""UPDATE callback_attempts a
               SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
                   originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
                   note = CASE WHEN $6 = '' THEN note ELSE $6 END, answered_at = coalesce(answered_at, $7),
                   updated_at = now()
             WHERE id = $1 AND state IN ('dialing', 'answered')
-        RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at""",
+        RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at, {desk.ESCALATION_FACTS}""",
         attempt_id, outcome.value, ended_at, reason, cause, note, answered_at)
     return _unsettled(row) if row is not None else None
 
@@ -231,30 +231,39 @@ class Unsettled:
     outcome: Outcome
     round_attempt: int
     ended_at: datetime
+    escalation: str | None = None       # why a person should call once the robot is done (desk.escalation_for)
 
 
 async def unsettled(conn: asyncpg.Connection, limit: int = 500,
                     attempt_ids: list[uuid.UUID] | None = None) -> list[Unsettled]:
     """Finished attempts whose next step is not applied yet (only ``attempt_ids`` when given)."""
     rows = await conn.fetch(
-        """SELECT id, ticket_id, campaign_id, outcome, round_attempt, ended_at FROM callback_attempts
-            WHERE state = 'finished' AND NOT settled AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
-            ORDER BY ended_at LIMIT $1""", limit, attempt_ids)
+        f"""SELECT id, ticket_id, campaign_id, outcome, round_attempt, ended_at, {desk.ESCALATION_FACTS}
+              FROM callback_attempts a
+             WHERE state = 'finished' AND NOT settled AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
+             ORDER BY ended_at LIMIT $1""", limit, attempt_ids)
     return [_unsettled(r) for r in rows]
 
 
 def _unsettled(r: asyncpg.Record) -> Unsettled:
     return Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
-                     r["ended_at"])
+                     r["ended_at"], desk.escalation_for(r["outcome"], r["round_attempt"], r["desk_rules"],
+                                                        r["latest_answers"]))
 
 
-async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep, *, actor: str = "dialer") -> bool:
+async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep, *, actor: str = "dialer",
+                 known: Unsettled | None = None) -> bool:
     """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket.
 
-    The flag is set first, inside the transaction: the same statement locks the row, says whether it
-    was still unsettled and reads what the step and the desk's escalation rules need (one round trip
-    instead of five).
+    ``known``: the attempt as :func:`finish` or :func:`unsettled` returned it.  The usual end of a
+    call (the ticket moves on, nobody at the desk needs to call) is then one statement, atomic on
+    its own.  Otherwise the flag is set first, inside a transaction: the same statement locks the
+    row, says whether it was still unsettled and reads what the step and the desk's rules need.
     """
+    if known is not None and step.retry_at is None and step.ticket_action is not None and known.escalation is None:
+        settled = await _settle_in_one_statement(conn, attempt_id, step, actor)
+        if settled is not None:
+            return settled
     async with conn.transaction():
         row = await conn.fetchrow(
             f"""UPDATE callback_attempts a SET settled = true, updated_at = now()
@@ -279,6 +288,23 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
                                          actor=actor, seen=row["ticket_status"])
             await desk.escalate_settled(conn, row)     # the robot is done: does a person call?
         return True
+
+
+async def _settle_in_one_statement(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep,
+                                   actor: str) -> bool | None:
+    """Flag the attempt settled and move its ticket on from 待回访 (if it is still there) in one
+    statement; whether it was still unsettled, or None when the flow has no such plain step."""
+    ticket_step = flow.Step(flow.Action(step.ticket_action))
+    seen = flow.State.AWAITING_CALLBACK
+    target = tickets.plain_target(seen, ticket_step)
+    if target is None:
+        return None
+    return await conn.fetchval(
+        f"""WITH subject AS (UPDATE callback_attempts SET settled = true, updated_at = now()
+                              WHERE id = $1 AND state = 'finished' AND NOT settled RETURNING ticket_id),
+                 {tickets.ADVANCE_SUBJECT}
+            SELECT EXISTS (SELECT 1 FROM subject)""",
+        attempt_id, seen.value, target.value, actor, ticket_step.action.value, None, "")
 
 
 async def live_attempts(conn: asyncpg.Connection, instance: str,

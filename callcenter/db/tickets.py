@@ -76,7 +76,7 @@ async def apply_step(
     side effects is then written in one statement, on condition the ticket is still there; if it
     has moved on, the locked path below decides as usual.
     """
-    if seen is not None and _plain(step):
+    if seen is not None:
         done = await _advance_if_still(conn, ticket_id, flow.parse_state(seen), step, actor=actor, at=at)
         if done is not None:
             return done
@@ -115,19 +115,37 @@ def _plain(step: flow.Step) -> bool:
         flow.Action.SIGN, flow.Action.DISPATCH, flow.Action.REDISPATCH, flow.Action.CONTACT, flow.Action.EXTEND)
 
 
+#: Move the ticket(s) named by a CTE ``subject`` (column ticket_id) from status $2 to $3 and write
+#: the event: $4 actor, $5 action, $6 at (NULL: now), $7 reason; $1 is the subject's own parameter.
+#: A ticket no longer in $2 is left alone.  Shared by the one-statement paths (here, and the
+#: dialer's settle), so each is atomic without a transaction of its own.
+ADVANCE_SUBJECT = """
+    moved AS (UPDATE tickets t SET status = $3, updated_at = now() FROM subject s
+               WHERE t.id = s.ticket_id AND t.status = $2 RETURNING t.id),
+    event AS (INSERT INTO ticket_events (ticket_id, at, actor, action, from_state, to_state, reason, data)
+              SELECT id, coalesce($6::timestamptz, now()), $4, $5, $2, $3, $7, '{}'::jsonb FROM moved RETURNING id)"""
+
+
+def plain_target(seen: flow.State | str, step: flow.Step) -> flow.State | None:
+    """Where a step with no side effects takes a ticket still in ``seen``; None if the flow says no
+    (or the step has side effects): the locked path then reads the status again and says why."""
+    if not _plain(step):
+        return None
+    try:
+        return flow.apply(seen, step)
+    except flow.FlowError:
+        return None
+
+
 async def _advance_if_still(conn: asyncpg.Connection, ticket_id: int, seen: flow.State, step: flow.Step, *,
                             actor: str, at: datetime | None) -> StepResult | None:
     """Status and event in one statement if the ticket is still ``seen``; None (nothing written) if not."""
-    try:
-        target = flow.apply(seen, step)           # the same pure decision as the locked path
-    except flow.FlowError:
-        return None                               # the locked path reads the status again and says why
+    target = plain_target(seen, step)
+    if target is None:
+        return None
     event_id = await conn.fetchval(
-        """WITH moved AS (UPDATE tickets SET status = $6, updated_at = now()
-                           WHERE id = $1 AND status = $5 RETURNING id)
-           INSERT INTO ticket_events (ticket_id, at, actor, action, from_state, to_state, reason, data)
-           SELECT id, coalesce($2, now()), $3, $4, $5, $6, $7, '{}'::jsonb FROM moved RETURNING id""",
-        ticket_id, at, actor, flow.parse_action(step.action).value, seen.value, target.value, step.reason.strip())
+        f"WITH subject AS (SELECT $1::bigint AS ticket_id), {ADVANCE_SUBJECT} SELECT id FROM event",
+        ticket_id, seen.value, target.value, actor, flow.parse_action(step.action).value, at, step.reason.strip())
     return StepResult(ticket_id, seen, target, event_id) if event_id is not None else None
 
 
