@@ -20,7 +20,7 @@ from ..db import ticket_import as repo
 from ..db.scoring import load_rule_sets
 from ..db.tickets import load_policies, load_utility_categories
 from ..ledger import ticket_record as tr
-from ..ledger.deadlines import DeadlinePolicy, policy_in_force
+from ..ledger.deadlines import DeadlinePolicy, PoliciesByDay, policy_in_force
 from ..ledger.ticket_columns import ColumnParser
 from ..ledger.timezone import local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
@@ -210,8 +210,10 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
         utilities = await load_utility_categories(conn)
         rule_sets = await load_rule_sets(conn) or [DEFAULT_RULE_SET]
 
+        policy_on = PoliciesByDay(policies)
+
         def deadlines(record: tr.TicketRecord, is_complex: bool):
-            return tr.record_deadlines(record, policies, utility_categories=utilities, is_complex=is_complex)
+            return tr.record_deadlines(record, policy_on, utility_categories=utilities, is_complex=is_complex)
 
         loop = asyncio.get_running_loop()
         blocks: asyncio.Queue = asyncio.Queue()

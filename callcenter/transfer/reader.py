@@ -159,7 +159,7 @@ def _csv_rows(reader, name: str) -> Iterator[tuple[int, list[Any]]]:
             return
         except csv.Error as exc:
             raise FileRejected(f"{name}: 第 {start} 行 CSV 格式错误: {exc}") from None
-        if any(cell.strip() for cell in row):
+        if (row and row[0].strip()) or any(cell.strip() for cell in row):   # most rows: the first cell says so
             yield start, row
 
 
