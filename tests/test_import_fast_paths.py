@@ -96,3 +96,31 @@ def test_cached_placements_are_the_domains_for_every_status_and_ledger_state(has
                                      city_effective_callback=callback)
             for stored in (None, *stored_rows()):
                 assert placements(record, stored) == uncached(record, stored, has_status), (label, callback, stored)
+
+
+class Moment(datetime):
+    """A datetime subclass (as pandas' Timestamp is): never taken by the quick path."""
+
+
+#: What an xlsx reader can hand a timestamp column.
+CELL_TIMES = [datetime(2024, 5, 1, 9, 30), datetime(2024, 5, 1, 23, 59, 59), datetime(2024, 5, 1, 9, 29, 59, 999_600),
+              datetime(2024, 5, 1, 9, 30, 0, 400_000), datetime(1899, 12, 31), datetime(2100, 1, 1),
+              datetime(2024, 5, 1, 1, 30, tzinfo=timezone.utc), Moment(2024, 5, 1, 9, 30), date(2024, 5, 1),
+              "2024-05-01 09:30:00", "", None, 45413.5, 1, True]
+
+
+@pytest.mark.parametrize("block", [1, 5, len(CELL_TIMES)])
+def test_timestamp_columns_of_cells_read_as_parse_row_reads_each_row(block):
+    """datetimes, dates, numbers and text mixed in one column: the same records and errors as the row parser."""
+    headers = tr.resolve_headers(["工单编号", "一级分类", "来电时间", "派单时间", "办结时间"])
+    rows = [[f"A{i}", "物业管理", CELL_TIMES[i], CELL_TIMES[-1 - i], CELL_TIMES[(i * 4) % len(CELL_TIMES)]]
+            for i in range(len(CELL_TIMES))]
+    lines = list(range(2, len(rows) + 2))
+    parser = ColumnParser(headers, CATEGORIES)
+    columnar = []
+    for start in range(0, len(rows), block):
+        columnar += parser.parse(lines[start:start + block], rows[start:start + block])
+    expected = row_by_row(rows, headers, lines)
+    assert columnar == expected
+    assert any(isinstance(r, tr.TicketRecord) for r in expected) and any(isinstance(r, list) for r in expected)
+    assert all(r.called_at.tzinfo is tr.OFFICE_TZ for r in columnar if isinstance(r, tr.TicketRecord))

@@ -24,6 +24,7 @@ from ..ledger.deadlines import DeadlinePolicy, PoliciesByDay, policy_in_force
 from ..ledger.ticket_columns import ColumnParser
 from ..ledger.timezone import local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
+from .gc_pause import collector_paused
 from .progress import NullProgress, Progress
 from .reader import FileRejected, open_table
 from .writer import write_table
@@ -204,6 +205,11 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
     staged, and the rollback takes back what was.
     """
     path = Path(path)
+    with collector_paused():
+        return await _import_tickets(pool, path, skip_invalid=skip_invalid, progress=progress)
+
+
+async def _import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool, progress: Progress) -> ImportReport:
     async with pool.acquire() as conn:
         categories = await repo.load_category_names(conn)
         policies = await load_policies(conn)

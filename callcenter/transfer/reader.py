@@ -201,5 +201,6 @@ def _openpyxl_table(path: Path) -> Iterator[Table]:
 def _xlsx_rows(rows) -> Iterator[tuple[int, list[Any]]]:
     for line, row in enumerate(rows, start=2):
         cells = list(row)
-        if any(c is not None and str(c).strip() for c in cells):
+        first = cells[0] if cells else None
+        if (type(first) is str and first.strip()) or any(c is not None and str(c).strip() for c in cells):
             yield line, cells
