@@ -269,7 +269,7 @@ class TicketUpsert:
                  deadlines: Callable[[TicketRecord, bool], Deadlines], source: str):
         self._conn, self._deadlines, self._source = conn, deadlines, source
         self._columns = sorted(present_columns)
-        self._has_status = "city_status" in present_columns
+        self._placements = _Placements("city_status" in present_columns)
         self._has_deadline_inputs = _DEADLINE_INPUTS <= present_columns
         self._transaction = conn.transaction()
         self.rows = self.inserted = self.updated = self.units_created = 0
@@ -299,10 +299,10 @@ class TicketUpsert:
         conn = self._conn
         stored = {r["ticket_no"]: r for r in await conn.fetch(_STORED, [r.ticket_no for r in records])}
         complex_nos = {no for no, r in stored.items() if r["is_complex"]}
-        deadlines, has_status = self._deadlines, self._has_status
+        deadlines, placements = self._deadlines, self._placements
         for start in range(0, len(records), COPY_CHUNK):
-            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos), stored.get(rec.ticket_no),
-                                 has_status)
+            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos),
+                                 placements(rec, stored.get(rec.ticket_no)))
                     for rec, line in zip(records[start:start + COPY_CHUNK], line_numbers[start:start + COPY_CHUNK])]
             await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
         self.rows += len(records)
@@ -337,16 +337,46 @@ async def upsert_tickets(
     return upsert.counts
 
 
-def _staging_row(record: TicketRecord, line: int, due: Deadlines, stored: asyncpg.Record | None,
-                 has_status: bool) -> tuple:
-    ledger = None if stored is None else city_status.LedgerPlace(
-        State(stored["status"]), stored["signed"], stored["contacted"], stored["sign_time_unknown"],
-        stored["contact_time_unknown"], stored["close_time_unknown"])
+#: What the ledger holds of a known ticket, as far as its placement goes (the _STORED columns after ticket_no).
+_STORED_PLACE_COLUMNS = ("status", "signed", "contacted", "sign_time_unknown", "contact_time_unknown",
+                         "close_time_unknown")
+
+
+def _placement(city_label: str, effective_callback: bool | None, stored: tuple | None,
+               has_status: bool) -> tuple:
+    """The staging row's state columns (city_state … close_skipped) for one ticket.
+
+    ``stored``: the ledger's :data:`_STORED_PLACE_COLUMNS` of a known ticket, None for a new one.
+    """
+    ledger = None if stored is None else city_status.LedgerPlace(State(stored[0]), *stored[1:])
     if ledger is not None and not has_status:
         city = ledger.state        # the file says nothing about the state: it claims none
     else:
-        city = city_status.entry_state(record.city_status, record.city_effective_callback)
+        city = city_status.entry_state(city_label, effective_callback)
     placed = city_status.place(city, ledger)
-    return (line, *_record_values(record), due.sign_due_at, due.contact_due_at, due.close_due_at,
-            city.value, None if ledger is None else ledger.state.value, placed.state.value,
+    return (city.value, None if ledger is None else ledger.state.value, placed.state.value,
             placed.sign_unknown, placed.contact_unknown, placed.close_skipped)
+
+
+class _Placements:
+    """:func:`_placement` once per distinct input: a file has a handful of 工单状态 and the ledger a few states.
+
+    Why: it was a third of building 100k staging rows.
+    """
+    __slots__ = ("_has_status", "_seen")
+
+    def __init__(self, has_status: bool):
+        self._has_status, self._seen = has_status, {}
+
+    def __call__(self, record: TicketRecord, stored: asyncpg.Record | None) -> tuple:
+        known = None if stored is None else tuple(stored[c] for c in _STORED_PLACE_COLUMNS)
+        key = (record.city_status, record.city_effective_callback, known)
+        columns = self._seen.get(key)
+        if columns is None:
+            columns = self._seen[key] = _placement(record.city_status, record.city_effective_callback, known,
+                                                    self._has_status)
+        return columns
+
+
+def _staging_row(record: TicketRecord, line: int, due: Deadlines, placement: tuple) -> tuple:
+    return (line, *_record_values(record), due.sign_due_at, due.contact_due_at, due.close_due_at, *placement)

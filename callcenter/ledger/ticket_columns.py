@@ -10,7 +10,7 @@ the two side by side.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
 
 from . import ticket_record as tr
@@ -68,6 +68,8 @@ class CachedParser:
         types = set(map(type, cells))
         if self._parse is tr.text_cell and types == {str} and not any("\x00" in c for c in cells):
             return [c.strip() for c in cells]    # free text, mostly unique: caching would not pay
+        if self._parse in _TIME_PARSERS:
+            return self._times(cells)
         try:
             if len(types) == 1:              # every CSV column, most xlsx ones: lookups at C speed
                 cache = self._caches.setdefault(types.pop(), {})
@@ -80,6 +82,42 @@ class CachedParser:
         except TypeError:                    # an unhashable cell somewhere: cell by cell
             pass
         return [self._one(value) for value in cells]
+
+
+    def _times(self, cells: Sequence[Any]) -> list[Any]:
+        """A timestamp column: the two common spellings read directly, everything else by the field's parser.
+
+        Why: timestamps are nearly all distinct, so the cache does not pay.  A CSV
+        writes canonical text (read by ``datetime.fromisoformat``, in C); an xlsx gives
+        naive whole-second datetimes (Beijing time: the zone is attached).  Anything
+        ``fromisoformat`` refuses (24:00, 2024-02-30, full-width digits), an
+        implausible year, a fraction of a second, an aware or subclassed datetime, and
+        every other type go to the parser, which words the error; either way a cell
+        parses to the same aware datetime.
+        """
+        canonical, from_iso, years, one = tr.CANONICAL_TIME.fullmatch, datetime.fromisoformat, tr.PLAUSIBLE_YEARS, self._one
+        parsed = []
+        for cell in cells:
+            kind = type(cell)
+            if kind is str:
+                if canonical(cell):
+                    try:
+                        moment = from_iso(cell)
+                    except ValueError:
+                        pass
+                    else:
+                        if moment.year in years:
+                            parsed.append(moment.replace(tzinfo=OFFICE_TZ))
+                            continue
+            elif kind is datetime and cell.tzinfo is None and not cell.microsecond and cell.year in years:
+                parsed.append(cell.replace(tzinfo=OFFICE_TZ))
+                continue
+            parsed.append(one(cell))
+        return parsed
+
+
+#: The timestamp fields' parsers (see :meth:`CachedParser._times`).
+_TIME_PARSERS = frozenset({tr.parse_time, tr.required_time})
 
 
 class ColumnParser:

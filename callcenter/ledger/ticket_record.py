@@ -184,7 +184,7 @@ _DATETIME = re.compile(
 )
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
 #: What the city's export and ours write: read without the general pattern (a third of an import's time).
-_CANONICAL = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
+CANONICAL_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -195,7 +195,7 @@ def parse_time(value: Any) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if type(value) is str and (canonical := _CANONICAL.fullmatch(value)):
+    if type(value) is str and (canonical := CANONICAL_TIME.fullmatch(value)):
         year = int(canonical[1])
         if year in PLAUSIBLE_YEARS:
             try:
@@ -526,12 +526,16 @@ def record_from_mapping(row: Mapping[str, Any]) -> TicketRecord:
 
 # --- deadlines --------------------------------------------------------------------------
 
-def record_deadlines(record: TicketRecord, policies: Sequence[DeadlinePolicy], *,
-                     utility_categories: frozenset[str], is_complex: bool = False) -> Deadlines:
-    """The ticket's deadlines, counted from dispatch (or the call, if not dispatched yet)."""
+def record_deadlines(record: TicketRecord, policies: Sequence[DeadlinePolicy] | Callable[[datetime], DeadlinePolicy],
+                     *, utility_categories: frozenset[str], is_complex: bool = False) -> Deadlines:
+    """The ticket's deadlines, counted from dispatch (or the call, if not dispatched yet).
+
+    ``policies``: the dated policies, or a lookup of the one in force (a :class:`PoliciesByDay`).
+    """
     start = record.dispatched_at or record.called_at
+    policy = policies(start) if callable(policies) else policy_in_force(policies, start)
     return compute_deadlines(
-        policy_in_force(policies, start), start, urgent=record.urgency == "紧急",
+        policy, start, urgent=record.urgency == "紧急",
         category_l1=record.category_l1, is_complex=is_complex,
         time_limit_hours=record.time_limit_hours, utility_categories=utility_categories,
     )

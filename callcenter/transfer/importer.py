@@ -20,10 +20,11 @@ from ..db import ticket_import as repo
 from ..db.scoring import load_rule_sets
 from ..db.tickets import load_policies, load_utility_categories
 from ..ledger import ticket_record as tr
-from ..ledger.deadlines import DeadlinePolicy, policy_in_force
+from ..ledger.deadlines import DeadlinePolicy, PoliciesByDay, policy_in_force
 from ..ledger.ticket_columns import ColumnParser
 from ..ledger.timezone import local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
+from .gc_pause import collector_paused
 from .progress import NullProgress, Progress
 from .reader import FileRejected, open_table
 from .writer import write_table
@@ -204,14 +205,21 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
     staged, and the rollback takes back what was.
     """
     path = Path(path)
+    with collector_paused():
+        return await _import_tickets(pool, path, skip_invalid=skip_invalid, progress=progress)
+
+
+async def _import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool, progress: Progress) -> ImportReport:
     async with pool.acquire() as conn:
         categories = await repo.load_category_names(conn)
         policies = await load_policies(conn)
         utilities = await load_utility_categories(conn)
         rule_sets = await load_rule_sets(conn) or [DEFAULT_RULE_SET]
 
+        policy_on = PoliciesByDay(policies)
+
         def deadlines(record: tr.TicketRecord, is_complex: bool):
-            return tr.record_deadlines(record, policies, utility_categories=utilities, is_complex=is_complex)
+            return tr.record_deadlines(record, policy_on, utility_categories=utilities, is_complex=is_complex)
 
         loop = asyncio.get_running_loop()
         blocks: asyncio.Queue = asyncio.Queue()

@@ -159,7 +159,7 @@ def _csv_rows(reader, name: str) -> Iterator[tuple[int, list[Any]]]:
             return
         except csv.Error as exc:
             raise FileRejected(f"{name}: 第 {start} 行 CSV 格式错误: {exc}") from None
-        if any(cell.strip() for cell in row):
+        if (row and row[0].strip()) or any(cell.strip() for cell in row):   # most rows: the first cell says so
             yield start, row
 
 
@@ -201,5 +201,6 @@ def _openpyxl_table(path: Path) -> Iterator[Table]:
 def _xlsx_rows(rows) -> Iterator[tuple[int, list[Any]]]:
     for line, row in enumerate(rows, start=2):
         cells = list(row)
-        if any(c is not None and str(c).strip() for c in cells):
+        first = cells[0] if cells else None
+        if (type(first) is str and first.strip()) or any(c is not None and str(c).strip() for c in cells):
             yield line, cells
