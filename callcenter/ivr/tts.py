@@ -92,7 +92,10 @@ class EspeakSynthesizer:
     async def start(self) -> None:
         """Boot the worker process, if this synthesizer has one, so the first greeting does not wait for it."""
         if self._process is not None:
-            self._process.start()
+            try:
+                self._process.start()
+            except OSError as exc:            # tried again with the first title; calls go on without it
+                log.warning("could not start the speech synthesis worker: %s", exc)
 
     async def close(self) -> None:
         """Stop the worker process, if this synthesizer has one."""
