@@ -180,7 +180,10 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
 
 
 async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str, float]:
-    """One campaign of ``args.calls`` calls on a fresh database; prints its details, returns its figures."""
+    """One campaign of ``args.calls`` calls on a fresh database; prints its details, returns its figures.
+
+    ``home`` is the run's own CALLCENTER_HOME: no run finds the titles an earlier one synthesised
+    (the prompt cache lives there), nor reads an earlier run's serve.log."""
     await drop_database_on(server, DATABASE)        # a fixed name: the last run's leftovers go first
     dsn = await ensure_database(server, DATABASE)
     t0 = time.perf_counter()
@@ -298,7 +301,9 @@ async def run(args: argparse.Namespace) -> None:
     runs: list[dict[str, float]] = []
     for n in range(1, args.runs + 1):
         print(f"\nrun {n} of {args.runs}")
-        runs.append(await one_run(args, server, home))
+        run_home = home / f"run-{n}"
+        run_home.mkdir()
+        runs.append(await one_run(args, server, run_home))
     print_table(f"{args.calls} calls over {args.channels} channels, {args.runs} run(s); machine: {describe()}",
                 {name: [r[name] for r in runs] for name in runs[0]}, fmt="{:,.2f}", units=UNITS)
 
