@@ -40,6 +40,9 @@ def mask_phone(phone: str | None) -> str:
 
 def _mask_tail(text: str) -> str:
     """Hide every digit but the last few, keeping at least :data:`HIDDEN_AT_LEAST` hidden."""
+    if text.isdigit():          # the usual case, without the walk below (a list page masks 50 at once)
+        shown = max(0, min(VISIBLE_TAIL, len(text) - HIDDEN_AT_LEAST))
+        return MASK * (len(text) - shown) + text[len(text) - shown:]
     digits = sum(ch.isdigit() for ch in text)
     shown = max(0, min(VISIBLE_TAIL, digits - HIDDEN_AT_LEAST))
     out, left_to_show = [], shown
