@@ -106,6 +106,8 @@ def test_masking_digits_only_numbers_takes_the_same_rule():
         for _ in range(40):
             text = rng.choice(["", "0", "1", "13", "010"]) + "".join(rng.choice("0123456789") for _ in range(length))
             assert mask_phone(text) == _mask_phone_slowly(text), text
+            odd = text[:-1] + rng.choice("²１-")      # a superscript is a digit but not decimal; fullwidth is both
+            assert mask_phone(odd) == _mask_phone_slowly(odd), odd
     assert mask_phone("13812345678") == "138****5678" and mask_phone("01062345678") == "010****5678"
     assert mask_phone("123") == "***" and mask_phone("12345") == "****5"
     assert mask_phone("+86 138-1234-5678") == _masked_slowly("+86 138-1234-5678")
