@@ -38,6 +38,7 @@ from bench_web_ledger import fill  # noqa: E402  (the ledger bench's seeding, re
 from machine import describe  # noqa: E402
 from spread import add_runs_argument, print_table, summary  # noqa: E402
 
+from callcenter import event_loop
 from callcenter.config import Settings
 from callcenter.db.embedded import start_embedded, with_database
 from callcenter.db.migrations import migrate
@@ -105,7 +106,7 @@ def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int) -> N
             await start_web(app, "127.0.0.1", port, reuse_port=True)
             ready.send(index)
             await asyncio.Event().wait()
-    asyncio.run(main())
+    event_loop.run(main())      # the loop `serve` runs on (uvloop; CALLCENTER_EVENT_LOOP=asyncio for the standard one)
 
 
 class WebProcesses:

@@ -34,6 +34,20 @@ async def test_small_totals_are_exact_and_big_ones_say_when_they_were_counted(cl
     assert await shown_total(client) == (5, True)          # expired: counted afresh
 
 
+async def test_a_fresh_big_total_is_shown_without_recounting_until_it_expires(client, db, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(ticket_total, "EXACT_UP_TO", 3)
+    await sign_in(client, "agent")
+    async with db.pool.acquire() as conn:
+        for i in range(5):
+            await insert_ticket(conn, f"T{i}")
+    assert await shown_total(client) == (5, True)
+    async with db.pool.acquire() as conn:
+        await conn.execute("DELETE FROM tickets WHERE ticket_no IN ('T0', 'T1', 'T2')")
+    assert await shown_total(client) == (5, True)          # small now, but the stamped count is seconds old
+    monkeypatch.setattr(ticket_total, "TTL", 0.0)
+    assert await shown_total(client) == (2, False)         # expired: small again, so exact and unstamped
+
+
 async def test_the_page_cache_keeps_at_most_its_bound(monkeypatch):
     from aiohttp import web
 

@@ -20,8 +20,14 @@ def as_local(at: datetime) -> datetime:
     return at.astimezone(OFFICE_TZ)
 
 
-def office_text(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+MINUTES = "%Y-%m-%d %H:%M"
+
+
+def office_text(at: datetime | None, fmt: str = MINUTES) -> str:
     """An instant as people at the office read it: Beijing wall time, no offset ('' for none)."""
     if at is None:
         return ""
-    return as_local(at).strftime(fmt)
+    local = as_local(at)
+    if fmt == MINUTES and local.year >= 1000:     # the usual format without strftime: a ledger page prints 100
+        return "%04d-%02d-%02d %02d:%02d" % (local.year, local.month, local.day, local.hour, local.minute)
+    return local.strftime(fmt)

@@ -45,6 +45,14 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
         return value
 
 
+def peek(app: web.Application, key: str, ttl: float) -> Any:
+    """The value :func:`cached` holds for ``key`` if it is less than ``ttl`` seconds old, else None (computes nothing)."""
+    hit = (app.get(CACHE) or {}).get(key)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    return None
+
+
 def _evict(cache: dict) -> None:
     """Drop the figures refreshed longest ago (and their idle locks) beyond :data:`MAX_ENTRIES`."""
     figures = [k for k in cache if not (isinstance(k, tuple) and k[0] == "lock")]

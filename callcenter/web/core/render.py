@@ -15,10 +15,12 @@ import jinja2
 from aiohttp import web
 
 from ...db import web_sessions as sessions_repo
+from ...db.web_sessions import SessionUser
 from ...ledger.privacy import mask_phone
 from ...ledger.timezone import OFFICE_TZ, office_text
 from . import keys, labels
 from .access import current_user, may_open
+from .templating import RowEnvironment
 
 WEB = Path(__file__).resolve().parent.parent
 #: The shared layouts (base.html, _pager.html, error.html, login.html, …), found without a prefix.
@@ -55,9 +57,31 @@ def phone(value: str | None, full: bool = False) -> str:
     return (value or "") if full else mask_phone(value)
 
 
+@dataclass(frozen=True)
+class NavLink:
+    """A nav entry as the layout shows it: the label and the route's URL."""
+    label: str
+    href: str
+
+
+#: The nav each role sees (None: signed out), built once per app: routes and roles never change while it runs.
+NAV_BY_ROLE = web.AppKey("cc_nav_by_role", dict)
+
+
+def nav_for(app: web.Application, user: SessionUser | None) -> list[NavLink]:
+    """The nav entries ``user``'s role may open, in nav order."""
+    role = user.role if user is not None else None
+    links = app[NAV_BY_ROLE].get(role)
+    if links is None:
+        links = [NavLink(item.label, str(app.router[item.route_name].url_for()))
+                 for item in app[keys.NAV] if may_open(user, app, item.route_name)]
+        app[NAV_BY_ROLE][role] = links
+    return links
+
+
 async def _page_context(request: web.Request, *, with_flash: bool) -> dict[str, Any]:
     user = current_user(request)
-    nav = [item for item in request.app[keys.NAV] if may_open(user, request.app, item.route_name)]
+    nav = nav_for(request.app, user)
     flashes: list[dict] = []
     # Only sessions with messages waiting pay for the pop (one of them may come from this very request).
     if user is not None and with_flash and (user.has_flash or request.get(keys.FLASH_PUSHED)):
@@ -81,12 +105,17 @@ def template_loader() -> jinja2.BaseLoader:
 
 
 def setup_templates(app: web.Application) -> None:
-    env = aiohttp_jinja2.setup(
-        app,
-        loader=template_loader(),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    """aiohttp_jinja2.setup's environment, as a :class:`RowEnvironment` that never re-reads the templates.
+
+    ``auto_reload=False``: the templates ship with the package, so a page need not stat its
+    template files (and their layouts) on every render to see whether they changed.
+    """
+    env = RowEnvironment(loader=template_loader(), autoescape=True, undefined=jinja2.StrictUndefined,
+                         auto_reload=False)
+    env.globals.update(aiohttp_jinja2.helpers.GLOBAL_HELPERS)
+    env.globals["app"] = app
+    app[aiohttp_jinja2.APP_KEY] = env
+    app[NAV_BY_ROLE] = {}
     env.filters["local_time"] = local_time
     env.filters["phone"] = phone
     env.filters["shown_time"] = shown_time

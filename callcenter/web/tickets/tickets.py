@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 from aiohttp import web
@@ -20,6 +21,7 @@ from ..core.render import NavItem, flash, render
 from ..calls.ticket_callbacks import ticket_callbacks_context
 from ..core.paging import filter_query_string, list_context, page_links, page_number
 from .ticket_filters import encode_key, parse_query
+from .ticket_rows import STATE_CHOICES, FilterChoices, filter_choices, ledger_rows
 from .ticket_total import ticket_total
 from .ticket_view import (action_forms, action_label, city_fields, deadline_views, is_time_column, state_label,
                           step_from, ticket_id_of, ticket_with_history)
@@ -29,13 +31,21 @@ NAV = [NavItem("工单台账", "tickets")]
 #: The ledger counts matches up to this many (beyond: "超过 100000 件"), so the count stays cheap.
 COUNT_CAP = 100_000
 PICKERS_TTL = 10.0      # a unit added a moment ago shows up in the pickers within seconds
+OPEN_STATES = frozenset(s.value for s in flow.OPEN_STATES)    # 办结 deadline still running
 
 
-async def pickers(app: web.Application, conn: asyncpg.Connection) -> tuple[list, dict, list]:
+class Pickers(NamedTuple):
+    units: list                 # active units, for the dispatch form
+    unit_names: dict            # every unit's name by id
+    categories: list
+    choices: FilterChoices      # the list's filter form, from the same units and categories
+
+
+async def pickers(app: web.Application, conn: asyncpg.Connection) -> Pickers:
     """Units, unit names and categories for the filters and the dispatch form: the same for every request."""
     async def load():
-        return (await queries.active_units(conn), await queries.unit_names(conn),
-                await queries.category_names(conn))
+        units, categories = await queries.active_units(conn), await queries.category_names(conn)
+        return Pickers(units, await queries.unit_names(conn), categories, filter_choices(units, categories))
     return await cached(app, "ticket-pickers", PICKERS_TTL, load)
 
 
@@ -45,7 +55,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     parsed = parse_query(request.query)
     config = request.app[keys.WEB_CONFIG]
     async with request.app[keys.DB].pool.acquire() as conn:
-        units, names, categories = await pickers(request.app, conn)
+        picked = await pickers(request.app, conn)
         page, total, number = None, None, 1
         if not parsed.errors:
             number = page_number(request.query.get("page"))
@@ -56,6 +66,7 @@ async def ticket_list(request: web.Request) -> web.Response:
             page = await queries.ticket_page(conn, parsed.filter, after=after, size=config.page_size)
             total = await ticket_total(request.app, conn, parsed.filter, cap=COUNT_CAP)
     listing = list_context("/tickets", parsed, page, encode_key)
+    listing["rows"] = ledger_rows(listing["rows"], picked.unit_names, datetime.now(OFFICE_TZ), OPEN_STATES)
     count = total.value if total else 0
     pages = max(1, math.ceil(min(count, COUNT_CAP) / config.page_size))
     if listing["next_url"]:
@@ -68,13 +79,8 @@ async def ticket_list(request: web.Request) -> web.Response:
                        for n in page_links(number, pages)],
         "export_url": "/tickets/export.xlsx?" + filter_query_string(parsed.values),
         "may_export": current_user(request).role in MANAGERS,
-        "units": units,
-        "unit_names": names,
-        "categories": categories,
-        "states": list(flow.State),
-        "state_label": state_label,
-        "open_states": {s.value for s in flow.OPEN_STATES},    # 办结 deadline still running
-        "now": datetime.now(OFFICE_TZ),
+        "choices": picked.choices,
+        "states": STATE_CHOICES,
     }, status=400 if parsed.errors else 200)
 
 
@@ -85,7 +91,7 @@ async def ticket_detail(request: web.Request) -> web.Response:
     user = current_user(request)
     async with request.app[keys.DB].pool.acquire() as conn:
         ticket, events = await ticket_with_history(conn, ticket_id)
-        units, names, _ = await pickers(request.app, conn)
+        units, names, _, _ = await pickers(request.app, conn)
         callbacks_context = await ticket_callbacks_context(conn, ticket_id, user.role)
         desk_campaigns, desk_campaign = (await desk_repo.campaign_choices(conn, ticket_id)
                                          if user.role in MANAGERS else ([], None))
