@@ -33,7 +33,7 @@ DATABASE = "callcenter_bench_asterisk"
 SUSTAINED = 0.99           # share of calls that must complete the survey for a channel count to count
 
 
-async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dict:
+async def one_run(args, channels: int, server: str, prepare, cpu_seconds, service_seconds) -> dict:
     """One campaign of ``calls`` through ``channels`` channels; figures of this run."""
     calls = args.calls or 4 * channels
     home = Path(tempfile.mkdtemp(prefix="cc-bench-asterisk-"))
@@ -57,7 +57,7 @@ async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dic
             if service.poll() is not None or time.monotonic() - waited > 60:
                 raise SystemExit(f"service exited or never dialled: see {home / 'serve.log'}")
             await asyncio.sleep(0.05)
-        cpu0 = (cpu_seconds(service.pid), cpu_seconds(pbx.proc.pid))      # from the first call: start-up excluded
+        cpu0 = (service_seconds(service.pid), cpu_seconds(pbx.proc.pid))      # from the first call: start-up excluded
         started = time.monotonic()
         while True:
             row = await watch.fetchrow(
@@ -70,7 +70,7 @@ async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dic
                 raise SystemExit(f"service exited or run too long: see {home / 'serve.log'}")
             await asyncio.sleep(0.25)
         wall = time.monotonic() - started
-        cpu = (cpu_seconds(service.pid) - cpu0[0], cpu_seconds(pbx.proc.pid) - cpu0[1])
+        cpu = (service_seconds(service.pid) - cpu0[0], cpu_seconds(pbx.proc.pid) - cpu0[1])
         complete = await watch.fetchval("SELECT count(*) FROM callback_attempts WHERE outcome = 'answered-complete'")
     finally:
         await watch.close()
@@ -82,7 +82,9 @@ async def one_run(args, channels: int, server: str, prepare, cpu_seconds) -> dic
             "service_ms": cpu[0] / calls * 1000, "asterisk_ms": cpu[1] / calls * 1000}
 
 
-async def run(args, prepare, cpu_seconds, describe) -> None:
+async def run(args, prepare, cpu_seconds, describe, service_seconds=None) -> None:
+    """``service_seconds(pid)``: CPU-seconds of the service's processes (default: the one process)."""
+    service_seconds = service_seconds or cpu_seconds
     reason = missing_reason()
     if reason:
         raise SystemExit(reason)
@@ -93,7 +95,7 @@ async def run(args, prepare, cpu_seconds, describe) -> None:
           f"{args.runs} run(s) per channel count; min/median/max")
     sustained = None
     for channels in args.sweep:
-        runs = [await one_run(args, channels, server, prepare, cpu_seconds) for _ in range(args.runs)]
+        runs = [await one_run(args, channels, server, prepare, cpu_seconds, service_seconds) for _ in range(args.runs)]
         complete = min(r["complete"] for r in runs)
         if complete >= SUSTAINED:
             sustained = channels
