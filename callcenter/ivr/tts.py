@@ -79,9 +79,8 @@ class EspeakSynthesizer:
     async def render(self, text: str, target: Path) -> None:
         """Write ``target`` (8 kHz mono 16-bit WAV) atomically: a reader never sees half a file.
 
-        In this process both programs run from one worker thread with plain ``subprocess``: asyncio's
-        subprocess machinery (a watcher thread, pipe transports, loop wake-ups per child) cost about
-        0.6 ms of CPU per program against 0.2–0.4 ms this way (bench/RESULTS.md, callback campaign).
+        :func:`render_wav` runs in the worker process, or here in a thread with plain ``subprocess``
+        (asyncio's subprocess machinery cost more CPU per program: bench/RESULTS.md, callback campaign).
         """
         target.parent.mkdir(parents=True, exist_ok=True)
         if self._process is not None:
