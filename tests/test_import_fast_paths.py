@@ -25,18 +25,23 @@ def row_by_row(rows, headers, lines):
     return [tr.parse_row(cells, headers, line, CATEGORIES) for cells, line in zip(rows, lines)]
 
 
+def columnar_and_row_by_row(rows, headers, block):
+    """The column parser's results, fed ``block`` rows at a time, beside ``parse_row``'s for each row."""
+    lines = list(range(2, len(rows) + 2))
+    parser = ColumnParser(headers, CATEGORIES)
+    columnar = []
+    for start in range(0, len(rows), block):
+        columnar += parser.parse(lines[start:start + block], rows[start:start + block])
+    return columnar, row_by_row(rows, headers, lines)
+
+
 @pytest.mark.parametrize("block", [1, 4, len(TIMES)])
 def test_timestamp_columns_of_text_read_as_parse_row_reads_each_row(block):
     """All-text timestamp columns take the quick path; every record and error matches the row parser's."""
     headers = tr.resolve_headers(["工单编号", "一级分类", "来电时间", "派单时间", "办结时间", "回访时间"])
     rows = [[f"A{i}", "物业管理", TIMES[i], TIMES[-1 - i], TIMES[(i * 7) % len(TIMES)], "2024-06-01 08:00:00"]
             for i in range(len(TIMES))]
-    lines = list(range(2, len(rows) + 2))
-    parser = ColumnParser(headers, CATEGORIES)
-    columnar = []
-    for start in range(0, len(rows), block):
-        columnar += parser.parse(lines[start:start + block], rows[start:start + block])
-    expected = row_by_row(rows, headers, lines)
+    columnar, expected = columnar_and_row_by_row(rows, headers, block)
     assert columnar == expected
     assert any(isinstance(r, tr.TicketRecord) for r in expected) and any(isinstance(r, list) for r in expected)
     for record in (r for r in columnar if isinstance(r, tr.TicketRecord)):
@@ -115,12 +120,7 @@ def test_timestamp_columns_of_cells_read_as_parse_row_reads_each_row(block):
     headers = tr.resolve_headers(["工单编号", "一级分类", "来电时间", "派单时间", "办结时间"])
     rows = [[f"A{i}", "物业管理", CELL_TIMES[i], CELL_TIMES[-1 - i], CELL_TIMES[(i * 4) % len(CELL_TIMES)]]
             for i in range(len(CELL_TIMES))]
-    lines = list(range(2, len(rows) + 2))
-    parser = ColumnParser(headers, CATEGORIES)
-    columnar = []
-    for start in range(0, len(rows), block):
-        columnar += parser.parse(lines[start:start + block], rows[start:start + block])
-    expected = row_by_row(rows, headers, lines)
+    columnar, expected = columnar_and_row_by_row(rows, headers, block)
     assert columnar == expected
     assert any(isinstance(r, tr.TicketRecord) for r in expected) and any(isinstance(r, list) for r in expected)
     assert all(r.called_at.tzinfo is tr.OFFICE_TZ for r in columnar if isinstance(r, tr.TicketRecord))

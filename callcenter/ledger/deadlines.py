@@ -5,11 +5,12 @@ a ticket is always judged by the policy in force when it was dispatched.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Sequence
 
-from .timezone import local_date, office_text
+from .timezone import PerOfficeDay, local_date, office_text
 
 #: 一级分类 with the emergency (24 h) closure rule, unless the policy table says otherwise.
 UTILITY_CATEGORIES = frozenset({"水电气热"})
@@ -45,23 +46,16 @@ def policy_in_force(policies: Sequence[DeadlinePolicy], at: datetime) -> Deadlin
     return max(candidates, key=lambda p: p.effective_from)
 
 
-class PoliciesByDay:
+class PoliciesByDay(PerOfficeDay[DeadlinePolicy]):
     """:func:`policy_in_force` remembered per office day: a bulk import asks once per ticket, for a few hundred days.
 
     Why: scanning the policies for every one of 100k tickets was a sixth of building
     the import's staging rows.  Same answer and same :class:`LookupError` as the function.
     """
-    __slots__ = ("_policies", "_by_day")
+    __slots__ = ()
 
     def __init__(self, policies: Sequence[DeadlinePolicy]):
-        self._policies, self._by_day = policies, {}
-
-    def __call__(self, at: datetime) -> DeadlinePolicy:
-        day = local_date(at)
-        policy = self._by_day.get(day)
-        if policy is None:
-            policy = self._by_day[day] = policy_in_force(self._policies, at)
-        return policy
+        super().__init__(functools.partial(policy_in_force, policies))
 
 
 def compute_deadlines(

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
 
 from . import ticket_record as tr
-from .timezone import OFFICE_TZ
+from .timezone import OFFICE_TZ, PerOfficeDay, local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, RuleSetError
 
 _MISSING = object()
@@ -129,8 +129,7 @@ class ColumnParser:
         self._plan = [(f.column, index, label, CachedParser(f.parse)) for f, index, label in headers.plan]
         self._names = tuple(column for column, _, _, _ in self._plan)
         self._width = max((index for _, index, _, _ in self._plan), default=-1) + 1
-        self._rule_sets: dict[date, RuleSet] = {}
-        self._rule_set_on = rule_set_on
+        self._rule_set = PerOfficeDay(lambda at: rule_set_on(local_date(at)))    # the rule set in force that day
         self._answers: dict[tuple[int, str, str], Any] = {}
         self._answer_labels = {c: headers.label(c) for c in tr.ANSWER_COLUMNS}
         self._category_label = headers.label("category_l1")
@@ -192,13 +191,6 @@ class ColumnParser:
         if errors:
             return errors
         return tr.record_of(values)
-
-    def _rule_set(self, called) -> RuleSet:
-        day = called.astimezone(OFFICE_TZ).date()
-        rule_set = self._rule_sets.get(day)
-        if rule_set is None:
-            rule_set = self._rule_sets[day] = self._rule_set_on(day)
-        return rule_set
 
     def _answer(self, rule_set: RuleSet, question: str, text: str) -> Any:
         key = (id(rule_set), question, text)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Callable, Generic, TypeVar
 from zoneinfo import ZoneInfo
+
+T = TypeVar("T")
 
 OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -11,6 +14,29 @@ def local_date(at: datetime) -> date:
     if at.tzinfo is None:
         raise ValueError("naive datetime: attach a timezone before asking for its local date")
     return at.astimezone(OFFICE_TZ).date()
+
+
+class PerOfficeDay(Generic[T]):
+    """``func(at)`` remembered per office day, for a function whose answer depends only on the Beijing date.
+
+    Why: a bulk import asks such questions (the deadline policy, the scoring rule set
+    in force) once per ticket, for a few hundred distinct days.  An exception is not
+    remembered: it is raised again, as ``func`` would.
+    """
+    __slots__ = ("_func", "_by_day")
+
+    def __init__(self, func: Callable[[datetime], T]):
+        self._func, self._by_day = func, {}
+
+    def __call__(self, at: datetime) -> T:
+        day = local_date(at)
+        answer = self._by_day.get(day, _MISSING)
+        if answer is _MISSING:
+            answer = self._by_day[day] = self._func(at)
+        return answer
+
+
+_MISSING = object()
 
 
 def as_local(at: datetime) -> datetime:
