@@ -29,14 +29,14 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
     if cache is None:
         return await compute()
     hit = cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
+    if _fresh(hit, ttl):
         return hit[1]
     lock = cache.setdefault(("lock", key), asyncio.Lock())
     if hit is not None and lock.locked():
         return hit[1]                       # someone is refreshing: the previous figures are seconds old
     async with lock:
         hit = cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
+        if _fresh(hit, ttl):
             return hit[1]
         value = await compute()
         cache.pop(key, None)                # re-inserted last: the oldest-refreshed figure goes first
@@ -48,9 +48,12 @@ async def cached(app: web.Application, key: str, ttl: float, compute: Callable[[
 def peek(app: web.Application, key: str, ttl: float) -> Any:
     """The value :func:`cached` holds for ``key`` if it is less than ``ttl`` seconds old, else None (computes nothing)."""
     hit = (app.get(CACHE) or {}).get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    return None
+    return hit[1] if _fresh(hit, ttl) else None
+
+
+def _fresh(hit: tuple[float, Any] | None, ttl: float) -> bool:
+    """Whether a cached (stored at, value) pair is younger than ``ttl`` seconds."""
+    return hit is not None and time.monotonic() - hit[0] < ttl
 
 
 def _evict(cache: dict) -> None:
