@@ -123,3 +123,22 @@ async def test_settle_applies_the_next_step_once(db):
     assert [(r["round_attempt"], r["state"]) for r in retry] == [(1, "finished"), (2, "pending")]
     assert retry[0]["outcome"] == "busy" and retry[1]["due_at"] == retry_at
     assert statuses[done.ticket_id] == "called_back" and statuses[busy.ticket_id] == "awaiting_callback"
+
+
+async def test_a_long_head_of_undialable_attempts_never_blocks_the_queue(db):
+    """The claim reads the due queue a page at a time: 30 do-not-call numbers at its head (more than a
+    one-call claim's first page) are skipped, and what it claims comes back oldest due first."""
+    async with db.pool.acquire() as conn:
+        blocked = [f"1390000{i:04d}" for i in range(30)]
+        cid = await setup_campaign(conn, tickets=33, max_channels=10,
+                                   phones=blocked + ["13800000101", "13800000102", "13800000103"])
+        await conn.executemany("INSERT INTO do_not_call (phone, reason) VALUES ($1, '本人要求')",
+                               [(p,) for p in blocked])
+        # Due times in the order the tickets were made: the blocked ones are the head of the queue.
+        await conn.execute("""UPDATE callback_attempts a SET due_at = $1::timestamptz + t.id * interval '1 second'
+                                FROM tickets t WHERE t.id = a.ticket_id""", NOW - timedelta(hours=1))
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        one = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=1, instance="a", now=NOW)
+        rest = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
+    assert [c.phone for c in one] == ["13800000101"]
+    assert [c.phone for c in rest] == ["13800000102", "13800000103"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -79,97 +79,23 @@ async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime)
     return inserted
 
 
-# One page of the due queue, head first, each row judged: the checks run on this page only, so a
-# claim costs the same with 100 or 100,000 attempts waiting (rows that may not be dialed now are
-# skipped, never block the queue).
-_DUE_PAGE = """
-WITH page AS (
-    SELECT a.id, a.phone, a.due_at, a.campaign_id FROM callback_attempts a
-     WHERE a.state = 'pending' AND a.trunk_id = $2 AND a.due_at <= $1 AND a.campaign_id = ANY($3::bigint[])
-       AND (a.due_at, a.id) > ($6, $7)
-     ORDER BY a.due_at, a.id
-     LIMIT $5
-)
-SELECT page.id, page.phone, page.due_at,
-       c.state = 'running'
-       AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = page.phone)
-       AND NOT EXISTS (SELECT 1 FROM callback_attempts l
-                        WHERE l.phone = page.phone AND l.state IN ('dialing', 'answered'))
-       AND (SELECT count(*) FROM callback_attempts p
-             WHERE p.phone = page.phone AND p.dialed_at >= $4) < c.daily_cap_per_number AS eligible
-  FROM page JOIN campaigns c ON c.id = page.campaign_id
- ORDER BY page.due_at, page.id
-"""
-_PAGE = 200
-_BEFORE_EVERYTHING = (datetime(1970, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=0))
-
-
-async def _pick_due(conn: asyncpg.Connection, *, now: datetime, trunk_id: int, campaign_ids: list[int],
-                    day_start: datetime, want: int) -> list[uuid.UUID]:
-    """Up to ``want`` due attempts that may be dialed now, oldest first, one per number (locked by the claim)."""
-    chosen: list[uuid.UUID] = []
-    phones: set[str] = set()
-    after_due, after_id = _BEFORE_EVERYTHING
-    # A page sized to the want: judging 200 rows to dial 2 cost PostgreSQL more than the rest of the claim.
-    page = min(_PAGE, 2 * want + 8)
-    while len(chosen) < want:
-        rows = await conn.fetch(_DUE_PAGE, now, trunk_id, campaign_ids, day_start, page, after_due, after_id)
-        for row in rows:
-            if row["eligible"] and row["phone"] not in phones and len(chosen) < want:
-                phones.add(row["phone"])
-                chosen.append(row["id"])
-        if len(rows) < page:
-            break
-        page = _PAGE                          # the head was mostly not dialable now: read further in big pages
-        after_due, after_id = rows[-1]["due_at"], rows[-1]["id"]
-    return chosen
-
-
 async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: list[int], limit: int,
                     instance: str, now: datetime) -> list[Claimed]:
     """Claim up to ``limit`` due attempts of open campaigns on one trunk and write them ``dialing``.
 
     The caller passes only campaigns whose calling window is open at ``now``.
     Numbers on the do-not-call list, numbers already in a live call, and numbers
-    that reached their daily cap are left for later.
+    that reached their daily cap are left for later; the trunk's channel limit
+    holds across instances.  One statement (schema/0027's ``claim_due_attempts``):
+    a claim's round trips each waited behind every live call's work on the
+    service's event loop, and freed channels idled meanwhile.
     """
     if limit <= 0 or not campaign_ids:
         return []
     day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _TRUNK_LOCK, trunk_id)
-        room = await conn.fetchval(
-            """SELECT t.max_channels - (SELECT count(*) FROM callback_attempts a
-                                         WHERE a.trunk_id = t.id AND a.state IN ('dialing', 'answered'))
-                 FROM trunks t WHERE t.id = $1""", trunk_id)
-        want = min(limit, room or 0)
-        if want <= 0:
-            return []
-        chosen = await _pick_due(conn, now=now, trunk_id=trunk_id, campaign_ids=campaign_ids,
-                                 day_start=day_start, want=want)
-        if not chosen:
-            return []
-        # Another instance on this trunk waits on the advisory lock; SKIP LOCKED guards any other writer
-        # (locking and writing in one statement: one round trip less per claim).
-        claimed = await conn.fetch(
-            """
-            WITH locked AS (
-                SELECT id FROM callback_attempts WHERE id = ANY($1::uuid[]) AND state = 'pending'
-                   FOR UPDATE SKIP LOCKED)
-            UPDATE callback_attempts a
-               SET state = 'dialing', claimed_by = $2, dialed_at = $3, updated_at = now(),
-                   action_id = gen_random_uuid(), channel_id = gen_random_uuid(),
-                   other_channel_id = gen_random_uuid()
-              FROM locked, tickets t
-             WHERE a.id = locked.id AND t.id = a.ticket_id
-         RETURNING a.id, a.ticket_id, t.ticket_no, a.campaign_id, a.phone, a.script, a.round_attempt,
-                   a.action_id, a.channel_id, a.other_channel_id
-            """, chosen, instance, now)
-        order = {attempt: n for n, attempt in enumerate(chosen)}        # dial oldest first, as chosen
-        claimed = sorted(claimed, key=lambda r: order[r["id"]])
-    return [Claimed(r["id"], r["ticket_id"], r["ticket_no"], r["campaign_id"], r["phone"], r["script"],
-                    r["round_attempt"], r["action_id"], r["channel_id"], r["other_channel_id"])
-            for r in claimed]
+    rows = await conn.fetch("SELECT * FROM claim_due_attempts($1, $2, $3::bigint[], $4, $5, $6, $7)",
+                            now, trunk_id, campaign_ids, day_start, limit, instance, _TRUNK_LOCK)
+    return [Claimed(*row) for row in rows]
 
 
 async def release_unsent(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> None:
