@@ -174,9 +174,11 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
     offset = time.time() - time.monotonic()
     rows = await conn.fetch(
         """SELECT channel_id::text AS channel_id, outcome, extract(epoch FROM dialed_at) AS dialed,
-                  extract(epoch FROM ended_at) AS ended FROM callback_attempts WHERE channel_id IS NOT NULL""")
+                  extract(epoch FROM ended_at) AS ended, extract(epoch FROM updated_at) AS written
+             FROM callback_attempts WHERE channel_id IS NOT NULL""")
     calls = {c.channel_id: c for c in sim.engine.log.calls}
     by_outcome: dict[str, tuple[list[float], list[float]]] = {}
+    written: list[float] = []
     for r in rows:
         call = calls.get(r["channel_id"])
         if call is None or call.ended is None or r["ended"] is None:
@@ -184,6 +186,11 @@ async def ledger_lags(conn: asyncpg.Connection, sim: Simulator) -> dict[str, tup
         setup, teardown = by_outcome.setdefault(r["outcome"], ([], []))
         setup.append(call.started + offset - float(r["dialed"]))
         teardown.append(float(r["ended"]) - (call.ended + offset))
+        written.append(float(r["written"]) - (call.ended + offset))
+    if written:
+        print(f"  hang-up → attempt row last written (finished and settled): median {statistics.median(written) * 1000:.0f} ms, "
+              f"mean {statistics.fmean(written) * 1000:.0f} ms, 95th percentile "
+              f"{statistics.quantiles(written, n=20)[-1] * 1000:.0f} ms, all calls")
     return {k: (statistics.median(a), statistics.median(b), len(a), statistics.fmean(a), statistics.fmean(b))
             for k, (a, b) in by_outcome.items()}
 

@@ -48,7 +48,7 @@ class OfficeReport:
     ranking: Ranking | None
     hotspots: list[figures.Hotspot]
     warnings: list[SpikeWarning]
-    overdue: list[Any]
+    overdue: list[dict[str, Any]]      # plain dicts: the report crosses into the process that draws it
     repeat_callers: list[figures.RepeatCaller]
     appeals: dict[str, int]
     hotline: dict[str, Any]
@@ -111,7 +111,8 @@ async def gather(conn: asyncpg.Connection, kind: str, *, label: str | None = Non
         categories=figures.categories(tickets, before), days=figures.per_day(tickets),
         communities=figures.by_community(tickets), rule_set=rule_set, street=street, ranking=ranked,
         hotspots=figures.hotspots(tickets), warnings=await _warnings(conn, w, filters),
-        overdue=list(await queries.overdue_tickets(conn, min(now, w.end), category=category, community=community)),
+        overdue=[dict(row) for row in await queries.overdue_tickets(conn, min(now, w.end), category=category,
+                                                                      community=community)],
         repeat_callers=figures.repeat_callers(tickets),
         appeals=await queries.appeals_work(conn, w.start, w.end),
         hotline=await queries.hotline_summary(conn, w.start, w.end),

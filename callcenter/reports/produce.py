@@ -1,7 +1,6 @@
 """Write one office report (.docx + .xlsx) and log it for the 报表 page."""
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -13,6 +12,7 @@ from ..db import report_queries as queries
 from .office import OfficeReport, gather
 from .office_docx import write_docx
 from .office_xlsx import write_xlsx
+from .render_process import in_child_process
 from .windows import KIND_LABELS
 
 SERVICE = "service"
@@ -46,8 +46,8 @@ async def produce(conn: asyncpg.Connection, kind: str, folder: Path, *, created_
     report = await gather(conn, kind, label=label, start_day=start_day, end_day=end_day, category=category,
                           community=community, now=now or datetime.now(timezone.utc))
     name = base_name(report, stamped=created_by != SERVICE)
-    # Drawing and writing are CPU work: off the event loop, so calls and pages carry on meanwhile.
-    docx, xlsx = await asyncio.to_thread(_write, report, folder, name)
+    # Drawing and writing are seconds of CPU: in a process of their own, so calls and pages carry on meanwhile.
+    docx, xlsx = await in_child_process(_write, report, folder, name)
     report_id = await queries.record_report(
         conn, kind=kind, label=report.window.label, start=report.window.start, end=report.window.end,
         filters=report.filters, docx_path=str(docx.resolve()), xlsx_path=str(xlsx.resolve()), created_by=created_by)
