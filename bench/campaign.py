@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_web_ledger import fill  # noqa: E402  (bench/bench_web_ledger.py)
-from machine import describe  # noqa: E402  (bench/machine.py)
+from machine import describe, describe_checkout  # noqa: E402  (bench/machine.py)
 from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
 
 from callcenter.db import campaigns as campaign_repo  # noqa: E402
@@ -214,7 +214,9 @@ async def one_run(args: argparse.Namespace, server: str, home: Path) -> dict[str
     config.write_text(f"db_pool_max = {args.pool}\n", encoding="utf-8")
     env = dict(os.environ, CALLCENTER_DSN=dsn, CALLCENTER_HOME=str(home), CALLCENTER_CONFIG=str(config),
                CALLCENTER_AMI_PORT=str(sim_port), CALLCENTER_AGI_PORT=str(agi_port),
-               CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="bench")
+               CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="bench",
+               # This checkout's code, not whatever an editable install points at (A/B between worktrees).
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     log = (home / "serve.log").open("ab")
     service = subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -314,6 +316,7 @@ async def run(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="cc-bench-campaign-"))
     server = os.environ.get("CALLCENTER_DSN") or start_embedded(home / "pgdata")
     print(f"machine: {describe()}")
+    print(f"code: {describe_checkout(ROOT)}")
     runs: list[dict[str, float]] = []
     for n in range(1, args.runs + 1):
         print(f"\nrun {n} of {args.runs}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 
 
@@ -25,3 +26,13 @@ def describe() -> str:
 
 if __name__ == "__main__":
     print(describe())
+
+
+def describe_checkout(root) -> str:
+    """The checkout measured and its commit (plus 'modified' when its work tree differs)."""
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty=+modified"],
+                             capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = "no git"
+    return f"{root} at {rev}"

@@ -93,8 +93,17 @@ class DialerStats:
 
 class Dialer:
     def __init__(self, pool: asyncpg.Pool, pbx: Pbx, options: DialerOptions | None = None,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, calls_pool: asyncpg.Pool | None = None):
+        """``calls_pool``: connections for the live calls' own bookkeeping after the Originate (finish,
+        settle, putting back an unsent call), apart from ``pool``: until a call's end is written the
+        trunk counts its channel as busy, so that write must not queue behind hundreds of IVR answers
+        nor wait for a disk flush of its own (bench/RESULTS.md, "Callback campaign").  The service
+        gives it connections whose commits are not flushed one by one (``Database.side_pool``,
+        ``durable_commits=False``): everything written on them, reconciliation writes again from
+        the durable state (the claim, the IVR's answers and verdict) should PostgreSQL itself crash
+        before the flush, and a claim is never on them (a lost claim could repeat a call)."""
         self.pool, self.pbx, self.opt, self.clock = pool, pbx, options or DialerOptions(), clock
+        self.calls_pool = calls_pool or pool
         self.stats = DialerStats()
         self._calls: dict[str, asyncio.Task] = {}          # attempt id → task following the call
         self._buckets: dict[int, TokenBucket] = {}
@@ -442,7 +451,7 @@ class Dialer:
 
     async def _write(self, what: str, step: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """One step of a live call's bookkeeping, retried through a database outage (each step is idempotent)."""
-        return await on_connection(self.pool, step, what=what)
+        return await on_connection(self.calls_pool, step, what=what)
 
     async def settle_finished(self, attempt_ids: list | None = None) -> None:
         """Apply retry rules / ticket flow to finished attempts not yet settled (these, or any instance's).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 import asyncpg
@@ -38,13 +38,36 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+async def _create_pool(dsn: str, min_size: int, max_size: int, *, durable_commits: bool = True) -> asyncpg.Pool:
+    settings = None if durable_commits else {"synchronous_commit": "off"}
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     reset=_keep_session, server_settings=settings)
+
+
 @dataclass
 class Database:
     pool: asyncpg.Pool
     dsn: str
     embedded: bool
+    side_pools: list[asyncpg.Pool] = field(default_factory=list)
+
+    async def side_pool(self, size: int, *, durable_commits: bool = True) -> asyncpg.Pool:
+        """A few connections of their own for one job that must not queue behind the main pool's users
+        (closed with the database).
+
+        ``durable_commits=False``: a commit returns before its WAL is flushed to disk
+        (``synchronous_commit = off``): at once visible to everyone, and safe from the service's
+        own crash, but the last fraction of a second of such commits is lost if PostgreSQL itself
+        crashes.  Only for writes that reconciliation derives again from durable state.
+        """
+        pool = await _create_pool(self.dsn, size, size, durable_commits=durable_commits)
+        self.side_pools.append(pool)
+        return pool
 
     async def close(self) -> None:
+        for pool in self.side_pools:
+            await pool.close()
+        self.side_pools.clear()
         await self.pool.close()
 
 
@@ -107,10 +130,7 @@ async def connect(settings: Settings, *, apply_migrations: bool = True, database
             await migrate(conn)
         finally:
             await conn.close()
-    pool = await asyncpg.create_pool(
-        dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection,
-        reset=_keep_session,
-    )
+    pool = await _create_pool(dsn, settings.db_pool_min, settings.db_pool_max)
     log.info("database ready: %s%s", describe_dsn(dsn), " (embedded)" if embedded else "")
     return Database(pool=pool, dsn=dsn, embedded=embedded)
 
