@@ -35,9 +35,6 @@ from .telephony.ami import AmiLink, AmiLinkConfig
 from .telephony.pbx import AmiPbx
 
 log = logging.getLogger(__name__)
-#: The dialer's own connections for writing how each call ended (Dialer's ``calls_pool``): at 500
-#: channels about 50 calls end per second, two short statements each.
-DIALER_CALL_CONNECTIONS = 6
 
 
 @dataclass
@@ -104,7 +101,10 @@ class Service:
         await self.ami.start()
         options = self.options.dialer or DialerOptions(instance=settings.instance_name)
         self.dialer = Dialer(self.db.pool, AmiPbx(self.ami), options,
-                             calls_pool=await self.db.side_pool(DIALER_CALL_CONNECTIONS, durable_commits=False))
+                             # as many as the main pool: under a busy campaign each write waits its turn on
+                             # the event loop, and a call's end must not wait for a free connection too
+                             calls_pool=await self.db.side_pool(settings.db_pool_min, settings.db_pool_max,
+                                                                durable_commits=False))
         self.dialer.verdicts_in_process = True        # this process's IVR tells it (see _verdict_given)
         self._dialer_task = asyncio.create_task(self.dialer.run(), name="dialer")
         self._dialer_task.add_done_callback(_log_crash)

@@ -51,8 +51,8 @@ class Database:
     embedded: bool
     side_pools: list[asyncpg.Pool] = field(default_factory=list)
 
-    async def side_pool(self, size: int, *, durable_commits: bool = True) -> asyncpg.Pool:
-        """A few connections of their own for one job that must not queue behind the main pool's users
+    async def side_pool(self, min_size: int, max_size: int, *, durable_commits: bool = True) -> asyncpg.Pool:
+        """Connections of their own for one job that must not queue behind the main pool's users
         (closed with the database).
 
         ``durable_commits=False``: a commit returns before its WAL is flushed to disk
@@ -60,7 +60,7 @@ class Database:
         own crash, but the last fraction of a second of such commits is lost if PostgreSQL itself
         crashes.  Only for writes that reconciliation derives again from durable state.
         """
-        pool = await _create_pool(self.dsn, size, size, durable_commits=durable_commits)
+        pool = await _create_pool(self.dsn, min_size, max_size, durable_commits=durable_commits)
         self.side_pools.append(pool)
         return pool
 
