@@ -145,3 +145,14 @@ async def test_an_import_read_in_halves_reports_and_writes_as_one_pass(db, tmp_p
     with report.rejects_file.open(encoding="utf-8-sig", newline="") as f:
         rejects = list(csv.reader(f))
     assert rejects[1][:2] == ["H001", "诉求"] and rejects[1][-3:] == ["42", "工单编号", "工单编号与第 4 行重复"]
+
+
+def test_a_child_that_dies_leaves_the_tail_to_this_process(tmp_path, monkeypatch):
+    text = csv_text(awkward_rows())
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    whole, _ = validate(path, None, monkeypatch)
+    monkeypatch.setattr(csv_split.sys, "executable", "/bin/false")      # the child exits at once, unheard
+    halves, clean = validate(path, line_ends(text)[-3], monkeypatch)
+    assert clean
+    same(halves, whole)

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import pickle
+import subprocess
+import sys
+import threading
 from itertools import islice
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..ledger import ticket_record as tr
@@ -37,6 +40,8 @@ _TRIES = 1000
 SENTINEL = "\uffff\uffff"
 
 Row = tuple[int, list[Any]]
+#: The directory holding the ``callcenter`` package: the child imports the code this process runs.
+_CODE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def rule_set_for(rule_sets: Sequence[RuleSet], day) -> RuleSet:
@@ -101,8 +106,8 @@ class CsvSplit:
         self._text, self._cut, self._name = text, cut, name
         self.tail_lines_before = line_count(text[:cut])
         self.clean: bool | None = None        # whether the head ended at the cut (known once it is read)
-        self._pool: ProcessPoolExecutor | None = None
-        self._future: Future | None = None
+        self._child: subprocess.Popen | None = None
+        self._feeding: threading.Thread | None = None
 
     def head_reader(self):
         return csv.reader(io.StringIO(self._text[:self._cut] + SENTINEL, newline=""))
@@ -125,32 +130,78 @@ class CsvSplit:
 
     def start(self, headers: Sequence[Any], categories: frozenset[str], rule_sets: Sequence[RuleSet],
               chunk_rows: int) -> None:
-        """Begin parsing the tail in a child process (spawned: this one runs threads and an event loop)."""
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._future = self._pool.submit(parse_tail, self._text[self._cut:], self.tail_lines_before, self._name,
-                                         list(headers), categories, list(rule_sets), chunk_rows)
+        """Begin parsing the tail in a child process (:mod:`.tail_worker`), fed through a pipe.
+
+        Why a plain subprocess, not multiprocessing: its spawn runs the parent's ``__main__``
+        again in the child (``python -m callcenter`` would start the service there), and a
+        fork of a process running threads and an event loop is not safe.
+        """
+        job = pickle.dumps((self._text[self._cut:], self.tail_lines_before, self._name, list(headers), categories,
+                            list(rule_sets), chunk_rows), protocol=pickle.HIGHEST_PROTOCOL)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_CODE_ROOT, env.get("PYTHONPATH"))))  # this very code
+        self._child = subprocess.Popen([sys.executable, "-m", "callcenter.transfer.tail_worker"], env=env,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._feeding = threading.Thread(target=_feed, args=(self._child, job), daemon=True)
+        self._feeding.start()
 
     def tail_blocks(self) -> list[TailBlock]:
         """The child's blocks in order; raises the child's :class:`FileRejected` where one pass would."""
-        assert self.clean and self._future is not None and self._pool is not None
+        assert self.clean and self._child is not None
+        child, self._child = self._child, None
         try:
-            blocks = self._future.result()
-        except BaseException:
-            self.cancel()
-            raise
-        self._pool.shutdown(wait=True)        # the child is done: let it exit (and its CPU be counted)
-        self._pool = None
-        return blocks
+            answer = child.stdout.read()
+            self._feeding.join()
+            if child.wait() != 0 or not answer:
+                raise TailFailed(f"the tail's process ended with {child.returncode}")
+            return pickle.loads(answer)
+        finally:
+            _end(child)
+
+    def tail_rows(self) -> Iterator[Row]:
+        """The tail's rows read here, numbered as in the whole file."""
+        return csv_rows(csv.reader(io.StringIO(self._text[self._cut:], newline="")), self._name, self.tail_lines_before)
 
     def tail_cells(self, lines: set[int]) -> dict[int, list[Any]]:
         """The cells of some tail rows (rows this process rejected, for the rejects file): read again."""
-        reader = csv.reader(io.StringIO(self._text[self._cut:], newline=""))
-        return {line: cells for line, cells in csv_rows(reader, self._name, self.tail_lines_before) if line in lines}
+        return {line: cells for line, cells in self.tail_rows() if line in lines}
 
     def cancel(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._child is not None:
+            _end(self._child)
+            self._child = None
+
+
+class TailFailed(RuntimeError):
+    """The child process did not answer (killed, out of memory): the tail is read here instead."""
+
+
+def _feed(child: subprocess.Popen, job: bytes) -> None:
+    try:
+        child.stdin.write(job)
+        child.stdin.close()
+    except OSError:                 # the child is gone; its exit status tells
+        pass
+
+
+def _end(child: subprocess.Popen) -> None:
+    """Stop the child if it still runs, and reap it."""
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+    for pipe in (child.stdin, child.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def serve_one() -> None:
+    """The child's whole life: one job from stdin, its blocks to stdout (see :mod:`.tail_worker`)."""
+    job = pickle.loads(sys.stdin.buffer.read())
+    answer = pickle.dumps(parse_tail(*job), protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.write(answer)
+    sys.stdout.buffer.flush()
 
 
 class TailBlock:

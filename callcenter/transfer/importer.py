@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import asyncpg
 
@@ -26,7 +26,7 @@ from ..ledger.timezone import local_date
 from ..scoring.rules import DEFAULT_RULE_SET, RuleSet
 from .gc_pause import collector_paused
 from .progress import NullProgress, Progress
-from .csv_split import CsvSplit, rule_set_for
+from .csv_split import CsvSplit, TailFailed, rule_set_for
 from .reader import FileRejected, open_table
 from .writer import write_table
 
@@ -167,14 +167,18 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
             if on_block is not None:
                 on_block(result, first)
 
-        rows = iter(table.rows)
-        while block := list(islice(rows, CHUNK_ROWS)):
-            lines = [line for line, _ in block]
-            cells_at = dict(block)
-            take(lines, [claims.number(cells) for _, cells in block],
-                 parser.parse(lines, [cells for _, cells in block]), cells_at.__getitem__)
+        def read(rows: Iterator[tuple[int, list[Any]]]) -> None:
+            while block := list(islice(rows, CHUNK_ROWS)):
+                lines = [line for line, _ in block]
+                take(lines, [claims.number(cells) for _, cells in block],
+                     parser.parse(lines, [cells for _, cells in block]), dict(block).__getitem__)
+
+        read(iter(table.rows))
         if table.split is not None and table.split.clean:
-            _take_tail(table.split, take, result)
+            try:
+                _take_tail(table.split, take, result)
+            except TailFailed:                      # the child died: read the tail here
+                read(table.split.tail_rows())
     return result
 
 
