@@ -100,13 +100,13 @@ def test_a_cut_at_any_line_end_reads_as_one_pass(tmp_path, monkeypatch, line_end
     assert outcomes == {True, False}              # both the clean cut and the fall-back were taken
 
 
-def test_the_guessed_cut_skips_a_quoted_newline_at_the_middle(monkeypatch):
+def test_the_guessed_cut_skips_a_quoted_newline_where_it_would_fall(monkeypatch):
     monkeypatch.setattr(csv_split, "_cores", lambda: 2)
     quoted = '"' + "\n".join(["第几行"] * 40) + '"'
     text = "工单编号,主要内容\n" + "A1,x\n" * 10 + f"A2,{quoted}\n" + "A3,y\n" * 10
     opening = text.index('"')
     closing = text.index('"', opening + 1)
-    assert opening < len(text) // 2 < closing          # the middle falls inside the quoted cell
+    assert opening < len(text) * csv_split.HEAD_SHARE < closing     # the cut's place falls inside the quoted cell
     cut = csv_split.cut_point(text, min_chars=0)
     assert cut == closing + 2 and text[cut:].startswith("A3,y")
 

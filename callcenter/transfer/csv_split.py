@@ -1,7 +1,7 @@
 """Read a big CSV in two halves at once: the second half is parsed and checked in another process.
 
 Why: reading and checking a 100k-row file is most of a re-import's CPU, and one
-Python process uses one core.  The file is cut at a line end near its middle; this
+Python process uses one core.  The file is cut at a line end (two fifths in); this
 process reads the head while a child reads the tail, and the tail's results are
 then taken in order, so rows, line numbers and messages are those of one pass.
 
@@ -33,7 +33,10 @@ from .gc_pause import collector_paused
 
 #: Below this many characters a file is read in one pass (a child process costs ≈ 0.3 s to start).
 MIN_SPLIT_CHARS = 4_000_000
-#: How many line ends past the middle to try for an even quote count before giving up on a split.
+#: Where to cut, as a share of the text: the head is this process's, which also compares and stages
+#: every row, so the child gets the larger part.
+HEAD_SHARE = 0.4
+#: How many line ends past the cut to try for an even quote count before giving up on a split.
 _TRIES = 1000
 #: Follows the head; a row of it alone means the head ended at the cut.  Never in a decoded file
 #: (decode_text refuses NUL; U+FFFF is a noncharacter).
@@ -76,10 +79,10 @@ def line_count(text: str) -> int:
 
 
 def cut_point(text: str, min_chars: int | None = None) -> int | None:
-    """Just after a line end near the middle with an even number of quotes before it, or None."""
+    """Just after a line end near :data:`HEAD_SHARE` of the text with an even number of quotes before it, or None."""
     if len(text) < (MIN_SPLIT_CHARS if min_chars is None else min_chars) or _cores() < 2:
         return None
-    at = text.find("\n", len(text) // 2)
+    at = text.find("\n", int(len(text) * HEAD_SHARE))
     quotes = text.count('"', 0, at) if at >= 0 else 0
     for _ in range(_TRIES):
         if at < 0:
