@@ -21,7 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
-import threading
+import tempfile
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -110,7 +110,8 @@ class CsvSplit:
         self.tail_lines_before = line_count(text[:cut])
         self.clean: bool | None = None        # whether the head ended at the cut (known once it is read)
         self._child: subprocess.Popen | None = None
-        self._feeding: threading.Thread | None = None
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._answer: Path | None = None
 
     def head_reader(self):
         return csv.reader(io.StringIO(self._text[:self._cut] + SENTINEL, newline=""))
@@ -133,33 +134,35 @@ class CsvSplit:
 
     def start(self, headers: Sequence[Any], categories: frozenset[str], rule_sets: Sequence[RuleSet],
               chunk_rows: int) -> None:
-        """Begin parsing the tail in a child process (:mod:`.tail_worker`), fed through a pipe.
+        """Begin parsing the tail in a child process (:mod:`.tail_worker`).
 
         Why a plain subprocess, not multiprocessing: its spawn runs the parent's ``__main__``
         again in the child (``python -m callcenter`` would start the service there), and a
-        fork of a process running threads and an event loop is not safe.
+        fork of a process running threads and an event loop is not safe.  Why files, not
+        pipes: reading a pipe takes the GIL back for every 64 KiB, and the threads parsing
+        and staging here hold it for 5 ms at a time, so a pipe cost seconds; a file is one read.
         """
-        job = pickle.dumps((self._text[self._cut:], self.tail_lines_before, self._name, list(headers), categories,
-                            list(rule_sets), chunk_rows), protocol=pickle.HIGHEST_PROTOCOL)
+        self._dir = tempfile.TemporaryDirectory(prefix="callcenter-tail-")
+        job, self._answer = Path(self._dir.name, "job"), Path(self._dir.name, "answer")
+        job.write_bytes(pickle.dumps((self._text[self._cut:], self.tail_lines_before, self._name, list(headers),
+                                      categories, list(rule_sets), chunk_rows), protocol=pickle.HIGHEST_PROTOCOL))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (_CODE_ROOT, env.get("PYTHONPATH"))))  # this very code
-        self._child = subprocess.Popen([sys.executable, "-m", "callcenter.transfer.tail_worker"], env=env,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._feeding = threading.Thread(target=_feed, args=(self._child, job), daemon=True)
-        self._feeding.start()
+        self._child = subprocess.Popen([sys.executable, "-m", "callcenter.transfer.tail_worker", str(job),
+                                        str(self._answer)], env=env, stdin=subprocess.DEVNULL)
 
     def tail_blocks(self) -> list[TailBlock]:
         """The child's blocks in order; raises the child's :class:`FileRejected` where one pass would."""
         assert self.clean and self._child is not None
-        child, self._child = self._child, None
         try:
-            answer = child.stdout.read()
-            self._feeding.join()
-            if child.wait() != 0 or not answer:
-                raise TailFailed(f"the tail's process ended with {child.returncode}")
-            return pickle.loads(answer)
+            if self._child.wait() != 0:
+                raise TailFailed(f"the tail's process ended with {self._child.returncode}")
+            try:
+                return pickle.loads(self._answer.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError) as exc:
+                raise TailFailed(f"the tail's answer is unreadable: {exc}") from None
         finally:
-            _end(child)
+            self.cancel()
 
     def tail_rows(self) -> Iterator[Row]:
         """The tail's rows read here, numbered as in the whole file."""
@@ -170,41 +173,27 @@ class CsvSplit:
         return {line: cells for line, cells in self.tail_rows() if line in lines}
 
     def cancel(self) -> None:
+        """Stop the child if it still runs, reap it, and remove its files."""
         if self._child is not None:
-            _end(self._child)
+            if self._child.poll() is None:
+                self._child.kill()
+            self._child.wait()
             self._child = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
 
 
 class TailFailed(RuntimeError):
     """The child process did not answer (killed, out of memory): the tail is read here instead."""
 
 
-def _feed(child: subprocess.Popen, job: bytes) -> None:
-    try:
-        child.stdin.write(job)
-        child.stdin.close()
-    except OSError:                 # the child is gone; its exit status tells
-        pass
-
-
-def _end(child: subprocess.Popen) -> None:
-    """Stop the child if it still runs, and reap it."""
-    if child.poll() is None:
-        child.kill()
-    child.wait()
-    for pipe in (child.stdin, child.stdout):
-        try:
-            pipe.close()
-        except OSError:
-            pass
-
-
-def serve_one() -> None:
-    """The child's whole life: one job from stdin, its blocks to stdout (see :mod:`.tail_worker`)."""
-    job = pickle.loads(sys.stdin.buffer.read())
-    answer = pickle.dumps(parse_tail(*job), protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.write(answer)
-    sys.stdout.buffer.flush()
+def serve_one(job: str, answer: str) -> None:
+    """The child's whole life: one job from a file, its blocks to another (see :mod:`.tail_worker`)."""
+    blocks = parse_tail(*pickle.loads(Path(job).read_bytes()))
+    partial = Path(f"{answer}.partial")
+    partial.write_bytes(pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.rename(answer)
 
 
 class TailBlock:
