@@ -58,23 +58,31 @@ def describe_checkout(root: Path) -> str:
 class Measured:
     rows_per_s: float
     python_cpu: float            # seconds, this process (the reading thread included)
+    child_cpu: float             # seconds, its child processes (a big CSV's second half is read by one)
     server_cpu: float | None     # seconds, the whole PostgreSQL server (None: not measurable here)
 
 
 async def timed_import(pool: asyncpg.Pool, path: Path, label: str, rows: int, postmaster: int | None) -> Measured:
     """One import_tickets call: rows/s by wall time (as a clerk waits for it) and the CPU it took."""
-    server_before, python_before = server_cpu_seconds(postmaster), time.process_time()
+    server_before, python_before, child_before = server_cpu_seconds(postmaster), time.process_time(), _child_cpu()
     started = time.perf_counter()
     report = await import_tickets(pool, path)
     elapsed = time.perf_counter() - started
     python_cpu, server_after = time.process_time() - python_before, server_cpu_seconds(postmaster)
+    child_cpu = _child_cpu() - child_before
     server_cpu = None if server_before is None or server_after is None else server_after - server_before
     assert report.rows == rows and report.rejected == 0, report
     server_text = "?" if server_cpu is None else f"{server_cpu:.2f}"
     print(f"  {label:<22} {rows:>8} rows {elapsed:8.2f} s {rows / elapsed:>10,.0f} rows/s   "
-          f"cpu: python {python_cpu:.2f} s + postgres {server_text} s   "
+          f"cpu: python {python_cpu:.2f} s (+ child {child_cpu:.2f} s) + postgres {server_text} s   "
           f"(inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged})", flush=True)
-    return Measured(rows / elapsed, python_cpu, server_cpu)
+    return Measured(rows / elapsed, python_cpu, child_cpu, server_cpu)
+
+
+def _child_cpu() -> float:
+    """CPU seconds of this process's children that have exited (the import's reading process)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 async def one_run(server: str, path: Path, fmt: str, rows: int, postmaster: int | None) -> tuple[Measured, Measured]:
@@ -144,6 +152,7 @@ async def main() -> None:
                                                                                  postmaster)):
                     figures.setdefault(f"{fmt} {kind}", []).append(measured.rows_per_s)
                     cpu.setdefault(f"{fmt} {kind}: python", []).append(measured.python_cpu)
+                    cpu.setdefault(f"{fmt} {kind}: python child", []).append(measured.child_cpu)
                     if measured.server_cpu is not None:
                         cpu.setdefault(f"{fmt} {kind}: postgres", []).append(measured.server_cpu)
         print_table(f"rows/s over {args.runs} run(s), {args.rows:,} rows — {machine}", figures, fmt="{:,.0f}")

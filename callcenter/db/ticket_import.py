@@ -11,7 +11,7 @@ passed without one is marked 时间未知 instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Callable, Sequence
 
 import asyncpg
@@ -19,7 +19,7 @@ import asyncpg
 from ..ledger import city_status
 from ..ledger.deadlines import Deadlines
 from ..ledger.flow import State
-from ..ledger.ticket_record import COLUMNS, TicketRecord
+from ..ledger.ticket_record import COLUMNS, TicketRecord, record_values
 
 #: Serialises imports: two overlapping files must not interleave between reading the stored
 #: columns (is_complex, columns a file lacks) and the merge.
@@ -28,7 +28,7 @@ COPY_CHUNK = 10_000
 #: The columns a ticket's deadlines depend on: a file lacking one leaves existing tickets' deadlines alone.
 _DEADLINE_INPUTS = frozenset({"dispatched_at", "urgency", "time_limit_hours", "category_l1", "called_at"})
 #: A record's values in COLUMNS order, read at C speed (a generator of getattr was a fifth of the staging work).
-_record_values = attrgetter(*COLUMNS)
+_record_values = record_values
 
 STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at",
                                     "city_state", "old_status", "entry_state", "sign_unknown", "contact_unknown",
@@ -122,11 +122,27 @@ UPDATE ticket_import_staging s SET
 """
 
 # What the ledger holds of the file's tickets that it already has (read under the import lock).
+# Then the city's columns the merge compares (_UPSERT's IS DISTINCT FROM), in _CITY_COLUMNS order:
+# a row equal in all of them would be left alone by the merge, so it is not staged at all.
 _STORED = """
 SELECT ticket_no, is_complex, status, signed_at IS NOT NULL AS signed, first_contact_at IS NOT NULL AS contacted,
-       sign_time_unknown, contact_time_unknown, close_time_unknown
+       sign_time_unknown, contact_time_unknown, close_time_unknown,
+       ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
+       urgency, caller_name, caller_phone, district, street, community_name, address,
+       host_unit, department_name, called_at, dispatched_at, time_limit_hours, closed_at,
+       city_status, handling_result, city_effective_callback, city_contacted, city_solved,
+       city_satisfied, city_callback_at
   FROM tickets WHERE ticket_no = ANY($1::text[])
 """
+#: The city's columns _UPSERT compares before it updates a ticket, in _STORED's order after its first 8 columns.
+_CITY_COLUMNS = ("ticket_type", "appeal_kind", "category_l1", "category_l2", "category_l3", "title", "content",
+                 "urgency", "caller_name", "caller_phone", "district", "street", "community_name", "address",
+                 "host_unit", "department_name", "called_at", "dispatched_at", "time_limit_hours", "closed_at",
+                 "city_status", "handling_result", "city_effective_callback", "city_contacted", "city_solved",
+                 "city_satisfied", "city_callback_at")
+_CITY_AT = 8
+#: The columns _MERGE_EXISTING never takes from the ledger: compared whether or not the file has them.
+_ALWAYS_COMPARED = frozenset({"category_l1", "called_at"})
 
 _CREATE_UNITS = """
 WITH created AS (
@@ -134,6 +150,10 @@ WITH created AS (
     SELECT DISTINCT 'department', department_name FROM ticket_import_staging WHERE department_name <> ''
     UNION
     SELECT DISTINCT 'community', community_name FROM ticket_import_staging WHERE community_name <> ''
+    UNION      -- the names of the unchanged tickets, which were not staged ($1 departments, $2 communities)
+    SELECT 'department', name FROM unnest($1::text[]) AS n(name) WHERE name <> ''
+    UNION
+    SELECT 'community', name FROM unnest($2::text[]) AS n(name) WHERE name <> ''
     ON CONFLICT (kind, name) DO NOTHING
     RETURNING id)
 SELECT count(*) FROM created
@@ -271,6 +291,10 @@ class TicketUpsert:
         self._columns = sorted(present_columns)
         self._placements = _Placements("city_status" in present_columns)
         self._has_deadline_inputs = _DEADLINE_INPUTS <= present_columns
+        compared = [c for c in _CITY_COLUMNS if c in present_columns or c in _ALWAYS_COMPARED]
+        self._file_values = attrgetter(*compared)
+        self._stored_values = itemgetter(*(_CITY_AT + _CITY_COLUMNS.index(c) for c in compared))
+        self._unstaged_units: tuple[set[str], set[str]] = (set(), set())
         self._transaction = conn.transaction()
         self.rows = self.inserted = self.updated = self.units_created = 0
 
@@ -298,6 +322,9 @@ class TicketUpsert:
             return
         conn = self._conn
         stored = {r["ticket_no"]: r for r in await conn.fetch(_STORED, [r.ticket_no for r in records])}
+        self.rows += len(records)
+        if stored:
+            records, line_numbers = self._changed(records, line_numbers, stored)
         complex_nos = {no for no, r in stored.items() if r["is_complex"]}
         deadlines, placements = self._deadlines, self._placements
         for start in range(0, len(records), COPY_CHUNK):
@@ -305,14 +332,39 @@ class TicketUpsert:
                                  placements(rec, stored.get(rec.ticket_no)))
                     for rec, line in zip(records[start:start + COPY_CHUNK], line_numbers[start:start + COPY_CHUNK])]
             await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
-        self.rows += len(records)
+
+    def _changed(self, records: Sequence[TicketRecord], line_numbers: Sequence[int],
+                 stored: dict[str, asyncpg.Record]) -> tuple[list[TicketRecord], list[int]]:
+        """The records the merge would write: new tickets and those differing in a compared city column.
+
+        Why: on a re-import most rows are unchanged, and staging them (deadlines, states,
+        COPY) was most of the work for a merge that then left them alone.  The comparison
+        is _UPSERT's IS DISTINCT FROM, column for column (None equals None; datetimes compare
+        as instants); columns the file lacks take the stored value in the merge, so they are
+        equal.  The city's columns are written by imports only, which the import lock
+        serialises, so what was read here still holds at the merge.  An unchanged ticket's
+        unit names still go to :data:`_CREATE_UNITS`, as they would from the staging table.
+        """
+        file_values, stored_values = self._file_values, self._stored_values
+        departments, communities = self._unstaged_units
+        kept, kept_lines = [], []
+        for record, line in zip(records, line_numbers):
+            known = stored.get(record.ticket_no)
+            if known is not None and file_values(record) == stored_values(known):
+                departments.add(known["department_name"])
+                communities.add(known["community_name"])
+            else:
+                kept.append(record)
+                kept_lines.append(line)
+        return kept, kept_lines
 
     async def merge(self) -> None:
         """Merge everything staged into the ledger: one set-based pass (still uncommitted)."""
         conn = self._conn
         await conn.execute(_ANALYZE_STAGING)
         await conn.execute(_MERGE_EXISTING, self._columns, self._has_deadline_inputs)
-        self.units_created = await conn.fetchval(_CREATE_UNITS)
+        departments, communities = self._unstaged_units
+        self.units_created = await conn.fetchval(_CREATE_UNITS, sorted(departments), sorted(communities))
         counts = await conn.fetchrow(_UPSERT, self._source)
         self.inserted, self.updated = counts["inserted"], counts["updated"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields as dc_fields
 from functools import cached_property
+from operator import attrgetter
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -382,6 +383,18 @@ def record_of(values: Mapping[str, Any]) -> TicketRecord:
     record = object.__new__(TicketRecord)
     record.__dict__.update(_OPTIONAL_DEFAULTS)
     record.__dict__.update(values)
+    return record
+
+
+#: A record's values in COLUMNS order (at C speed): what :func:`record_from_values` takes back.
+record_values = attrgetter(*COLUMNS)
+
+
+def record_from_values(values: Sequence[Any]) -> TicketRecord:
+    """The record :func:`record_values` gave ``values`` for (e.g. sent by another process, where a
+    tuple pickles in half the time of the dataclass)."""
+    record = object.__new__(TicketRecord)
+    record.__dict__.update(zip(COLUMNS, values))
     return record
 
 

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import asyncpg
 
@@ -23,9 +23,10 @@ from ..ledger import ticket_record as tr
 from ..ledger.deadlines import DeadlinePolicy, PoliciesByDay, policy_in_force
 from ..ledger.ticket_columns import ColumnParser
 from ..ledger.timezone import local_date
-from ..scoring.rules import DEFAULT_RULE_SET, RuleSet, rule_set_in_force
+from ..scoring.rules import DEFAULT_RULE_SET, RuleSet
 from .gc_pause import collector_paused
 from .progress import NullProgress, Progress
+from .csv_split import CsvSplit, TailFailed, rule_set_for
 from .reader import FileRejected, open_table
 from .writer import write_table
 
@@ -70,8 +71,8 @@ class Validated:
 
     def add(self, line: int, cells: Sequence[Any], parsed: Any) -> None:
         """File one row: a list of errors rejects it (kept with its cells for the rejects file)."""
-        if isinstance(parsed, list):
-            self.rejected.append(RejectedRow(line, list(cells), parsed))
+        if isinstance(parsed, list):          # cells None: not at hand yet (see _take_tail)
+            self.rejected.append(RejectedRow(line, None if cells is None else list(cells), parsed))
         else:
             self.records.append(parsed)
             self.lines.append(line)
@@ -87,8 +88,14 @@ class NumberClaims:
         self._at, self._label, self._noun = header_map.positions[column], header_map.label(column), noun
         self._first: dict[str, int] = {}
 
+    def number(self, cells: Sequence[Any]) -> str:
+        return tr.cell_text(cells[self._at]) if self._at < len(cells) else ""
+
     def duplicate(self, line: int, cells: Sequence[Any]) -> tr.RowError | None:
-        number = tr.cell_text(cells[self._at]) if self._at < len(cells) else ""
+        return self.duplicate_number(line, self.number(cells))
+
+    def duplicate_number(self, line: int, number: str) -> tr.RowError | None:
+        """Claims ``number`` (the cell's text) for ``line``; the error when an earlier line has it."""
         first = self._first.setdefault(number, line) if number else line
         if first == line:
             return None
@@ -130,12 +137,9 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
     be written while the rest is read.
     """
     def rule_set_on(day):
-        try:
-            return rule_set_in_force(rule_sets, day)
-        except LookupError:
-            return min(rule_sets, key=lambda r: r.effective_from)
+        return rule_set_for(rule_sets, day)
 
-    with open_table(path) as table:
+    with open_table(path, split=True) as table:
         try:
             header_map = tr.resolve_headers(table.headers)
         except tr.HeaderError as exc:
@@ -143,25 +147,52 @@ def validate_file(path: Path, categories: frozenset[str], policies: Sequence[Dea
             raise FileRejected(f"{path.name}: {exc}{hint}") from None
         result = Validated(list(table.headers), header_map, table.encoding)
         progress.phase("读取校验 read+validate", table.estimated_rows)
+        if table.split is not None:
+            table.split.start(table.headers, categories, rule_sets, CHUNK_ROWS)
         claims = NumberClaims(header_map, "ticket_no", "工单编号")
         parser = ColumnParser(header_map, categories, rule_set_on)
         floor = min((p.effective_from for p in policies), default=None)
-        rows = iter(table.rows)
-        while block := list(islice(rows, CHUNK_ROWS)):
+
+        def take(lines: list[int], numbers: list[str], parsed_rows: list[Any], cells_of) -> None:
+            """File a parsed block: numbers claimed in file order, then the policy check (as one pass does)."""
             first = len(result.records)
-            lines = [line for line, _ in block]
-            cells_of = [cells for _, cells in block]
-            for line, cells, parsed in zip(lines, cells_of, parser.parse(lines, cells_of)):
-                duplicate = claims.duplicate(line, cells)
+            for line, number, parsed in zip(lines, numbers, parsed_rows):
+                duplicate = claims.duplicate_number(line, number)
                 if duplicate is not None:
                     parsed = with_duplicate(parsed, duplicate)
                 elif isinstance(parsed, tr.TicketRecord) and not _policy_covers(parsed, floor):
                     parsed = _check_policy(parsed, policies, header_map, line)
-                result.add(line, cells, parsed)
-            progress.advance(len(block))
+                result.add(line, cells_of(line), parsed)
+            progress.advance(len(lines))
             if on_block is not None:
                 on_block(result, first)
+
+        def read(rows: Iterator[tuple[int, list[Any]]]) -> None:
+            while block := list(islice(rows, CHUNK_ROWS)):
+                lines = [line for line, _ in block]
+                take(lines, [claims.number(cells) for _, cells in block],
+                     parser.parse(lines, [cells for _, cells in block]), dict(block).__getitem__)
+
+        read(iter(table.rows))
+        if table.split is not None and table.split.clean:
+            try:
+                _take_tail(table.split, take, result)
+            except TailFailed:                      # the child died: read the tail here
+                read(table.split.tail_rows())
     return result
+
+
+def _take_tail(split: CsvSplit, take, result: Validated) -> None:
+    """The tail's blocks from the child, in order; cells of rows rejected only here are read again at the end."""
+    for block in split.tail_blocks():
+        if block.rejected is not None:
+            raise block.rejected
+        take(block.lines, block.numbers, block.results(), block.cells.get)
+    unread = [row for row in result.rejected if row.cells is None]
+    if unread:
+        cells = split.tail_cells({row.line for row in unread})
+        for row in unread:
+            row.cells = cells[row.line]
 
 
 def _policy_covers(record: tr.TicketRecord, floor) -> bool:

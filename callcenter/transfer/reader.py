@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .csv_split import SENTINEL, CsvSplit, csv_rows, cut_point
 from .xlsx_fast import read_rows
 
 CSV_SUFFIXES = (".csv", ".txt")
@@ -40,6 +41,7 @@ class Table:
     rows: Iterator[tuple[int, list[Any]]]   # (line number, cells); the header is line 1
     estimated_rows: int | None
     encoding: str                           # utf-8, utf-8-sig, gb18030 or xlsx
+    split: CsvSplit | None = None           # rows is the head; the tail is parsed by another process
 
 
 def table_format(path: Path) -> str:
@@ -54,13 +56,21 @@ def table_format(path: Path) -> str:
 
 
 @contextmanager
-def open_table(path: Path) -> Iterator[Table]:
-    """The file's table; raises :class:`FileRejected` for unreadable files."""
+def open_table(path: Path, *, split: bool = False) -> Iterator[Table]:
+    """The file's table; raises :class:`FileRejected` for unreadable files.
+
+    ``split``: a big CSV may come cut in two (:mod:`.csv_split`): ``rows`` is then its head.
+    """
     fmt = table_format(path)
     if not path.is_file():
         raise UnsupportedFile(f"{path}: 文件不存在")
     if fmt == "csv":
-        yield _csv_table(path)
+        table = _csv_table(path, split)
+        try:
+            yield table
+        finally:
+            if table.split is not None:
+                table.split.cancel()
     else:
         with _xlsx_table(path) as table:
             yield table
@@ -133,34 +143,33 @@ def looks_like_chinese(text: str) -> bool:
     return common / len(sample) >= MIN_COMMON_HANZI_SHARE
 
 
-def _csv_table(path: Path) -> Table:
+def _csv_table(path: Path, split: bool = False) -> Table:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise FileRejected(f"{path}: 无法读取: {exc.strerror}") from None
     text, encoding = decode_text(data, path.name)
+    del data
+    estimated = max(text.count("\n") - 1, 0)
+    cut = cut_point(text) if split else None
+    if cut is not None:
+        halves = CsvSplit(text, cut, path.name)
+        reader = halves.head_reader()
+        headers = _csv_headers(reader, path.name)
+        if not any(SENTINEL in cell for cell in headers):     # else the header itself crosses the cut
+            return Table(headers, halves.head_rows(reader), estimated, encoding, halves)
     reader = csv.reader(io.StringIO(text, newline=""))
+    headers = _csv_headers(reader, path.name)
+    return Table(headers, csv_rows(reader, path.name), estimated, encoding)
+
+
+def _csv_headers(reader, name: str) -> list[str]:
     try:
-        headers = next(reader)
+        return next(reader)
     except StopIteration:
-        raise FileRejected(f"{path.name}: 文件是空的") from None
+        raise FileRejected(f"{name}: 文件是空的") from None
     except csv.Error as exc:
-        raise FileRejected(f"{path.name}: 第 1 行 CSV 格式错误: {exc}") from None
-    return Table(headers, _csv_rows(reader, path.name), max(text.count("\n") - 1, 0), encoding)
-
-
-def _csv_rows(reader, name: str) -> Iterator[tuple[int, list[Any]]]:
-    """Rows numbered by the line they start on (a quoted cell may span lines)."""
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FileRejected(f"{name}: 第 {start} 行 CSV 格式错误: {exc}") from None
-        if (row and row[0].strip()) or any(cell.strip() for cell in row):   # most rows: the first cell says so
-            yield start, row
+        raise FileRejected(f"{name}: 第 1 行 CSV 格式错误: {exc}") from None
 
 
 # --- xlsx -------------------------------------------------------------------------------
