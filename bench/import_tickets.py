@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,19 +38,9 @@ from callcenter.transfer import sample  # noqa: E402
 from callcenter.transfer.importer import import_tickets  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402  (bench/machine.py)
+from machine import describe, describe_checkout  # noqa: E402  (bench/machine.py)
 from pg_cpu import postmaster_of, server_cpu_seconds  # noqa: E402  (bench/pg_cpu.py)
 from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
-
-
-def describe_checkout(root: Path) -> str:
-    """The checkout measured and its commit (plus 'modified' when its work tree differs)."""
-    try:
-        rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty=+modified"],
-                             capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = "no git"
-    return f"{root} at {rev}"
 
 
 @dataclass(frozen=True)

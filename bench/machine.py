@@ -28,7 +28,7 @@ if __name__ == "__main__":
     print(describe())
 
 
-def describe_checkout(root) -> str:
+def describe_checkout(root: os.PathLike | str) -> str:
     """The checkout measured and its commit (plus 'modified' when its work tree differs)."""
     try:
         rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty=+modified"],
