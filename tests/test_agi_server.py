@@ -44,12 +44,15 @@ class Office:
                                                      channel_id=channel_id, state="dialing")
         return ticket_id, attempt, channel_id
 
-    async def call(self, citizen: CitizenScript, *, variables=None, channel_id=None, **kw):
+    async def call(self, citizen: CitizenScript, *, variables=None, channel_id=None, arguments=None, **kw):
+        """``arguments``: callable (attempt, ticket) → the dialplan's AGI arguments (agi_arg_1…)."""
         ticket_id, attempt, channel = await self.attempt(channel_id=channel_id)
         if variables is None:
             variables = {"ATTEMPT_ID": str(attempt), "TICKET_ID": str(ticket_id)}
-        result = await run_agi_session(self.url, default_env(str(channel), agi_url=self.url), citizen,
-                                       variables, time_scale=0, **kw)
+        env = default_env(str(channel), agi_url=self.url)
+        for n, value in enumerate(arguments(attempt, ticket_id) if arguments else (), 1):
+            env[f"agi_arg_{n}"] = value
+        result = await run_agi_session(self.url, env, citizen, variables, time_scale=0, **kw)
         assert await self.server.drained(30)
         return attempt, result
 
@@ -216,4 +219,21 @@ async def test_replayed_call_cannot_change_stored_answers(office):
     assert again.prompts_heard == 0 and again.hung_up_by == "ivr"
     assert intents(await office.answers(attempt)) == {"contacted": "yes", "solved": "solved",
                                                       "satisfaction": "satisfied"}
+    assert (await office.attempt_row(attempt))["outcome"] == "answered-complete"
+
+
+async def test_variables_passed_as_agi_arguments_save_the_get_variable_round_trips(office):
+    """[callback-ivr] passes ATTEMPT_ID/TICKET_ID/CALLCENTER_SCRIPT as NAME=value AGI arguments."""
+    attempt, result = await office.call(
+        CitizenScript.keys("1", "1", "1"), variables={},
+        arguments=lambda a, t: [f"ATTEMPT_ID={a}", f"TICKET_ID={t}", "CALLCENTER_SCRIPT=callback_three_rates"])
+    assert not [c for c in result.commands if c.startswith("GET VARIABLE")]
+    assert (await office.attempt_row(attempt))["outcome"] == "answered-complete"
+
+
+async def test_a_variable_the_dialplan_does_not_pass_is_asked_of_the_channel(office):
+    attempt, result = await office.call(
+        CitizenScript.keys("1", "1", "1"), arguments=lambda a, t: [f"ATTEMPT_ID={a}", "UNRELATED=x", "no-equals"])
+    asked = [c for c in result.commands if c.startswith("GET VARIABLE")]
+    assert asked == ["GET VARIABLE TICKET_ID", "GET VARIABLE CALLCENTER_SCRIPT"]
     assert (await office.attempt_row(attempt))["outcome"] == "answered-complete"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from callcenter.campaigns.dialer import DialerOptions
 from callcenter.hotline.service import HotlineService
+from callcenter.ivr.session import CALL_VARIABLES
+from callcenter.sim.call_engine import CALLBACK_AGI_ARGUMENTS
 from callcenter.telephony.ami_events import EVENT_CLASSES, EVENTS_WE_USE, LIST_EVENTS
 from callcenter.telephony.agi import AgiServer
 
@@ -61,7 +63,11 @@ def test_dialplan_has_the_contexts_the_service_originates_into():
     dialplan = sections("extensions.conf")
     assert DialerOptions().context in dialplan
     callback = " ".join(v for _, v in dialplan[DialerOptions().context])
-    assert f"AGI(${{CALLCENTER_AGI}}/{AgiServer.__init__.__kwdefaults__['route']})" in callback
+    route = AgiServer.__init__.__kwdefaults__['route']
+    passed = ",".join(f"{name}=${{{name}}}" for name in CALL_VARIABLES)
+    assert f"AGI(${{CALLCENTER_AGI}}/{route},{passed})" in callback
+    # The simulator plays the same dialplan: the same arguments, in the same order.
+    assert CALLBACK_AGI_ARGUMENTS == CALL_VARIABLES
     assert "CHANNEL(hangup_handler_push)" in callback
     # The channel guard runs in the Local dial-out leg, before the trunk is dialed (before anyone rings).
     dialout = [v for _, v in dialplan[DialerOptions().dialout_context]]

@@ -22,6 +22,7 @@ class CallInfo:
     channel_name: str = ""   # e.g. Local/100@citizen-sim-00000021;1
     caller_id: str = ""
     route: str = ""          # the FastAGI script name, e.g. "callback"
+    arguments: tuple[str, ...] = ()   # the dialplan's AGI(url,arg1,…) arguments, in order
 
 
 class ChannelGone(Exception):

@@ -31,6 +31,18 @@ log = logging.getLogger(__name__)
 ATTEMPT_VAR = "ATTEMPT_ID"
 TICKET_VAR = "TICKET_ID"
 SCRIPT_VAR = "CALLCENTER_SCRIPT"
+CALL_VARIABLES = (ATTEMPT_VAR, TICKET_VAR, SCRIPT_VAR)
+
+
+def passed_variables(call: CallInfo) -> dict[str, str | None]:
+    """The call's variables the dialplan passed as AGI arguments (``NAME=value``), each saving a
+    GET VARIABLE round trip; an empty value counts as unset, as it does for GET VARIABLE's callers."""
+    passed: dict[str, str | None] = {}
+    for argument in call.arguments:
+        name, sep, value = argument.partition("=")
+        if sep and name in CALL_VARIABLES:
+            passed[name] = value or None
+    return passed
 
 
 class CallRejected(Exception):
@@ -67,7 +79,10 @@ class CallbackIvr:
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
             await channel.answer()
-            variables = {name: await channel.get_variable(name) for name in (ATTEMPT_VAR, TICKET_VAR, SCRIPT_VAR)}
+            variables = passed_variables(call)
+            for name in CALL_VARIABLES:
+                if name not in variables:          # a dialplan that does not pass it: ask the channel
+                    variables[name] = await channel.get_variable(name)
             facts = await self._answer_expected(call, variables)
             answered = facts is not None
             if facts is None:

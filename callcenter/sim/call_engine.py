@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 CALL, DIALPLAN = "call,all", "dialplan,all"
 AGI_VERSION = "22.10.1"
 HANGUP_HANDLER = ("callback-hangup", "s")
+# [callback-ivr]'s AGI(${CALLCENTER_AGI}/callback,NAME=${NAME},…) in docker/asterisk/extensions.conf.
+CALLBACK_AGI_ARGUMENTS = ("ATTEMPT_ID", "TICKET_ID", "CALLCENTER_SCRIPT")
 # The simulator has no dialplan for the citizen's leg; while the IVR talks it reports what transcript 02's
 # citizen leg was running (Wait(9)), so CoreShowChannels/Status show a plausible live ;2 leg.
 CITIZEN_LISTENING = ("Wait", "9")
@@ -41,6 +43,12 @@ NOISE_VARIABLES = ("BRIDGEPEER", "BRIDGEPVTCALLID", "RTPAUDIOQOS", "DIALEDPEERNU
 
 AgiSession = Callable[..., Awaitable[Any]]
 Emit = Callable[[Headers], None]
+
+
+def callback_agi_arguments(variables: dict[str, str]) -> list[str]:
+    """The AGI arguments [callback-ivr] passes: ``NAME=value`` of each call variable (empty when unset)."""
+    return [f"{name}={variables.get(name, '')}" for name in CALLBACK_AGI_ARGUMENTS]
+
 
 _DIAL = re.compile(r"^(?P<tech>[A-Za-z0-9_-]+)/(?P<number>[^@/;]+)(?:@(?P<context>[^/;]+))?$")
 _CALLER_ID = re.compile(r'^\s*(?:"(?P<qname>[^"]*)"|(?P<name>[^<]*?))\s*<(?P<num>[^>]*)>\s*$')
@@ -376,7 +384,7 @@ class CallEngine:
         self._device(r, "INUSE")
         self._device(r, "INUSE")
         self._ev("HangupHandlerPush", one, ("Handler", "callback-hangup,s,1"), privilege=DIALPLAN)
-        self._exten(one, "AGI", self.agi_url, priority=3)
+        self._exten(one, "AGI", ",".join([self.agi_url, *callback_agi_arguments(variables)]), priority=3)
         self._exten(two, *CITIZEN_LISTENING, priority=2)
         by_citizen = await self._run_agi(r, one, script, variables)
         if by_citizen:                                  # transcript 04
@@ -416,8 +424,10 @@ class CallEngine:
         one.context, one.exten, one.priority, one.application, one.app_data = saved
 
     def agi_env(self, r: OriginateRequest, one: SimChannel) -> dict[str, str]:
-        """The environment block Asterisk sends first on a FastAGI connection (transcripts 02–04 .agi.txt)."""
+        """The environment block Asterisk sends first on a FastAGI connection (transcripts 02–04 .agi.txt),
+        with the dialplan's AGI arguments last, as ``agi_arg_1``… (Asterisk's res_agi)."""
         url = urlparse(self.agi_url)
+        arguments = callback_agi_arguments(dict(r.variables))
         return {
             "agi_network": "yes", "agi_network_script": url.path.lstrip("/"), "agi_request": self.agi_url,
             "agi_channel": one.name, "agi_language": one.language, "agi_type": r.tech,
@@ -427,6 +437,7 @@ class CallEngine:
             "agi_dnid": "unknown", "agi_rdnis": "unknown", "agi_context": one.context,
             "agi_extension": one.exten, "agi_priority": str(one.priority), "agi_enhanced": "0.0",
             "agi_accountcode": one.account_code, "agi_threadid": str(next(self._threadids)),
+            **{f"agi_arg_{n}": value for n, value in enumerate(arguments, 1)},
         }
 
     async def _run_agi(self, r: OriginateRequest, one: SimChannel, script: CitizenScript,

@@ -20,6 +20,7 @@ socket, garbage, silence) surfaces as :class:`CallerHungUp` or
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Awaitable, Callable, Mapping
 
@@ -346,7 +347,9 @@ class AgiServer:
         channel = AgiChannel(reader, writer, command_timeout_s=self.command_timeout_s,
                              hangup_grace_s=self.hangup_grace_s)
         call = CallInfo(channel_id=env.get("agi_uniqueid", ""), channel_name=env.get("agi_channel", ""),
-                        caller_id=env.get("agi_callerid", ""), route=env.get("agi_network_script", ""))
+                        caller_id=env.get("agi_callerid", ""), route=env.get("agi_network_script", ""),
+                        arguments=tuple(itertools.takewhile(lambda value: value is not None,
+                                                            (env.get(f"agi_arg_{n}") for n in itertools.count(1)))))
         try:
             await self.handler(channel, call)
         except ChannelGone as gone:
