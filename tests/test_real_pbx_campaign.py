@@ -20,6 +20,7 @@ import pytest
 from callcenter.asr.pool import WorkerPool
 from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
+from callcenter.ivr import session
 from callcenter.ivr.session import CallbackIvr
 from callcenter.telephony import agi_service
 from callcenter.telephony.agi import AgiServer
@@ -73,7 +74,10 @@ def _no_tts(monkeypatch):
     monkeypatch.setattr(agi_service, "EspeakSynthesizer", lambda *_a, **_k: SilentSynthesizer())
 
 
-async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, settings, real_asterisk):
+async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, settings, real_asterisk, monkeypatch):
+    passed: list[dict] = []                  # what [callback-ivr] handed the IVR as AGI arguments, per call
+    monkeypatch.setattr(session, "passed_variables",
+                        lambda call, read=session.passed_variables: passed.append(read(call)) or passed[-1])
     async with db.pool.acquire() as conn:
         tickets = {number: await insert_ticket(conn, f"R{i:04d}", status="awaiting_callback", phone=number)
                    for i, number in enumerate(EXPECTED)}
@@ -115,6 +119,8 @@ async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, setting
     # read before the claim waits for the first call's commit, so it may precede ended_at by a moment.
     assert same_rows[1]["dialed_at"] >= same_rows[0]["ended_at"] - timedelta(seconds=1)
     assert real_asterisk.cli("core show channels count").startswith("0 active channels")
+    # Every answered call got its variables as arguments (no GET VARIABLE round trips).
+    assert passed and all(set(p) == set(session.CALL_VARIABLES) and p[session.ATTEMPT_VAR] for p in passed)
 
 
 async def test_the_channel_guard_refuses_before_the_phone_rings(db, settings, real_asterisk, caplog):
