@@ -16,6 +16,7 @@ import asyncpg
 
 from ..config import Settings
 from .embedded import DATABASE_NAME, start_embedded, with_database
+from .fair_pool import create_fair_pool
 from .migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,8 @@ async def connect(settings: Settings, *, apply_migrations: bool = True, database
             await migrate(conn)
         finally:
             await conn.close()
-    pool = await asyncpg.create_pool(
-        dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max, init=_init_connection,
-        reset=_keep_session,
-    )
+    pool = await create_fair_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                  init=_init_connection, reset=_keep_session)
     log.info("database ready: %s%s", describe_dsn(dsn), " (embedded)" if embedded else "")
     return Database(pool=pool, dsn=dsn, embedded=embedded)
 
