@@ -133,17 +133,13 @@ def balancing(table: str | None, index: int) -> dict:
     return {"balance": Balancer(ConnectionTable(table), index)} if table else {}
 
 
-def table_for(home: str, count: int) -> str | None:
+def table_for(count: int) -> str | None:
     """The shared connection table `serve` makes for ``count`` web processes (None: one, or older code)."""
     try:
-        from callcenter.web.balance import ConnectionTable
+        from callcenter.cli.serve import connection_table
     except ImportError:
         return None
-    if count < 2:
-        return None
-    path = os.path.join(home, "web-connections")
-    ConnectionTable.create(path, count).close()
-    return path
+    return connection_table(count)
 
 
 class WebProcesses:
@@ -153,12 +149,13 @@ class WebProcesses:
         self.dsn, self.count, self.pool = dsn, count, pool
         self.port = free_port()
         self.procs: list = []
+        self.table: str | None = None
 
     def __enter__(self) -> "WebProcesses":
         home = tempfile.mkdtemp(prefix="cc-bench-web-home-")
         spawn = multiprocessing.get_context("spawn")
         receive, send = spawn.Pipe(duplex=False)
-        table = table_for(home, self.count)
+        self.table = table = table_for(self.count)
         for index in range(self.count):
             proc = spawn.Process(target=serve, args=(self.dsn, home, self.port, index, send, self.pool, table),
                                  daemon=True)
@@ -176,6 +173,8 @@ class WebProcesses:
             proc.terminate()
         for proc in self.procs:
             proc.join(10)
+        if self.table:
+            os.unlink(self.table)
 
     def cpu_seconds(self) -> float | None:
         """utime + stime of the web processes so far (None where /proc is not readable)."""
@@ -375,7 +374,8 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         for count in counts:
             with WebProcesses(dsn, count, args.pool) as web:
-                print(f"\n run {run}/{args.runs}: {count} web process(es) on 127.0.0.1:{web.port}", flush=True)
+                print(f"\n run {run}/{args.runs}: {count} web process(es) on 127.0.0.1:{web.port}"
+                      f"{', connections balanced (serve --connection-table)' if web.table else ''}", flush=True)
                 results[count].append(asyncio.run(
                     drive(web.port, facts, args.clients, args.requests, args.paced_requests, args.think,
                           CpuMeter(web, facts["postmaster"]))))
