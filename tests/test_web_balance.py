@@ -8,7 +8,6 @@ to one of the two listening sockets just as it does across processes.
 from __future__ import annotations
 
 import asyncio
-import math
 
 import aiohttp
 import pytest
@@ -91,17 +90,16 @@ async def test_connections_first_held_by_one_process_spread_over_both(tmp_path):
         second, balance1 = await start(port, table, 1)
         for _ in range(200):
             answers = await asyncio.gather(*(ask(s, port) for s in sessions))      # every one answered
-            if len(balance0.held) + len(balance1.held) == CLIENTS and len(balance0.held) <= CLIENTS // 2:
+            if table.counts() == (CLIENTS // 2, CLIENTS // 2):
                 break
         else:
             raise AssertionError(f"still {table.counts()} after 200 rounds")
-        assert table.counts() == (len(balance0.held), len(balance1.held))
-        assert max(table.counts()) == math.ceil(CLIENTS / 2)
-        assert balance0.shed >= CLIENTS // 2 and balance1.shed == 0
+        assert (len(balance0.held), len(balance1.held)) == table.counts()
+        assert balance0.shed >= CLIENTS // 2         # (process 1 may shed a few too while they settle)
         # Balanced, nobody sheds any more: every client keeps its connection and its process.
-        shed = balance0.shed
+        shed = balance0.shed + balance1.shed
         again = await asyncio.gather(*(ask(s, port) for s in sessions))
-        assert again == answers and balance0.shed == shed
+        assert again == answers and balance0.shed + balance1.shed == shed
     finally:
         for s in sessions:
             await s.close()
