@@ -80,7 +80,10 @@ class Balancer:
 
         def connection_made(handler, transport) -> None:
             made(handler, transport)
-            sockname = transport.get_extra_info("sockname")
+            try:
+                sockname = transport.get_extra_info("sockname")
+            except Exception:          # noqa: BLE001 - gone already: nothing to count, and never fail the connection
+                return
             if self.port is not None and sockname and sockname[1] == self.port:
                 self.held.add(handler)
                 self._publish()
