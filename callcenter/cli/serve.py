@@ -3,6 +3,9 @@
 With ``CALLCENTER_WEB_WORKERS`` > 1 (default: one per core) this process runs
 the whole service and web worker 0; the other web workers are processes of
 their own on the same port that serve pages only (callcenter.web_worker).
+They count their connections in one small table this process makes (a temp
+file, removed at stop), so keep-alive connections stay evenly spread over
+them (callcenter.web.balance).
 """
 from __future__ import annotations
 
