@@ -14,6 +14,14 @@ Each run measures one web process and ``--workers`` processes sharing the
 port (as ``serve`` with CALLCENTER_WEB_WORKERS runs them) one after the
 other, so both see the same machine; the summary gives min/median/max over
 the runs and the ratio of the medians.
+
+With several processes it also prints how the work split between them (the
+answering worker's X-Callcenter-Worker header: responses, keep-alive
+connections and p95 per worker), and for every figure the CPU per request of
+the web processes, the PostgreSQL server and this client process (from
+/proc, Linux only): on a shared machine those move far less than latency.
+Which code is measured is whatever ``callcenter`` imports (PYTHONPATH); it is
+printed at the start.
 """
 from __future__ import annotations
 
@@ -36,8 +44,10 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_web_ledger import fill  # noqa: E402  (the ledger bench's seeding, reused)
 from machine import describe  # noqa: E402
+from pg_cpu import TICKS, postmaster_of, server_cpu_seconds  # noqa: E402
 from spread import add_runs_argument, print_table, summary  # noqa: E402
 
+import callcenter
 from callcenter import event_loop
 from callcenter.config import Settings
 from callcenter.db.embedded import start_embedded, with_database
@@ -58,7 +68,7 @@ UPDATE tickets SET closed_at = called_at + interval '3 days', city_effective_cal
 """
 
 
-async def prepare(dsn: str, tickets: int, clients: int) -> dict:
+async def prepare(dsn: str, tickets: int, clients: int, dsn_is_foreign: bool) -> dict:
     from callcenter.db.scoring import load_calendar
     from callcenter.db.users import add_user
     from callcenter.scoring.periods import period
@@ -81,14 +91,19 @@ async def prepare(dsn: str, tickets: int, clients: int) -> dict:
         in_month = await conn.fetchval("SELECT count(*) FROM ticket_scores s JOIN tickets t ON t.id = s.ticket_id "
                                        "WHERE t.called_at >= $1 AND t.called_at < $2", p.start, p.end)
         total = await conn.fetchval("SELECT count(*) FROM tickets")
+        postmaster = None if dsn_is_foreign else postmaster_of(await conn.fetchval("SELECT pg_backend_pid()"))
         version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
     finally:
         await conn.close()
-    return {"max_id": top, "dept": dept, "in_month": in_month, "total": total, "server": version}
+    return {"max_id": top, "dept": dept, "in_month": in_month, "total": total, "server": version,
+            "postmaster": postmaster}
 
 
-def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int) -> None:
-    """One web process (as `callcenter serve` runs each of CALLCENTER_WEB_WORKERS), sharing ``port``."""
+def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int, table: str | None) -> None:
+    """One web process (as `callcenter serve` runs each of CALLCENTER_WEB_WORKERS), sharing ``port``.
+
+    ``table``: the processes' shared connection table, as `serve` passes it (None: one process alone).
+    """
     import logging
 
     from callcenter.db.database import open_database
@@ -103,10 +118,28 @@ def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int) -> N
             # Sessions last the whole run; no lockout surprises from 50 sign-ins from one address.
             app = create_app(db, settings, extras={"web_config": WebConfig(idle_minutes=600, ip_lockout_failures=10_000),
                                                    "worker": index})
-            await start_web(app, "127.0.0.1", port, reuse_port=True)
+            await start_web(app, "127.0.0.1", port, reuse_port=True, **balancing(table, index))
             ready.send(index)
             await asyncio.Event().wait()
     event_loop.run(main())      # the loop `serve` runs on (uvloop; CALLCENTER_EVENT_LOOP=asyncio for the standard one)
+
+
+def balancing(table: str | None, index: int) -> dict:
+    """start_web's ``balance`` argument as `serve` gives it, where the measured code has one."""
+    try:
+        from callcenter.web.balance import Balancer, ConnectionTable
+    except ImportError:             # code from before the connection table (an A/B against older code)
+        return {}
+    return {"balance": Balancer(ConnectionTable(table), index)} if table else {}
+
+
+def table_for(count: int) -> str | None:
+    """The shared connection table `serve` makes for ``count`` web processes (None: one, or older code)."""
+    try:
+        from callcenter.cli.serve import connection_table
+    except ImportError:
+        return None
+    return connection_table(count)
 
 
 class WebProcesses:
@@ -116,13 +149,16 @@ class WebProcesses:
         self.dsn, self.count, self.pool = dsn, count, pool
         self.port = free_port()
         self.procs: list = []
+        self.table: str | None = None
 
     def __enter__(self) -> "WebProcesses":
         home = tempfile.mkdtemp(prefix="cc-bench-web-home-")
         spawn = multiprocessing.get_context("spawn")
         receive, send = spawn.Pipe(duplex=False)
+        self.table = table = table_for(self.count)
         for index in range(self.count):
-            proc = spawn.Process(target=serve, args=(self.dsn, home, self.port, index, send, self.pool), daemon=True)
+            proc = spawn.Process(target=serve, args=(self.dsn, home, self.port, index, send, self.pool, table),
+                                 daemon=True)
             proc.start()
             self.procs.append(proc)
         for _ in range(self.count):
@@ -137,6 +173,31 @@ class WebProcesses:
             proc.terminate()
         for proc in self.procs:
             proc.join(10)
+        if self.table:
+            os.unlink(self.table)
+
+    def cpu_seconds(self) -> float | None:
+        """utime + stime of the web processes so far (None where /proc is not readable)."""
+        try:
+            return sum(process_cpu_seconds(proc.pid) for proc in self.procs)
+        except OSError:
+            return None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """One live process's utime + stime (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class CpuMeter:
+    """CPU seconds of the web processes, the PostgreSQL server and this (client) process between two reads."""
+
+    def __init__(self, web: "WebProcesses", postmaster: int | None) -> None:
+        self.web, self.postmaster = web, postmaster
+
+    def read(self) -> tuple[float | None, float | None, float]:
+        return self.web.cpu_seconds(), server_cpu_seconds(self.postmaster), time.process_time()
 
 
 
@@ -150,7 +211,7 @@ async def sign_in(session: aiohttp.ClientSession, base: str) -> None:
 
 
 async def measure(sessions: list[aiohttp.ClientSession], base: str, label: str, urls, requests: int,
-                  think: float = 0.0) -> dict:
+                  think: float = 0.0, cpu: CpuMeter | None = None) -> dict:
     """``requests`` GETs spread over every session at once; latency of each, wall time of all.
 
     ``think`` = 0: closed loop, every client fires its next request the moment
@@ -159,6 +220,8 @@ async def measure(sessions: list[aiohttp.ClientSession], base: str, label: str, 
     person reading the page.
     """
     latencies: list[float] = []
+    by_worker: dict[str, list[float]] = {}            # X-Callcenter-Worker → latencies
+    connections: dict[str, set] = {}                  # X-Callcenter-Worker → its connections
     errors = 0
     remaining = requests
 
@@ -173,25 +236,46 @@ async def measure(sessions: list[aiohttp.ClientSession], base: str, label: str, 
             async with session.get(base + url) as r:
                 await r.read()
                 ok = r.status == 200
-            latencies.append((time.perf_counter() - t0) * 1000)
+                worker_id = r.headers.get("X-Callcenter-Worker", "-")
+            elapsed = (time.perf_counter() - t0) * 1000
+            latencies.append(elapsed)
+            by_worker.setdefault(worker_id, []).append(elapsed)
+            # The keep-alive connection it came over (aiohttp releases r.connection once a small body is read).
+            connections.setdefault(worker_id, set()).add(id(getattr(r, "_protocol", None)))
             errors += not ok
             if think:
                 await asyncio.sleep(think * random.uniform(0.5, 1.5))
+    before = cpu.read() if cpu else None
     started = time.perf_counter()
     await asyncio.gather(*(worker(s) for s in sessions))
     wall = time.perf_counter() - started
+    after = cpu.read() if cpu else None
     q = statistics.quantiles(latencies, n=100)
     result = {"label": label, "n": len(latencies), "p50": q[49], "p95": q[94], "p99": q[98], "errors": errors,
               "rps": len(latencies) / wall}
+    if before and after:        # ms of CPU per request: web processes, PostgreSQL, client
+        for name, b, a in zip(("cpu web", "cpu pg", "cpu client"), before, after):
+            if a is not None and b is not None:
+                result[name] = (a - b) * 1000 / len(latencies)
+    result["workers"] = {w: {"n": len(v), "conns": len(connections[w]),
+                             "p95": statistics.quantiles(v, n=100)[94] if len(v) > 1 else v[0]}
+                         for w, v in sorted(by_worker.items())}
+    cpu_text = "  cpu ms/req " + " + ".join(f"{result[k]:.2f}" for k in ("cpu web", "cpu pg", "cpu client")
+                                            if k in result) if "cpu web" in result else ""
     print(f"    {label:<34} n={result['n']:5}  p50 {result['p50']:7.1f} ms  p95 {result['p95']:7.1f} ms  "
-          f"p99 {result['p99']:7.1f} ms  {result['rps']:6.0f} req/s  errors {errors}", flush=True)
+          f"p99 {result['p99']:7.1f} ms  {result['rps']:6.0f} req/s  errors {errors}{cpu_text}", flush=True)
+    if len(by_worker) > 1:
+        print("      per worker: " + ";  ".join(f"#{w}: {f['n']} responses over {f['conns']} connections, "
+                                             f"p95 {f['p95']:.1f} ms" for w, f in result["workers"].items()),
+              flush=True)
     return result
 
 
 PAGES = ("ticket list", "ticket detail", "dashboard")
 
 
-async def drive(port: int, facts: dict, clients: int, requests: int, paced_requests: int, think: float) -> dict:
+async def drive(port: int, facts: dict, clients: int, requests: int, paced_requests: int, think: float,
+                cpu: CpuMeter | None = None) -> dict:
     """One measurement: every page kind closed-loop, then paced; {(load, page): result}."""
     base = f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=clients * 2)
@@ -213,7 +297,7 @@ async def drive(port: int, facts: dict, clients: int, requests: int, paced_reque
         for load, pause, n in (("closed", 0.0, requests), ("paced", think, paced_requests)):
             print(f"   {'closed loop (no think time)' if not pause else f'paced ({pause:g} s think time per client)'}:")
             for page in PAGES:
-                figures[(load, page)] = await measure(sessions, base, page, urls[page], n, pause)
+                figures[(load, page)] = await measure(sessions, base, page, urls[page], n, pause, cpu)
     finally:
         for s in sessions:
             await s.close()
@@ -231,6 +315,16 @@ def report(results: dict[int, list[dict]], counts: list[int]) -> None:
                 for q in ("p50", "p95", "p99"):
                     table[f"{page} {q} (ms)"] = [r[(load, page)][q] for r in runs]
                 table[f"{page} req/s"] = [r[(load, page)]["rps"] for r in runs]
+                for key in ("cpu web", "cpu pg", "cpu client"):
+                    if all(key in r[(load, page)] for r in runs):
+                        table[f"{page} {key} (ms/req)"] = [r[(load, page)][key] for r in runs]
+                if count > 1:     # the busier worker's share of the connections, and its p95 against the other's
+                    shares = [max(f["conns"] for f in r[(load, page)]["workers"].values())
+                              / max(1, sum(f["conns"] for f in r[(load, page)]["workers"].values()))
+                              for r in runs]
+                    table[f"{page} busiest worker's connection share (%)"] = [100 * x for x in shares]
+                    table[f"{page} worst worker p95 (ms)"] = [max(f["p95"] for f in r[(load, page)]["workers"].values())
+                                                              for r in runs]
             print_table(f"{count} web process(es), {load} — {len(runs)} run(s)", table)
     if len(counts) == 2:
         one, many = counts
@@ -269,7 +363,8 @@ def main() -> None:
     print(f"machine: {describe()}; platform.processor() = {platform.processor()!r}; "
           f"cpu count {multiprocessing.cpu_count()}; Python {platform.python_version()}")
     print(f"seeding {args.tickets} tickets …")
-    facts = asyncio.run(prepare(dsn, args.tickets, args.clients))
+    print(f"code: {Path(callcenter.__file__).parent}")
+    facts = asyncio.run(prepare(dsn, args.tickets, args.clients, dsn_is_foreign=bool(args.dsn)))
     print(f"  {facts['total']} tickets; month {PERIOD}: {facts['in_month']} tickets; {facts['server']}")
     counts = sorted({1, args.workers}) if args.compare else [args.workers]
     print(f"web processes: {' vs '.join(map(str, counts))} (pool {args.pool} each); {args.clients} concurrent "
@@ -279,9 +374,11 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         for count in counts:
             with WebProcesses(dsn, count, args.pool) as web:
-                print(f"\n run {run}/{args.runs}: {count} web process(es) on 127.0.0.1:{web.port}", flush=True)
+                print(f"\n run {run}/{args.runs}: {count} web process(es) on 127.0.0.1:{web.port}"
+                      f"{', connections balanced (serve --connection-table)' if web.table else ''}", flush=True)
                 results[count].append(asyncio.run(
-                    drive(web.port, facts, args.clients, args.requests, args.paced_requests, args.think)))
+                    drive(web.port, facts, args.clients, args.requests, args.paced_requests, args.think,
+                          CpuMeter(web, facts["postmaster"]))))
     print(f"\nmachine: {describe()}")
     report(results, counts)
 

@@ -20,13 +20,19 @@ from .db.live_bus import LiveBus
 from .hotline.hub import SharedHub
 from .hotline.service import HotlineService
 from .web.app import create_app
+from .web.balance import Balancer, ConnectionTable
 from .web.runner import start_web
 
 log = logging.getLogger(__name__)
 
 
-async def serve_web_only(settings: Settings, *, index: int, telephony_url: str, stopped: Awaitable) -> None:
-    """Serve pages on ``settings.web_port`` (shared, SO_REUSEPORT) until ``stopped`` completes."""
+async def serve_web_only(settings: Settings, *, index: int, telephony_url: str, stopped: Awaitable,
+                         connection_table: str | None = None) -> None:
+    """Serve pages on ``settings.web_port`` (shared, SO_REUSEPORT) until ``stopped`` completes.
+
+    ``connection_table``: where the web processes count their connections, so they stay evenly spread
+    (callcenter.web.balance); this process counts in slot ``index``.
+    """
     db = await connect(settings, apply_migrations=False)      # the full service migrated before starting us
     bus = runner = None
     try:
@@ -34,7 +40,8 @@ async def serve_web_only(settings: Settings, *, index: int, telephony_url: str, 
         hotline = HotlineService.web_side(db.pool, SharedHub(bus))
         app = create_app(db, settings, extras={"asr": speech_status(settings), "hotline": hotline,
                                                "worker": index, "telephony_url": telephony_url})
-        runner = await start_web(app, settings.web_host, settings.web_port, reuse_port=True)
+        balance = Balancer(ConnectionTable(connection_table), index) if connection_table else None
+        runner = await start_web(app, settings.web_host, settings.web_port, reuse_port=True, balance=balance)
         log.info("web worker %d serving (pages that act on the PBX go to %s)", index, telephony_url)
         await stopped
     finally:

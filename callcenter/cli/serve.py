@@ -3,11 +3,15 @@
 With ``CALLCENTER_WEB_WORKERS`` > 1 (default: one per core) this process runs
 the whole service and web worker 0; the other web workers are processes of
 their own on the same port that serve pages only (callcenter.web_worker).
+They count their connections in one small table this process makes (a temp
+file, removed at stop), so keep-alive connections stay evenly spread over
+them (callcenter.web.balance).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -28,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # Internal: how serve starts its own web workers (not for operators).
     p.add_argument("--web-worker", type=int, help=argparse.SUPPRESS)
     p.add_argument("--telephony-url", help=argparse.SUPPRESS)
+    p.add_argument("--connection-table", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_serve)
 
 
@@ -64,14 +69,19 @@ async def run_serve(args: argparse.Namespace) -> int:
     from .web_workers import WebWorkers, WorkersFailed, worker_env
     settings = settings_from(args)
     count = settings.web_processes
-    service = await Service(settings, ServiceOptions(shared_web=count > 1)).start()
+    table = connection_table(count)
+    try:
+        service = await Service(settings, ServiceOptions(shared_web=count > 1, web_connections=table)).start()
+    except BaseException:
+        _remove(table)
+        raise
     workers = None
     try:
         if count > 1:
             from ..web.runner import private_url
             workers = await WebWorkers(count, env=worker_env(service.db.dsn, service.web_port),
                                        telephony_url=private_url(service.web_runner),
-                                       config=getattr(args, "config", None)).start()
+                                       config=getattr(args, "config", None), connection_table=table).start()
         log.info("callcenter service running with %d web process(es) on the %s event loop; SIGTERM to stop", count,
                  running_loop_name())
         waits = [asyncio.ensure_future(wait_for_stop_signal())]
@@ -89,7 +99,27 @@ async def run_serve(args: argparse.Namespace) -> int:
         if workers is not None:
             await workers.stop()
         await service.stop()
+        _remove(table)
     return 0
+
+
+def connection_table(count: int) -> str | None:
+    """A fresh table where ``count`` web processes count their connections (callcenter.web.balance)."""
+    if count < 2:
+        return None
+    import tempfile
+
+    from ..web.balance import ConnectionTable
+    fd, path = tempfile.mkstemp(prefix="callcenter-web-", suffix=".connections")     # mode 0600
+    os.close(fd)
+    ConnectionTable.create(path, count).close()
+    return path
+
+
+def _remove(path: str | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 async def _run_web_worker(args: argparse.Namespace) -> int:
@@ -99,5 +129,5 @@ async def _run_web_worker(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     settings = replace(settings, db_pool_min=1)
     await serve_web_only(settings, index=args.web_worker, telephony_url=args.telephony_url,
-                         stopped=wait_for_stop_signal(stdin_eof=True))
+                         stopped=wait_for_stop_signal(stdin_eof=True), connection_table=args.connection_table)
     return 0

@@ -29,11 +29,13 @@ class WebWorkers:
     """Run web workers ``1 … count`` (0 is the full service itself) until :meth:`stop`."""
 
     def __init__(self, count: int, *, env: dict[str, str], telephony_url: str, config: str | None = None,
-                 max_restarts: int = 5, window: float = 60.0, restart_delay: float = 1.0) -> None:
+                 connection_table: str | None = None, max_restarts: int = 5, window: float = 60.0,
+                 restart_delay: float = 1.0) -> None:
         self.count = count
         self.env = env
         self.telephony_url = telephony_url
         self.config = config
+        self.connection_table = connection_table        # where the web processes count their connections
         self.max_restarts = max_restarts
         self.window = window
         self.restart_delay = restart_delay
@@ -45,8 +47,9 @@ class WebWorkers:
 
     def argv(self, index: int) -> list[str]:
         config = ["--config", self.config] if self.config else []
+        table = ["--connection-table", self.connection_table] if self.connection_table else []
         return [sys.executable, "-m", "callcenter", *config, "serve", "--web-worker", str(index),
-                "--telephony-url", self.telephony_url]
+                "--telephony-url", self.telephony_url, *table]
 
     async def start(self) -> "WebWorkers":
         for index in range(1, self.count):

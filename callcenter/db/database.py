@@ -16,6 +16,7 @@ import asyncpg
 
 from ..config import Settings
 from .embedded import DATABASE_NAME, start_embedded, with_database
+from .fair_pool import create_fair_pool
 from .migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def _create_pool(dsn: str, min_size: int, max_size: int, *, durable_commits: bool = True) -> asyncpg.Pool:
     settings = None if durable_commits else {"synchronous_commit": "off"}
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-                                     reset=_keep_session, server_settings=settings)
+    return await create_fair_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                  reset=_keep_session, server_settings=settings)
 
 
 @dataclass
