@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 
 import asyncpg
 import pytest
 
 from callcenter.db import database
 from callcenter.db.database import _init_connection
-from callcenter.db.fair_pool import create_fair_pool
+from callcenter.db.fair_pool import FairPool, create_fair_pool
 
 
 async def served_order(make_pool, waiters: int) -> list[str]:
@@ -57,8 +56,13 @@ async def test_asyncpgs_own_pool_lets_a_newcomer_jump_the_queue(db_dsn):
     assert (await served_order(make_pool, 3))[0] == "newcomer"
 
 
-def test_the_pool_the_service_opens_is_fair():
-    assert "create_fair_pool(" in inspect.getsource(database.connect)
+async def test_the_pools_the_service_opens_are_fair(settings):
+    db = await database.connect(settings, apply_migrations=False)
+    try:
+        side = await db.side_pool(1, 1, durable_commits=False)
+        assert isinstance(db.pool, FairPool) and isinstance(side, FairPool)
+    finally:
+        await db.close()
 
 
 async def test_turns_match_connections_after_bad_releases(db_dsn):
