@@ -127,7 +127,7 @@ def serve(dsn: str, home: str, port: int, index: int, ready, pool_max: int, tabl
 def balancing(table: str | None, index: int) -> dict:
     """start_web's ``balance`` argument as `serve` gives it, where the measured code has one."""
     try:
-        from callcenter.web.balance import Balancer, ConnectionTable
+        from callcenter.web.core.balance import Balancer, ConnectionTable
     except ImportError:             # code from before the connection table (an A/B against older code)
         return {}
     return {"balance": Balancer(ConnectionTable(table), index)} if table else {}

@@ -53,7 +53,7 @@ class ServiceOptions:
     qa_sample: bool = True                    # 质检: draw last week's random sample of agents' calls, hourly
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
     shared_web: bool = False                  # other web processes share the port (serve's CALLCENTER_WEB_WORKERS)
-    web_connections: str | None = None        # with shared_web: their connection table (callcenter.web.balance)
+    web_connections: str | None = None        # with shared_web: their connection table (callcenter.web.core.balance)
 
 
 class Service:
@@ -133,7 +133,7 @@ class Service:
             app = create_app(self.db, settings, extras=extras)
             balance = None
             if shared and self.options.web_connections:
-                from .web.balance import Balancer, ConnectionTable
+                from .web.core.balance import Balancer, ConnectionTable
                 balance = Balancer(ConnectionTable(self.options.web_connections), 0)
             self.web_runner = await start_web(app, settings.web_host, settings.web_port, reuse_port=shared,
                                               private=shared, balance=balance)

@@ -20,7 +20,7 @@ from .db.live_bus import LiveBus
 from .hotline.hub import SharedHub
 from .hotline.service import HotlineService
 from .web.app import create_app
-from .web.balance import Balancer, ConnectionTable
+from .web.core.balance import Balancer, ConnectionTable
 from .web.runner import start_web
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ async def serve_web_only(settings: Settings, *, index: int, telephony_url: str, 
     """Serve pages on ``settings.web_port`` (shared, SO_REUSEPORT) until ``stopped`` completes.
 
     ``connection_table``: where the web processes count their connections, so they stay evenly spread
-    (callcenter.web.balance); this process counts in slot ``index``.
+    (callcenter.web.core.balance); this process counts in slot ``index``.
     """
     db = await connect(settings, apply_migrations=False)      # the full service migrated before starting us
     bus = runner = None

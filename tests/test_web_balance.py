@@ -1,4 +1,4 @@
-"""Keep-alive connections spread evenly over web processes sharing a port (callcenter.web.balance).
+"""Keep-alive connections spread evenly over web processes sharing a port (callcenter.web.core.balance).
 
 Two aiohttp apps in this process stand for two web processes: both listen on one
 port with SO_REUSEPORT, each counts its connections in its slot of one
@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callcenter.cli.serve import connection_table
 from callcenter.netutil import free_port
-from callcenter.web.balance import FEW, Balancer, ConnectionTable, fair_share
+from callcenter.web.core.balance import FEW, Balancer, ConnectionTable, fair_share
 from callcenter.web.runner import start_web
 
 CLIENTS = 20

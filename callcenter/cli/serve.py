@@ -5,7 +5,7 @@ the whole service and web worker 0; the other web workers are processes of
 their own on the same port that serve pages only (callcenter.web_worker).
 They count their connections in one small table this process makes (a temp
 file, removed at stop), so keep-alive connections stay evenly spread over
-them (callcenter.web.balance).
+them (callcenter.web.core.balance).
 """
 from __future__ import annotations
 
@@ -104,12 +104,12 @@ async def run_serve(args: argparse.Namespace) -> int:
 
 
 def connection_table(count: int) -> str | None:
-    """A fresh table where ``count`` web processes count their connections (callcenter.web.balance)."""
+    """A fresh table where ``count`` web processes count their connections (callcenter.web.core.balance)."""
     if count < 2:
         return None
     import tempfile
 
-    from ..web.balance import ConnectionTable
+    from ..web.core.balance import ConnectionTable
     fd, path = tempfile.mkstemp(prefix="callcenter-web-", suffix=".connections")     # mode 0600
     os.close(fd)
     ConnectionTable.create(path, count).close()

@@ -5,7 +5,7 @@ import logging
 
 from aiohttp import web
 
-from .balance import Balancer
+from .core.balance import Balancer
 
 log = logging.getLogger(__name__)
 
