@@ -10,8 +10,6 @@ import asyncpg
 
 from ..db import report_queries as queries
 from .office import OfficeReport, gather
-from .office_docx import write_docx
-from .office_xlsx import write_xlsx
 from .render_process import in_child_process
 from .windows import KIND_LABELS
 
@@ -35,6 +33,9 @@ def base_name(report: OfficeReport, *, stamped: bool) -> str:
 
 
 def _write(report: OfficeReport, folder: Path, name: str) -> tuple[Path, Path]:
+    """Draw both files (in the report's child process: only it loads matplotlib and python-docx)."""
+    from .office_docx import write_docx
+    from .office_xlsx import write_xlsx
     folder.mkdir(parents=True, exist_ok=True)
     return write_docx(report, folder / f"{name}.docx"), write_xlsx(report, folder / f"{name}.xlsx")
 
