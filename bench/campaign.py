@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_web_ledger import fill  # noqa: E402  (bench/bench_web_ledger.py)
 from machine import describe, describe_checkout  # noqa: E402  (bench/machine.py)
+from proc_cpu import process_cpu_seconds, reaped_children_seconds, stat_fields  # noqa: E402  (bench/proc_cpu.py)
 from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
 
 from callcenter.db import campaigns as campaign_repo  # noqa: E402
@@ -56,20 +57,6 @@ from callcenter.sim.citizens import CitizenBook  # noqa: E402
 from callcenter.sim.simulator import SimConfig, Simulator  # noqa: E402
 
 DATABASE = "callcenter_bench_campaign"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def reaped_children_seconds(pid: int) -> float:
-    """cutime + cstime: CPU of the children ``pid`` has waited for, i.e. the service's short-lived child
-    processes (the scheduled reports are drawn in one each) once they have exited."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / TICKS
 
 
 def service_processes(pid: int) -> list[int]:
@@ -77,13 +64,13 @@ def service_processes(pid: int) -> list[int]:
 
     Programs those run (espeak-ng, sox) are left out, as PostgreSQL is: their
     CPU is the program's, and a reaped child's lands in its parent's *c*utime,
-    which cpu_seconds does not read.  Spawned workers' command lines start with
+    which process_cpu_seconds does not read.  Spawned workers' command lines start with
     the service's own interpreter, which is how they are told apart.
     """
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            ppid = int(stat_fields(stat.parent.name)[1])
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(stat.parent.name))
@@ -127,7 +114,7 @@ def service_cpu(pid: int) -> dict[int, float]:
     seconds = {}
     for p in service_processes(pid):
         try:
-            seconds[p] = cpu_seconds(p)
+            seconds[p] = process_cpu_seconds(p)
         except OSError:
             pass                       # it ended between the listing and the read
     return seconds
@@ -362,7 +349,7 @@ def main() -> None:
         from campaign_asterisk import run as run_asterisk
         if "--calls" not in sys.argv:
             args.calls = 0
-        asyncio.run(run_asterisk(args, prepare, cpu_seconds, describe, service_seconds=call_work_seconds))
+        asyncio.run(run_asterisk(args, prepare, process_cpu_seconds, describe, service_seconds=call_work_seconds))
         return
     asyncio.run(run(args))
 

@@ -8,7 +8,7 @@ file again (re-import, every row unchanged).  Uses scratch databases on
 embedded PostgreSQL in a temporary directory.  Prints each run, then min /
 median / max rows/s per figure and the machine it ran on; figures, not assertions.
 Beside the wall time it prints the CPU seconds of the import (this process) and of
-the database server (bench/pg_cpu.py): on a shared machine those move far less than
+the database server (bench/proc_cpu.py): on a shared machine those move far less than
 wall time between runs, so two checkouts compare by them.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from callcenter.transfer.importer import import_tickets  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, describe_checkout  # noqa: E402  (bench/machine.py)
-from pg_cpu import postmaster_of, server_cpu_seconds  # noqa: E402  (bench/pg_cpu.py)
+from proc_cpu import postmaster_of, server_cpu_seconds  # noqa: E402  (bench/proc_cpu.py)
 from spread import add_runs_argument, print_table  # noqa: E402  (bench/spread.py)
 
 

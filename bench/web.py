@@ -44,7 +44,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_web_ledger import fill  # noqa: E402  (the ledger bench's seeding, reused)
 from machine import describe  # noqa: E402
-from pg_cpu import TICKS, postmaster_of, server_cpu_seconds  # noqa: E402
+from proc_cpu import postmaster_of, process_cpu_seconds, server_cpu_seconds  # noqa: E402
 from spread import add_runs_argument, print_table, summary  # noqa: E402
 
 import callcenter
@@ -182,12 +182,6 @@ class WebProcesses:
             return sum(process_cpu_seconds(proc.pid) for proc in self.procs)
         except OSError:
             return None
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """One live process's utime + stime (all its threads), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class CpuMeter:
