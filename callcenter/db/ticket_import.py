@@ -27,8 +27,6 @@ _IMPORT_LOCK = 0x74696D70  # "timp"
 COPY_CHUNK = 10_000
 #: The columns a ticket's deadlines depend on: a file lacking one leaves existing tickets' deadlines alone.
 _DEADLINE_INPUTS = frozenset({"dispatched_at", "urgency", "time_limit_hours", "category_l1", "called_at"})
-#: A record's values in COLUMNS order, read at C speed (a generator of getattr was a fifth of the staging work).
-_record_values = record_values
 
 STAGING_COLUMNS: tuple[str, ...] = ("line_no", *COLUMNS, "sign_due_at", "contact_due_at", "close_due_at",
                                     "city_state", "old_status", "entry_state", "sign_unknown", "contact_unknown",
@@ -134,13 +132,12 @@ SELECT ticket_no, is_complex, status, signed_at IS NOT NULL AS signed, first_con
        city_satisfied, city_callback_at
   FROM tickets WHERE ticket_no = ANY($1::text[])
 """
-#: The city's columns _UPSERT compares before it updates a ticket, in _STORED's order after its first 8 columns.
+#: The city's columns _UPSERT compares before it updates a ticket (all read by _STORED).
 _CITY_COLUMNS = ("ticket_type", "appeal_kind", "category_l1", "category_l2", "category_l3", "title", "content",
                  "urgency", "caller_name", "caller_phone", "district", "street", "community_name", "address",
                  "host_unit", "department_name", "called_at", "dispatched_at", "time_limit_hours", "closed_at",
                  "city_status", "handling_result", "city_effective_callback", "city_contacted", "city_solved",
                  "city_satisfied", "city_callback_at")
-_CITY_AT = 8
 #: The columns _MERGE_EXISTING never takes from the ledger: compared whether or not the file has them.
 _ALWAYS_COMPARED = frozenset({"category_l1", "called_at"})
 
@@ -293,7 +290,7 @@ class TicketUpsert:
         self._has_deadline_inputs = _DEADLINE_INPUTS <= present_columns
         compared = [c for c in _CITY_COLUMNS if c in present_columns or c in _ALWAYS_COMPARED]
         self._file_values = attrgetter(*compared)
-        self._stored_values = itemgetter(*(_CITY_AT + _CITY_COLUMNS.index(c) for c in compared))
+        self._stored_values = itemgetter(*compared)          # a stored Record's values, by name
         self._unstaged_units: tuple[set[str], set[str]] = (set(), set())
         self._transaction = conn.transaction()
         self.rows = self.inserted = self.updated = self.units_created = 0
@@ -431,4 +428,4 @@ class _Placements:
 
 
 def _staging_row(record: TicketRecord, line: int, due: Deadlines, placement: tuple) -> tuple:
-    return (line, *_record_values(record), due.sign_due_at, due.contact_due_at, due.close_due_at, *placement)
+    return (line, *record_values(record), due.sign_due_at, due.contact_due_at, due.close_due_at, *placement)
