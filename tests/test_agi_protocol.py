@@ -119,6 +119,37 @@ async def test_stream_file_escape_digit_and_missing_file():
     assert ch.gone is None
 
 
+async def test_a_list_of_sounds_is_one_playback_and_one_sound_a_stream_file():
+    ch, wire = channel(b"200 result=0\n", b"200 result=0 endpos=10\n", eof=False)
+    await ch.play_sounds(["callback/greeting-intro", "/var/tts/3fa9", "反映"])
+    await ch.play_sounds(["callback/thanks"])
+    assert wire.data.decode().splitlines() == ["EXEC Playback callback/greeting-intro&/var/tts/3fa9&反映",
+                                               'STREAM FILE callback/thanks ""']
+
+
+@pytest.mark.parametrize("odd", ["my prompts/intro", "a,b", "a&b", 'say "hi"', "x(1)", "x|y", ""])
+async def test_a_name_playback_would_split_is_played_a_file_at_a_time(odd):
+    ch, wire = channel(b"200 result=0 endpos=1\n" * 2, eof=False)
+    await ch.play_sounds(["intro", odd])
+    assert [line.split()[0] for line in wire.data.decode().splitlines()] == ["STREAM", "STREAM"]
+
+
+async def test_an_asterisk_without_playback_gets_the_files_one_by_one_from_then_on():
+    ch, wire = channel(b"200 result=-2\n", *[b"200 result=0 endpos=1\n"] * 4, eof=False)
+    await ch.play_sounds(["a", "b"])
+    await ch.play_sounds(["c", "d"])
+    assert wire.data.decode().splitlines() == ["EXEC Playback a&b", 'STREAM FILE a ""', 'STREAM FILE b ""',
+                                               'STREAM FILE c ""', 'STREAM FILE d ""']
+    assert ch.gone is None
+
+
+async def test_a_hang_up_during_playback_ends_the_call():
+    ch, wire = channel(b"200 result=-1\n", b"HANGUP\n")
+    with pytest.raises(CallerHungUp):
+        await ch.play_sounds(["a", "b", "c"])
+    assert wire.data.decode().splitlines() == ["EXEC Playback a&b&c"]       # nothing replayed
+
+
 async def test_result_minus_one_then_hangup_line_is_a_hang_up_with_endpos():
     ch, _ = channel(b"200 result=-1 endpos=24160\n", b"HANGUP\n")
     with pytest.raises(CallerHungUp) as caught:

@@ -11,7 +11,9 @@ from callcenter.ivr.answers import Answer
 from callcenter.ivr.context import CallContext
 from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak
 from callcenter.ivr.loader import ScriptLibrary, parse_script
+from callcenter.ivr.prompts import PromptPlayer
 from callcenter.ivr.runner import MAX_STEPS, run_script
+from callcenter.ivr.script import Prompt, SoundPart, SpokenVariable
 
 AUDIO = Path(__file__).resolve().parent / "fixtures" / "audio"
 
@@ -85,16 +87,35 @@ async def test_greeting_speaks_ticket_date_and_title_through_the_synthesizer(scr
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel, synthesizer=synth)
     assert synth.texts == ["5月3日", "楼道堆物"]       # 01:30 UTC is 09:30 on 3 May in Beijing
-    greeting = [e[1] for e in channel.log if e[0] == "STREAM FILE"][:5]
-    assert greeting == ["callback/greeting-intro", "/tts/1", "callback/greeting-reported", "/tts/2",
-                        "callback/greeting-problem"]
+    # No key stops the greeting, so its five files are one Playback (one round trip to Asterisk).
+    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "/tts/1", "callback/greeting-reported",
+                              "/tts/2", "callback/greeting-problem")
+
+
+async def test_a_say_part_splits_the_uninterrupted_prompt_and_keeps_the_order():
+    class Synth:
+        async def sound_for(self, text):
+            return f"/tts/{text}"
+
+    channel = FakeChannel()
+    ctx = context()
+    ctx.variables.update(count=3, missing="")
+    parts = (SoundPart("a"), SpokenVariable("tts", "ticket_title"), SpokenVariable("say_number", "count"),
+             SoundPart("b"), SpokenVariable("tts", "missing"), SpokenVariable("say_number", "count"), SoundPart("c"))
+    assert await PromptPlayer(channel, ctx, Synth()).play(Prompt("p", parts)) is None
+    assert channel.log == [("PLAYBACK", "a", "/tts/楼道堆物"), ("SAY NUMBER", "3", ""),
+                           ("STREAM FILE", "b", ""), ("SAY NUMBER", "3", ""), ("STREAM FILE", "c", "")]
+    # With escape digits each part is its own command, so a key can stop the prompt between any two.
+    channel = FakeChannel()
+    await PromptPlayer(channel, ctx, Synth()).play(Prompt("p", parts[:2]), "12")
+    assert channel.log == [("STREAM FILE", "a", "12"), ("STREAM FILE", "/tts/楼道堆物", "12")]
 
 
 async def test_without_a_synthesizer_the_greeting_skips_the_spoken_values(script):
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel)
-    greeting = [e[1] for e in channel.log if e[0] == "STREAM FILE"][:3]
-    assert greeting == ["callback/greeting-intro", "callback/greeting-reported", "callback/greeting-problem"]
+    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "callback/greeting-reported",
+                              "callback/greeting-problem")
 
 
 async def test_silence_replays_sorry_prompt_then_accepts_the_key(script):

@@ -12,7 +12,7 @@ them alike where the difference does not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,10 @@ class Channel(Protocol):
 
     async def stream_file(self, sound: str, escape_digits: str = "") -> str | None:
         """Play ``sound``; return the escape digit pressed, or None if it played to the end."""
+
+    async def play_sounds(self, sounds: Sequence[str]) -> None:
+        """Play ``sounds`` one after another with no key to interrupt them (one command where the
+        transport has one: a sentence of five sound files is then one round trip, not five)."""
 
     async def get_data(self, sound: str, timeout_ms: int, max_digits: int) -> DigitsResult: ...
 

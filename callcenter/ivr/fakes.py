@@ -83,6 +83,13 @@ class FakeChannel:
             return self.inputs.pop(0).key
         return None
 
+    async def play_sounds(self, sounds) -> None:
+        """As over AGI: one file is a STREAM FILE, a list is one Playback."""
+        if len(sounds) == 1:
+            await self.stream_file(sounds[0])
+        else:
+            self._command("PLAYBACK", *sounds)
+
     async def get_data(self, sound: str, timeout_ms: int, max_digits: int) -> DigitsResult:
         self._command("GET DATA", sound, timeout_ms, max_digits)
         item = self._next()

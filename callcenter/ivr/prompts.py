@@ -6,6 +6,12 @@ Asterisk's own SAY commands (spoken in the channel's language); ``{tts:…}``
 asks a :class:`~.tts.Synthesizer` for a sound file of the text.  A value that
 cannot be spoken (missing, or no synthesiser) is skipped rather than failing
 the call: the sentence loses a detail, the survey goes on.
+
+A prompt no key may interrupt (a play node: the greeting) is played a run of
+files at a time (:meth:`~.channel.Channel.play_sounds`): the greeting's five
+files, two of them synthesised, are one round trip to Asterisk, not five.
+Its titles are therefore synthesised before the greeting starts rather than
+while its first words play.
 """
 from __future__ import annotations
 
@@ -35,22 +41,57 @@ class PromptPlayer:
         return await self.play_parts(prompt.parts, escape_digits)
 
     async def play_parts(self, parts: Sequence[Part], escape_digits: str = "") -> str | None:
+        if not escape_digits:
+            await self._play_through(parts)
+            return None
         for part in parts:
             digit = await self.play_part(part, escape_digits)
             if digit:
                 return digit
         return None
 
+    async def _play_through(self, parts: Sequence[Part]) -> None:
+        """Parts no key can stop: each run of files, recorded or synthesised, goes out as one list."""
+        files: list[str] = []
+        for part in parts:
+            if isinstance(part, SoundPart):
+                files.append(part.name)
+            elif part.kind == "tts":
+                sound = await self._synthesised(part)
+                if sound:
+                    files.append(sound)
+            else:                                 # a SAY command: what came before it plays first
+                if files:
+                    await self.channel.play_sounds(files)
+                    files = []
+                await self._speak(part, "")
+        if files:
+            await self.channel.play_sounds(files)
+
     async def play_part(self, part: Part, escape_digits: str = "") -> str | None:
         if isinstance(part, SoundPart):
             return await self.channel.stream_file(part.name, escape_digits)
         return await self._speak(part, escape_digits)
 
-    async def _speak(self, part: SpokenVariable, escape_digits: str) -> str | None:
+    def _value(self, part: SpokenVariable):
+        """The call's value for the part, or None (logged) when it has none."""
         value = self.context.variables.get(part.variable)
         if value is None or value == "":
             log.warning("attempt %s: no value for {%s:%s}; part skipped",
                         self.context.attempt_id, part.kind, part.variable)
+            return None
+        return value
+
+    async def _synthesised(self, part: SpokenVariable) -> str | None:
+        """The sound file saying a ``{tts:…}`` part's value, or None when it cannot be had."""
+        value = self._value(part)
+        if value is None or self.synthesizer is None:
+            return None
+        return await self.synthesizer.sound_for(str(value))
+
+    async def _speak(self, part: SpokenVariable, escape_digits: str) -> str | None:
+        value = self._value(part)
+        if value is None:
             return None
         if part.kind == "say_date" and isinstance(value, datetime):
             return await self.channel.say_datetime(int(value.timestamp()), escape_digits,
@@ -60,7 +101,7 @@ class PromptPlayer:
             return await self.channel.say_digits(digits, escape_digits) if digits else None
         if part.kind == "say_number" and str(value).lstrip("-").isdigit():
             return await self.channel.say_number(int(value), escape_digits)
-        if part.kind == "tts" and self.synthesizer is not None:
-            sound = await self.synthesizer.sound_for(str(value))
+        if part.kind == "tts":
+            sound = await self._synthesised(part)
             return await self.channel.stream_file(sound, escape_digits) if sound else None
         return None

@@ -78,7 +78,8 @@ class CallbackIvr:
 
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
-            await channel.answer()
+            # No ANSWER: the dialplan hands over only the originated leg, which Asterisk runs once the
+            # citizen has answered (docker/asterisk/extensions.conf [callback-ivr]); a round trip saved.
             variables = passed_variables(call)
             for name in CALL_VARIABLES:
                 if name not in variables:          # a dialplan that does not pass it: ask the channel

@@ -5,7 +5,8 @@ It connects to our FastAGI server exactly as Asterisk 22 does (transcripts
 then one reply per command, in Asterisk's reply shapes:
 
 ======================  ====================================================================
-ANSWER, NOOP, EXEC      ``200 result=0``
+ANSWER, NOOP, EXEC      ``200 result=0`` (an unknown application: ``result=-2``)
+EXEC Playback a&b       the files in turn, keys ignored; ``200 result=0``, a hang-up ``result=-1``
 HANGUP                  ``200 result=1``, then the socket closes (the IVR hung up)
 STREAM FILE f esc       ``200 result=0 endpos=N``; a key in ``esc``: ``result=<ASCII>``
 GET DATA f ms [max]     ``200 result=<digits>``; ``200 result= (timeout)`` on silence
@@ -227,7 +228,18 @@ class _Session:
         return "200 result=1"
 
     async def cmd_exec(self, app: str, *args: str) -> str:
+        if app.lower() == "playback" and args:
+            return await self._playback(args[0].split(",")[0].split("&"))
         return "200 result=0" if app.lower() in _KNOWN_APPS else "200 result=-2"
+
+    async def _playback(self, sounds: list[str]) -> str:
+        """``EXEC Playback a&b``: the files in turn, no key stops them; a hang-up is ``result=-1``."""
+        seconds = sum(prompt_seconds(sound) for sound in sounds)
+        if self.start_playback(""):
+            await self.sleep(seconds * 0.45)
+            await self.hang_up("200 result=-1")
+        await self.sleep(seconds)
+        return "200 result=0"
 
     async def _play(self, sound: str, escape: str) -> str:
         """Play a sound that keys in ``escape`` may interrupt; returns the reply line."""

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Awaitable, Callable, Mapping
+import re
+from typing import Awaitable, Callable, Mapping, Sequence
 
 from panoramisk import fast_agi
 
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Channel, CallInfo], Awaitable[object]]
 
+#: Characters Asterisk's application arguments give a meaning to (``,`` and ``&`` split Playback's
+#: list; quotes, brackets and backslashes group or escape): a list naming one is played a file at a time.
+_PLAYBACK_UNSAFE = re.compile(r'[\s,&"\\()\[\]|]')
+
 class AgiChannel:
     """:class:`~callcenter.ivr.channel.Channel` over one FastAGI connection."""
 
@@ -51,6 +56,7 @@ class AgiChannel:
         self.hangup_grace_s = hangup_grace_s
         self.sent: list[str] = []                # command lines, for logs and tests
         self._gone: ChannelGone | None = None
+        self._playback = True                    # False once this Asterisk said it has no Playback
 
     @property
     def gone(self) -> ChannelGone | None:
@@ -191,6 +197,25 @@ class AgiChannel:
             log.error("STREAM FILE %s failed (missing sound?); the prompt part is skipped", sound)
             return None
         return self._digit(reply)
+
+    async def play_sounds(self, sounds: Sequence[str]) -> None:
+        """One ``EXEC Playback a&b&c``: like STREAM FILE with no escape digits, no key stops it, and the
+        list is one round trip instead of one per file.  A file at a time for a single file, for a name
+        Playback's argument list would split, or when Playback failed (its missing-file warnings are then
+        Asterisk's own log; STREAM FILE's ``result=-1`` would have told us per file)."""
+        if len(sounds) == 1:
+            await self.stream_file(sounds[0])
+            return
+        if self._playback and all(s and not _PLAYBACK_UNSAFE.search(s) for s in sounds):
+            reply = await self.command("EXEC", "Playback", "&".join(sounds),
+                                       timeout_s=self.command_timeout_s * len(sounds))
+            if reply.code == 0:
+                return
+            if reply.code == -2:                 # res_agi: no such application
+                self._playback = False
+            log.error("EXEC Playback failed (result=%s); playing the files one by one", reply.result)
+        for sound in sounds:
+            await self.stream_file(sound)
 
     async def get_data(self, sound: str, timeout_ms: int, max_digits: int) -> DigitsResult:
         reply = await self.command("GET DATA", sound, str(timeout_ms), str(max_digits),
