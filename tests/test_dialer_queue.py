@@ -116,12 +116,17 @@ async def test_settle_applies_the_next_step_once(db):
         assert await dialer.settle(conn, busy.attempt_id, NextStep(retry_at, None))
         assert not await dialer.settle(conn, busy.attempt_id, NextStep(retry_at, None))
         assert await dialer.settle(conn, done.attempt_id, NextStep(None, "callback_done"))
-        rows = await conn.fetch("SELECT ticket_id, round_attempt, state, due_at, outcome FROM callback_attempts "
-                                "ORDER BY ticket_id, attempt_no")
+        rows = await conn.fetch("SELECT ticket_id, round_attempt, state, due_at, outcome, attempt_no, phone, script, "
+                                "trunk_id, campaign_id, settled FROM callback_attempts ORDER BY ticket_id, attempt_no")
         statuses = dict(await conn.fetch("SELECT id, status FROM tickets"))
     retry = [r for r in rows if r["ticket_id"] == busy.ticket_id]
     assert [(r["round_attempt"], r["state"]) for r in retry] == [(1, "finished"), (2, "pending")]
     assert retry[0]["outcome"] == "busy" and retry[1]["due_at"] == retry_at
+    assert [(r["attempt_no"], r["settled"]) for r in retry] == [(1, True), (2, False)]
+    same = ("phone", "script", "trunk_id", "campaign_id")
+    assert [retry[1][c] for c in same] == [retry[0][c] for c in same]
+    with pytest.raises(ValueError):                    # settle's one-statement retry relies on this
+        NextStep(retry_at, "callback_done")
     assert statuses[done.ticket_id] == "called_back" and statuses[busy.ticket_id] == "awaiting_callback"
 
 

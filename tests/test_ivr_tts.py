@@ -9,7 +9,7 @@ import pytest
 from callcenter.config import Settings
 from callcenter.ivr.loader import ScriptError
 from callcenter.ivr.loader import ScriptLibrary, load_script
-from callcenter.ivr.tts import EspeakSynthesizer, render_sounds
+from callcenter.ivr.tts import EspeakSynthesizer, render_sounds, render_wav
 from callcenter.telephony.agi_service import callback_agi_server
 
 needs_espeak = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
@@ -155,6 +155,8 @@ async def test_a_failing_or_hung_synthesis_gives_no_sound_and_leaves_nothing_beh
     fake.write_text("#!/bin/sh\necho 'no such voice' >&2\nexit 3\n", encoding="utf-8")
     fake.chmod(0o755)
     assert await synth.sound_for("楼道堆物") is None                     # sox saw no WAV: the pipeline fails
+    with pytest.raises(RuntimeError, match="exited .*no such voice"):    # and the why reaches the log
+        render_wav(str(fake), synth._sox, "cmn", 1.0, "楼道堆物", tmp_path / "x.wav")
 
     fake.write_text("#!/bin/sh\nexec sleep 31.25\n", encoding="utf-8")   # hangs
     started = time.monotonic()

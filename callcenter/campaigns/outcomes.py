@@ -72,6 +72,10 @@ class NextStep:
     retry_at: datetime | None      # None: no more attempts for this ticket
     ticket_action: str | None      # flow action for the ticket: callback_done, callback_failed, or None (retry)
 
+    def __post_init__(self):
+        if self.retry_at is not None and self.ticket_action is not None:
+            raise ValueError("a step retries or moves the ticket on, not both")   # db.dialer.settle relies on it
+
 
 def next_step(outcome: Outcome, attempt_no: int, ended_at: datetime,
               policy: RetryPolicy, windows: CallingWindows) -> NextStep:

@@ -181,12 +181,15 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
                  known: Unsettled | None = None) -> bool:
     """Apply the next step of a finished attempt exactly once: schedule the retry or move the ticket.
 
-    ``known``: the attempt as :func:`finish` or :func:`unsettled` returned it.  The usual end of a
-    call (the ticket moves on, nobody at the desk needs to call) is then one statement, atomic on
-    its own.  Otherwise the flag is set first, inside a transaction: the same statement locks the
-    row, says whether it was still unsettled and reads what the step and the desk's rules need.
+    A retry is one statement (:data:`_SETTLE_WITH_RETRY`).  ``known``: the attempt as :func:`finish`
+    or :func:`unsettled` returned it.  The usual end of a call (the ticket moves on, nobody at the
+    desk needs to call) is then one statement too, atomic on its own.  Otherwise the flag is set
+    first, inside a transaction: the same statement locks the row, says whether it was still
+    unsettled and reads what the step and the desk's rules need.
     """
-    if known is not None and step.retry_at is None and step.ticket_action is not None and known.escalation is None:
+    if step.retry_at is not None:
+        return await conn.fetchval(_SETTLE_WITH_RETRY, attempt_id, step.retry_at)
+    if known is not None and step.ticket_action is not None and known.escalation is None:
         settled = await _settle_in_one_statement(conn, attempt_id, step, actor)
         if settled is not None:
             return settled
@@ -199,21 +202,29 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
                        {desk.ESCALATION_FACTS}""", attempt_id)
         if row is None:
             return False
-        if step.retry_at is not None:
-            await conn.execute(
-                """INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone,
-                                                  script, due_at, trunk_id)
-                   VALUES (gen_random_uuid(), $1, $2,
-                           (SELECT max(attempt_no) + 1 FROM callback_attempts WHERE ticket_id = $1),
-                           $3, $4, $5, $6, $7)""",
-                row["ticket_id"], row["campaign_id"], row["round_attempt"] + 1, row["phone"], row["script"],
-                step.retry_at, row["trunk_id"])
         if step.ticket_action is not None:
             if row["ticket_status"] == flow.State.AWAITING_CALLBACK.value:
                 await tickets.apply_step(conn, row["ticket_id"], flow.Step(flow.Action(step.ticket_action)),
                                          actor=actor, seen=row["ticket_status"])
             await desk.escalate_settled(conn, row)     # the robot is done: does a person call?
         return True
+
+
+#: A retry, the other usual end of a call (busy, no answer): the flag and the next attempt in one
+#: statement, atomic on its own, instead of a transaction of four round trips.  The next attempt takes
+#: the ticket's next number; (ticket_id, attempt_no) is unique, so two settles of one ticket cannot
+#: both write one.
+_SETTLE_WITH_RETRY = """
+WITH subject AS (UPDATE callback_attempts SET settled = true, updated_at = now()
+                  WHERE id = $1 AND state = 'finished' AND NOT settled
+              RETURNING ticket_id, campaign_id, phone, script, round_attempt, trunk_id),
+     retry AS (INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone,
+                                              script, due_at, trunk_id)
+               SELECT gen_random_uuid(), s.ticket_id, s.campaign_id,
+                      (SELECT max(attempt_no) + 1 FROM callback_attempts WHERE ticket_id = s.ticket_id),
+                      s.round_attempt + 1, s.phone, s.script, $2, s.trunk_id
+                 FROM subject s)
+SELECT EXISTS (SELECT 1 FROM subject)"""
 
 
 async def _settle_in_one_statement(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep,
