@@ -9,7 +9,7 @@ import pytest
 from callcenter.config import Settings
 from callcenter.ivr.loader import ScriptError
 from callcenter.ivr.loader import ScriptLibrary, load_script
-from callcenter.ivr.tts import EspeakSynthesizer, render_sounds, render_wav
+from callcenter.ivr.tts import EspeakSynthesizer, _exit_code_within, render_sounds, render_wav
 from callcenter.telephony.agi_service import callback_agi_server
 
 needs_espeak = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
@@ -155,7 +155,7 @@ async def test_a_failing_or_hung_synthesis_gives_no_sound_and_leaves_nothing_beh
     fake.write_text("#!/bin/sh\necho 'no such voice' >&2\nexit 3\n", encoding="utf-8")
     fake.chmod(0o755)
     assert await synth.sound_for("楼道堆物") is None                     # sox saw no WAV: the pipeline fails
-    with pytest.raises(RuntimeError, match="exited .*no such voice"):    # and the why reaches the log
+    with pytest.raises(RuntimeError, match="(?s)exited .*no such voice"):    # and the why reaches the log
         render_wav(str(fake), synth._sox, "cmn", 1.0, "楼道堆物", tmp_path / "x.wav")
 
     fake.write_text("#!/bin/sh\nexec sleep 31.25\n", encoding="utf-8")   # hangs
@@ -164,3 +164,19 @@ async def test_a_failing_or_hung_synthesis_gives_no_sound_and_leaves_nothing_beh
     assert time.monotonic() - started < 10
     assert _processes_running("31.25") == []                            # the whole pipeline was stopped
     assert list((tmp_path / "tts").iterdir()) == []                      # no file, no temp file
+
+
+@pytest.mark.parametrize("pidfd", [True, False])
+def test_a_childs_exit_code_or_its_timeout_with_and_without_pidfd(monkeypatch, pidfd):
+    import os
+    import signal
+
+    if not pidfd:                      # a kernel older than 5.3: polled instead
+        def no_pidfd(pid):
+            raise OSError(38, "Function not implemented")
+        monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    assert _exit_code_within(os.posix_spawn("/bin/sh", ["/bin/sh", "-c", "exit 3"], os.environ), 5) == 3
+    slow = os.posix_spawn("/bin/sleep", ["/bin/sleep", "30"], os.environ)
+    assert _exit_code_within(slow, 0.1) is None              # still running, not reaped
+    os.kill(slow, signal.SIGKILL)
+    assert _exit_code_within(slow, 5) == -signal.SIGKILL

@@ -18,7 +18,7 @@ import os
 import select
 import shutil
 import signal
-import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Mapping, Protocol
@@ -80,8 +80,8 @@ class EspeakSynthesizer:
     async def render(self, text: str, target: Path) -> None:
         """Write ``target`` (8 kHz mono 16-bit WAV) atomically: a reader never sees half a file.
 
-        :func:`render_wav` runs in the worker process, or here in a thread with plain ``subprocess``
-        (asyncio's subprocess machinery cost more CPU per program: bench/RESULTS.md, callback campaign).
+        :func:`render_wav` runs in the worker process, or here in a thread (asyncio's subprocess
+        machinery cost more CPU per program: bench/RESULTS.md, callback campaign).
         """
         target.parent.mkdir(parents=True, exist_ok=True)
         if self._process is not None:
@@ -124,44 +124,52 @@ def render_wav(espeak: str, sox: str, voice: str, timeout_s: float, text: str, t
 def _run(timeout_s: float, *argv: str) -> None:
     """Run the pipeline in a session of its own, so a timeout stops espeak-ng and sox, not only the shell.
 
-    Why not ``communicate(timeout=…)``: a timed wait polls the child, waking up again and again
-    while it runs, and a title is rendered per answered call; one wait on the process's pidfd cost
-    the worker about half the CPU per title.  stderr goes to an in-memory file, read only on failure
-    (a pipe nobody reads until the end could fill and stall the program).
+    Why not ``subprocess``: a title is rendered per answered call, and Popen's bookkeeping and its
+    timed wait (which polls the child) cost the worker about twice what ``posix_spawn`` and one wait
+    on the process's pidfd do.  stderr goes to an in-memory file, read only on failure (a pipe nobody
+    reads until the end could fill and stall the program).
     """
-    err = os.memfd_create("tts-stderr")
+    err = os.memfd_create("tts-stderr")          # close-on-exec; the child gets it as its fd 2 only
     try:
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                              start_new_session=True) as proc:
-            if not _exits_within(proc, timeout_s):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise asyncio.TimeoutError(f"espeak-ng | sox took over {timeout_s:.0f} s")
-            proc.wait()
-        if proc.returncode != 0:
+        pid = os.posix_spawn(argv[0], argv, os.environ, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, err, 2)])
+        code = _exit_code_within(pid, timeout_s)
+        if code is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise asyncio.TimeoutError(f"espeak-ng | sox took over {timeout_s:.0f} s")
+        if code != 0:
             os.lseek(err, 0, os.SEEK_SET)
-            message = os.read(err, 200).decode(errors="replace")
-            raise RuntimeError(f"espeak-ng | sox exited {proc.returncode}: {message}")
+            raise RuntimeError(f"espeak-ng | sox exited {code}: {os.read(err, 500).decode(errors='replace')}")
     finally:
         os.close(err)
 
 
-def _exits_within(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Whether ``proc`` ends within ``timeout_s``, told by one wait on its pidfd (Linux 5.3 and later;
-    elsewhere Popen's own timed wait)."""
+def _exit_code_within(pid: int, timeout_s: float) -> int | None:
+    """The child's exit code once it ends, or None (not reaped) if it runs past ``timeout_s``: one
+    wait on its pidfd (Linux 5.3 and later), else a poll every few milliseconds."""
     try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = None
+    if pidfd is not None:
         try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-    try:
-        return bool(select.select([pidfd], [], [], timeout_s)[0])
-    finally:
-        os.close(pidfd)
+            if not select.select([pidfd], [], [], timeout_s)[0]:
+                return None
+        finally:
+            os.close(pidfd)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
 
 
 async def render_sounds(sounds: Mapping[str, str], directory: Path, synthesizer: EspeakSynthesizer, *,
