@@ -14,6 +14,7 @@ import logging
 from typing import Awaitable
 
 from .asr.factory import speech_status
+from .collector import settle_for_serving
 from .config import Settings
 from .db.database import connect
 from .db.live_bus import LiveBus
@@ -42,6 +43,7 @@ async def serve_web_only(settings: Settings, *, index: int, telephony_url: str, 
                                                "worker": index, "telephony_url": telephony_url})
         balance = Balancer(ConnectionTable(connection_table), index) if connection_table else None
         runner = await start_web(app, settings.web_host, settings.web_port, reuse_port=True, balance=balance)
+        settle_for_serving()
         log.info("web worker %d serving (pages that act on the PBX go to %s)", index, telephony_url)
         await stopped
     finally:

@@ -17,6 +17,7 @@ import os
 import signal
 from dataclasses import replace
 
+from ..collector import settle_for_serving
 from ..event_loop import running_loop_name
 from .common import CliError, ExitCode, async_handler, settings_from
 
@@ -82,6 +83,7 @@ async def run_serve(args: argparse.Namespace) -> int:
             workers = await WebWorkers(count, env=worker_env(service.db.dsn, service.web_port),
                                        telephony_url=private_url(service.web_runner),
                                        config=getattr(args, "config", None), connection_table=table).start()
+        settle_for_serving()
         log.info("callcenter service running with %d web process(es) on the %s event loop; SIGTERM to stop", count,
                  running_loop_name())
         waits = [asyncio.ensure_future(wait_for_stop_signal())]
