@@ -147,3 +147,39 @@ async def test_a_long_head_of_undialable_attempts_never_blocks_the_queue(db):
         rest = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
     assert [c.phone for c in one] == ["13800000101"]
     assert [c.phone for c in rest] == ["13800000102", "13800000103"]
+
+
+async def test_finish_with_the_retry_worked_out_settles_in_the_same_statement_only_when_it_stands(db):
+    """A call nobody answered: the dialer works out its retry and writes it with the finish.  It stands only
+    if the attempt is on the round assumed and no outcome or end time was stored before; else the finish
+    alone is written and the usual settle follows."""
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=3, max_channels=5)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        plain, verdict, other_round = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5,
+                                                             instance="a", now=NOW)
+        retry_at = NOW + timedelta(minutes=30)
+        done = await dialer.finish(conn, plain.attempt_id, outcome=Outcome.BUSY, ended_at=NOW, cause=17,
+                                   retry=(1, retry_at))
+        assert done.settled and done.outcome is Outcome.BUSY
+        assert not await dialer.settle(conn, plain.attempt_id, NextStep(retry_at, None))    # nothing left to do
+        await conn.execute("UPDATE callback_attempts SET outcome = 'refused' WHERE id = $1", verdict.attempt_id)
+        done = await dialer.finish(conn, verdict.attempt_id, outcome=Outcome.NO_ANSWER, ended_at=NOW,
+                                   retry=(1, retry_at))
+        assert not done.settled and done.outcome is Outcome.REFUSED           # the stored verdict stands
+        done = await dialer.finish(conn, other_round.attempt_id, outcome=Outcome.BUSY, ended_at=NOW,
+                                   retry=(2, retry_at))
+        assert not done.settled
+        assert await dialer.finish(conn, plain.attempt_id, outcome=Outcome.BUSY, ended_at=NOW,
+                                   retry=(1, retry_at)) is None               # once only
+        rows = await conn.fetch("SELECT ticket_id, attempt_no, round_attempt, state, due_at, settled, phone "
+                                "FROM callback_attempts ORDER BY ticket_id, attempt_no")
+    by_ticket: dict = {}
+    for r in rows:
+        by_ticket.setdefault(r["ticket_id"], []).append(r)
+    first, again = by_ticket[plain.ticket_id]
+    assert (first["settled"], again["attempt_no"], again["round_attempt"], again["state"], again["due_at"]) == (
+        True, 2, 2, "pending", retry_at)
+    assert again["phone"] == first["phone"]
+    assert [len(by_ticket[c.ticket_id]) for c in (verdict, other_round)] == [1, 1]
+    assert not any(r["settled"] for c in (verdict, other_round) for r in by_ticket[c.ticket_id])

@@ -377,7 +377,7 @@ class Dialer:
             result = await handle.result
             if not result.answered:
                 await self._finish(call.attempt_id, outcome_of_unanswered(result.reason, result.cause),
-                                   reason=result.reason, cause=result.cause)
+                                   reason=result.reason, cause=result.cause, call=call)
                 return
             self.stats.answered += 1
             answered_at = self.clock()
@@ -430,18 +430,23 @@ class Dialer:
             await asyncio.sleep(0.05)
 
     async def _finish(self, attempt_id, outcome: Outcome, *, reason=None, cause=None, note: str = "",
-                      answered_at: datetime | None = None) -> None:
-        """Write the outcome, then settle it on the same connection (finished before settled, each once)."""
+                      answered_at: datetime | None = None, call: queue.Claimed | None = None) -> None:
+        """Write the outcome, then settle it on the same connection (finished before settled, each once).
+
+        ``call``: the claimed call, whose ``outcome`` is the PBX's alone (nobody answered).  If its next
+        step is a retry, that is worked out here and written with the finish in one statement.
+        """
         ended_at = self.clock()
+        retry = self._retry_of(call, outcome, ended_at) if call is not None else None
 
         async def finish_then_settle(conn: asyncpg.Connection) -> None:
             done = await queue.finish(conn, attempt_id, outcome=outcome, ended_at=ended_at, reason=reason,
-                                      cause=cause, note=note, answered_at=answered_at)
+                                      cause=cause, note=note, answered_at=answered_at, retry=retry)
             if done is not None:
                 self.stats.finished += 1
                 self._wake.set()              # its channel is free: claim now, don't wait for the settle
                 self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
-                pending = [done]
+                pending = [] if done.settled else [done]
             else:                             # finished before (a retry after a lost reply, a reconcile)
                 pending = await queue.unsettled(conn, attempt_ids=[attempt_id])
             await self._settle(conn, pending)
@@ -464,6 +469,14 @@ class Dialer:
             if attempt_ids is None:
                 pending = [item for item in pending if str(item.attempt_id) not in self._calls]
             await self._settle(conn, pending)
+
+    def _retry_of(self, call: queue.Claimed, outcome: Outcome, ended_at: datetime) -> tuple[int, datetime] | None:
+        """(round, due) of the retry :meth:`_settle` would schedule for this outcome, if it would retry."""
+        campaign = self._by_id.get(call.campaign_id)
+        if campaign is None:
+            return None
+        step = next_step(outcome, call.round_attempt, ended_at, campaign.policy, campaign.windows)
+        return (call.round_attempt, step.retry_at) if step.retry_at is not None else None
 
     async def _settle(self, conn: asyncpg.Connection, pending: list[queue.Unsettled]) -> None:
         if not pending:

@@ -114,24 +114,52 @@ async def mark_answered(conn: asyncpg.Connection, attempt_id: uuid.UUID, at: dat
 
 async def finish(conn: asyncpg.Connection, attempt_id: uuid.UUID, *, outcome: Outcome, ended_at: datetime,
                  reason: int | None = None, cause: int | None = None, note: str = "",
-                 answered_at: datetime | None = None) -> "Unsettled | None":
+                 answered_at: datetime | None = None, retry: tuple[int, datetime] | None = None
+                 ) -> "Unsettled | None":
     """Write the final outcome of a call once; a second report of the same call changes nothing (None).
 
     An outcome the IVR already stored (complete / partial / refused) is kept: the
     PBX's view of the hang-up never overrides what the citizen said.  Returns the
     finished attempt as :func:`settle` needs it, so settling costs no extra query.
     ``answered_at``: when the PBX said it was answered, kept unless the IVR wrote a time first.
+
+    ``retry``: (round, due) — the retry the caller worked out for ``outcome`` on that round (a call
+    nobody answered, attempts left).  When the attempt is on that round and the outcome and end time
+    written are the caller's (none stored before), its next step is exactly that retry: it is
+    settled in this same statement, one round trip instead of two, and the result says ``settled``.
+    Otherwise the caller settles as usual.
     """
-    row = await conn.fetchrow(
-        f"""UPDATE callback_attempts a
-              SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
-                  originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
-                  note = CASE WHEN $6 = '' THEN note ELSE $6 END, answered_at = coalesce(answered_at, $7),
-                  updated_at = now()
-            WHERE id = $1 AND state IN ('dialing', 'answered')
-        RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at, {desk.ESCALATION_FACTS}""",
-        attempt_id, outcome.value, ended_at, reason, cause, note, answered_at)
+    round_attempt, retry_at = retry if retry is not None else (None, None)
+    row = await conn.fetchrow(_FINISH, attempt_id, outcome.value, ended_at, reason, cause, note, answered_at,
+                              retry_at, round_attempt)
     return _unsettled(row) if row is not None else None
+
+
+#: The next attempt of a settled one (``s``: its ticket, campaign, phone, script, round, trunk), due at
+#: ``{due}``.  It takes the ticket's next number; (ticket_id, attempt_no) is unique, so two settles of one
+#: ticket cannot both write one.
+_INSERT_RETRY = """
+    INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script, due_at,
+                                   trunk_id)
+    SELECT gen_random_uuid(), s.ticket_id, s.campaign_id,
+           (SELECT max(attempt_no) + 1 FROM callback_attempts WHERE ticket_id = s.ticket_id),
+           s.round_attempt + 1, s.phone, s.script, {due}, s.trunk_id
+      FROM {source} s"""
+
+_FINISH = f"""
+WITH finished AS (
+    UPDATE callback_attempts a
+       SET state = 'finished', outcome = coalesce(outcome, $2), ended_at = coalesce(ended_at, $3),
+           originate_reason = coalesce(originate_reason, $4), hangup_cause = coalesce(hangup_cause, $5),
+           note = CASE WHEN $6 = '' THEN note ELSE $6 END, answered_at = coalesce(answered_at, $7),
+           settled = settled OR ($8::timestamptz IS NOT NULL AND outcome IS NULL AND ended_at IS NULL
+                                 AND round_attempt = $9),
+           updated_at = now()
+     WHERE id = $1 AND state IN ('dialing', 'answered')
+ RETURNING id, ticket_id, campaign_id, outcome, round_attempt, ended_at, settled, phone, script, trunk_id,
+           {desk.ESCALATION_FACTS}),
+retry AS ({_INSERT_RETRY.format(due="$8", source="finished")} WHERE s.settled)
+SELECT * FROM finished"""
 
 
 async def ivr_verdict(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> str | None:
@@ -158,6 +186,7 @@ class Unsettled:
     round_attempt: int
     ended_at: datetime
     escalation: str | None = None       # why a person should call once the robot is done (desk.escalation_for)
+    settled: bool = False               # its next step is applied already (finish's ``retry``)
 
 
 async def unsettled(conn: asyncpg.Connection, limit: int = 500,
@@ -174,7 +203,7 @@ async def unsettled(conn: asyncpg.Connection, limit: int = 500,
 def _unsettled(r: asyncpg.Record) -> Unsettled:
     return Unsettled(r["id"], r["ticket_id"], r["campaign_id"], Outcome(r["outcome"]), r["round_attempt"],
                      r["ended_at"], desk.escalation_for(r["outcome"], r["round_attempt"], r["desk_rules"],
-                                                        r["latest_answers"]))
+                                                        r["latest_answers"]), r.get("settled", False))
 
 
 async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep, *, actor: str = "dialer",
@@ -211,19 +240,12 @@ async def settle(conn: asyncpg.Connection, attempt_id: uuid.UUID, step: NextStep
 
 
 #: A retry, the other usual end of a call (busy, no answer): the flag and the next attempt in one
-#: statement, atomic on its own, instead of a transaction of four round trips.  The next attempt takes
-#: the ticket's next number; (ticket_id, attempt_no) is unique, so two settles of one ticket cannot
-#: both write one.
-_SETTLE_WITH_RETRY = """
+#: statement, atomic on its own, instead of a transaction of four round trips.
+_SETTLE_WITH_RETRY = f"""
 WITH subject AS (UPDATE callback_attempts SET settled = true, updated_at = now()
                   WHERE id = $1 AND state = 'finished' AND NOT settled
               RETURNING ticket_id, campaign_id, phone, script, round_attempt, trunk_id),
-     retry AS (INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone,
-                                              script, due_at, trunk_id)
-               SELECT gen_random_uuid(), s.ticket_id, s.campaign_id,
-                      (SELECT max(attempt_no) + 1 FROM callback_attempts WHERE ticket_id = s.ticket_id),
-                      s.round_attempt + 1, s.phone, s.script, $2, s.trunk_id
-                 FROM subject s)
+     retry AS ({_INSERT_RETRY.format(due="$2", source="subject")})
 SELECT EXISTS (SELECT 1 FROM subject)"""
 
 
