@@ -295,8 +295,9 @@ class TicketUpsert:
     """
 
     def __init__(self, conn: asyncpg.Connection, *, present_columns: frozenset[str],
-                 deadlines: Callable[[TicketRecord, bool], Deadlines], source: str, merge_rows: int = MERGE_ROWS):
-        self._conn, self._deadlines, self._source, self._merge_rows = conn, deadlines, source, merge_rows
+                 deadlines: Callable[[TicketRecord, bool], Deadlines], source: str, merge_rows: int | None = None):
+        self._conn, self._deadlines, self._source = conn, deadlines, source
+        self._merge_rows = MERGE_ROWS if merge_rows is None else merge_rows
         self._columns = sorted(present_columns)
         self._placements = _Placements("city_status" in present_columns)
         self._has_deadline_inputs = _DEADLINE_INPUTS <= present_columns
