@@ -10,6 +10,7 @@ passed without one is marked 时间未知 instead.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Callable, Sequence
@@ -328,25 +329,45 @@ class TicketUpsert:
             await self._transaction.rollback()
 
     async def add(self, records: Sequence[TicketRecord], line_numbers: Sequence[int]) -> None:
-        """Stage one block with COPY (inside the transaction); merge once ``merge_rows`` are staged."""
+        """Stage one block with COPY (inside the transaction), after merging what is staged once that is
+        ``merge_rows`` or more.
+
+        Why the merge waits for the next block: its rows (deadlines, states) are built in a
+        worker thread while PostgreSQL merges the earlier ones, instead of between merges.
+        The block's stored tickets are read first; the merge cannot change them (a file never
+        repeats a ticket number).
+        """
         if not records:
             return
         conn = self._conn
         stored = {r["ticket_no"]: r for r in await conn.fetch(_STORED, [r.ticket_no for r in records])}
         self.rows += len(records)
+        known = 0
         if stored:
             records, line_numbers = self._changed(records, line_numbers, stored)
-            self._staged_known += sum(rec.ticket_no in stored for rec in records)
+            known = sum(rec.ticket_no in stored for rec in records)
+        if self._staged >= self._merge_rows:
+            building = asyncio.ensure_future(asyncio.to_thread(self._staging_rows, records, line_numbers, stored))
+            try:
+                await self._merge_staged()
+            finally:
+                rows = await building       # the thread runs to its end whatever the merge did
+        else:
+            rows = self._staging_rows(records, line_numbers, stored)
         self._staged += len(records)
+        self._staged_known += known
+        for start in range(0, len(rows), COPY_CHUNK):
+            await conn.copy_records_to_table("ticket_import_staging", records=rows[start:start + COPY_CHUNK],
+                                             columns=STAGING_COLUMNS)
+
+    def _staging_rows(self, records: Sequence[TicketRecord], line_numbers: Sequence[int],
+                      stored: dict[str, asyncpg.Record]) -> list[tuple]:
+        """The staging table's rows for ``records``: their deadlines and state columns."""
         complex_nos = {no for no, r in stored.items() if r["is_complex"]}
         deadlines, placements = self._deadlines, self._placements
-        for start in range(0, len(records), COPY_CHUNK):
-            rows = [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos),
-                                 placements(rec, stored.get(rec.ticket_no)))
-                    for rec, line in zip(records[start:start + COPY_CHUNK], line_numbers[start:start + COPY_CHUNK])]
-            await conn.copy_records_to_table("ticket_import_staging", records=rows, columns=STAGING_COLUMNS)
-        if self._staged >= self._merge_rows:
-            await self._merge_staged()
+        return [_staging_row(rec, line, deadlines(rec, rec.ticket_no in complex_nos),
+                             placements(rec, stored.get(rec.ticket_no)))
+                for rec, line in zip(records, line_numbers)]
 
     def _changed(self, records: Sequence[TicketRecord], line_numbers: Sequence[int],
                  stored: dict[str, asyncpg.Record]) -> tuple[list[TicketRecord], list[int]]:
