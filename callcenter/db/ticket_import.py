@@ -277,9 +277,11 @@ class TicketUpsert:
     block *n* is copied while block *n + 1* is parsed.  The merge of new tickets (their
     indexes, the scoring trigger, the foreign-key checks) is most of an import's
     PostgreSQL CPU; merged once at the end it followed the reading, merged every
-    ``merge_rows`` it runs while the next rows are read.  Each merge looks up the
-    ledger by ticket number (index lookups, not a scan of the ledger per merge), and
-    one whose staged rows are all new skips the take-over of stored columns.
+    ``merge_rows`` it runs while the next rows are read.  Each merge finds stored tickets
+    through the ticket-number index, never by scanning the ledger (EXPLAIN over 1M tickets:
+    a nested loop of index lookups, or a merge join reading the index only up to the
+    block's last number), and one whose staged rows are all new skips the take-over of
+    stored columns.
     It stays all or nothing: everything happens in one transaction, which
     :meth:`__aexit__` commits only when the ``async with`` body ends without an
     exception (an invalid file raises, and nothing of it stays, merged or not).  The
