@@ -182,3 +182,14 @@ async def test_a_database_error_in_a_merge_of_an_invalid_file_reports_its_rows(d
     with pytest.raises(asyncpg.exceptions.CheckViolationError):
         await import_tickets(db.pool, write_csv(tmp_path / "good.csv", rows[:5]))
     assert await db.pool.fetchval("SELECT count(*) FROM tickets") == 0
+
+
+async def test_stored_tickets_are_looked_up_by_index_even_with_a_plan_made_over_an_empty_ledger(db):
+    """A prepared statement's generic plan, made while the ledger is empty, must not scan the ledger per block."""
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute("PREPARE stored(text[]) AS " + ticket_import._STORED.replace("$1::text[]", "$1"))
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE stored('{A1,A2}')"))
+        await conn.execute("DEALLOCATE stored; RESET plan_cache_mode")
+    assert "Index Scan using tickets_ticket_no_key" in plan and "Seq Scan on tickets" not in plan, plan

@@ -127,15 +127,22 @@ UPDATE ticket_import_staging s SET
 # What the ledger holds of the file's tickets that it already has (read under the import lock).
 # Then the city's columns the merge compares (_UPSERT's IS DISTINCT FROM), in _CITY_COLUMNS order:
 # a row equal in all of them would be left alone by the merge, so it is not staged at all.
+# One index lookup per number, whatever the plan cache holds: a prepared statement gets a generic
+# plan after five runs, and planned over a still empty ledger (a first import, merged per block)
+# "ticket_no = ANY($1)" became a scan of the ledger, which then grew by each block.
 _STORED = """
-SELECT ticket_no, is_complex, status, signed_at IS NOT NULL AS signed, first_contact_at IS NOT NULL AS contacted,
-       sign_time_unknown, contact_time_unknown, close_time_unknown,
-       ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
-       urgency, caller_name, caller_phone, district, street, community_name, address,
-       host_unit, department_name, called_at, dispatched_at, time_limit_hours, closed_at,
-       city_status, handling_result, city_effective_callback, city_contacted, city_solved,
-       city_satisfied, city_callback_at
-  FROM tickets WHERE ticket_no = ANY($1::text[])
+SELECT t.*
+  FROM unnest($1::text[]) AS wanted(ticket_no)
+ CROSS JOIN LATERAL (
+       SELECT ticket_no, is_complex, status, signed_at IS NOT NULL AS signed, first_contact_at IS NOT NULL AS contacted,
+              sign_time_unknown, contact_time_unknown, close_time_unknown,
+              ticket_type, appeal_kind, category_l1, category_l2, category_l3, title, content,
+              urgency, caller_name, caller_phone, district, street, community_name, address,
+              host_unit, department_name, called_at, dispatched_at, time_limit_hours, closed_at,
+              city_status, handling_result, city_effective_callback, city_contacted, city_solved,
+              city_satisfied, city_callback_at
+         FROM tickets WHERE tickets.ticket_no = wanted.ticket_no
+        LIMIT 1) t                -- ticket_no is unique: LIMIT keeps the subquery a lookup per number
 """
 #: The city's columns _UPSERT compares before it updates a ticket (all read by _STORED).
 _CITY_COLUMNS = ("ticket_type", "appeal_kind", "category_l1", "category_l2", "category_l3", "title", "content",
