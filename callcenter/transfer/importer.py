@@ -213,6 +213,20 @@ def _check_policy(record: tr.TicketRecord, policies: Sequence[DeadlinePolicy], h
     return record
 
 
+async def _refuse_if_invalid(reading: asyncio.Future, skip_invalid: bool) -> None:
+    """Raise the file's :class:`ImportRejected` if it has bad rows (waits for the reading to end).
+
+    Why: a merge runs while the rest of the file is read; a file that turns out invalid is
+    refused for its rows, as it was when nothing was merged before the file was read.
+    """
+    await asyncio.wait([reading])
+    if reading.cancelled() or reading.exception() is not None:
+        return
+    validated = reading.result()
+    if validated.rejected and not skip_invalid:
+        raise ImportRejected(validated.errors, validated.rows)
+
+
 def write_rejects(path: Path, validated: Validated) -> Path:
     """The rejected rows as they were, plus 行号/列/原因 (several errors joined by '；')."""
     target = rejects_path(path)
@@ -230,10 +244,13 @@ async def import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool =
     """Import a csv/xlsx ticket file; raises :class:`ImportRejected` or :class:`FileRejected`.
 
     The file is read and checked in a worker thread while the rows already checked are
-    staged, block by block, in one transaction (:class:`~callcenter.db.ticket_import.TicketUpsert`):
-    PostgreSQL copies while Python parses.  The merge runs once the whole file is read
-    and (unless ``skip_invalid``) clean; from the first bad row on nothing more is
-    staged, and the rollback takes back what was.
+    staged and merged, block by block, in one transaction
+    (:class:`~callcenter.db.ticket_import.TicketUpsert`): PostgreSQL copies and merges
+    while Python parses.  The transaction commits once the whole file is read and
+    (unless ``skip_invalid``) clean; from the first bad row on nothing more is staged
+    or merged, and the rollback takes back what was.  A database error in a merge
+    while a bad row was already read is reported as that file's :class:`ImportRejected`,
+    as when nothing was merged before the end of the file.
     """
     path = Path(path)
     with collector_paused():
@@ -274,7 +291,11 @@ async def _import_tickets(pool: asyncpg.Pool, path: Path, *, skip_invalid: bool,
                         upsert = await stack.enter_async_context(repo.TicketUpsert(
                             conn, present_columns=validated.header_map.present, deadlines=deadlines,
                             source=path.name))
-                    await upsert.add(validated.records[start:end], validated.lines[start:end])
+                    try:
+                        await upsert.add(validated.records[start:end], validated.lines[start:end])
+                    except asyncpg.PostgresError:
+                        await _refuse_if_invalid(reading, skip_invalid)
+                        raise
                 validated = await reading
                 if validated.rejected and not skip_invalid:
                     raise ImportRejected(validated.errors, validated.rows)

@@ -182,10 +182,11 @@ def _xlsx_table(path: Path) -> Iterator[Table]:
         with _openpyxl_table(path) as table:
             yield table
         return
-    headers = rows[0] if rows else []
+    after = iter(rows)
+    headers = next(after, None) or []
     if not headers:
         raise FileRejected(f"{path.name}: 第一个工作表是空的")
-    yield Table(headers, _xlsx_rows(rows[1:]), len(rows) - 1, "xlsx")
+    yield Table(headers, _xlsx_rows(after), len(rows) - 1, "xlsx")
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 from xml.etree import ElementTree
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -39,8 +39,12 @@ _MIDNIGHT = time()
 _EXACT_INTS = 1e15
 
 
-def read_rows(path: Path) -> list[list[Any]] | None:
-    """Every row of the first worksheet from row 1 (blank rows included), or None: use openpyxl."""
+def read_rows(path: Path) -> Sequence[list[Any]] | None:
+    """Every row of the first worksheet from row 1 (blank rows included), or None: use openpyxl.
+
+    The rows are converted to openpyxl's cells as they are iterated (:class:`SheetRows`),
+    not all before the first: an import starts merging while the rest is converted.
+    """
     try:
         from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
     except ImportError:          # pragma: no cover - the dependency is pinned; openpyxl still works
@@ -53,7 +57,11 @@ def read_rows(path: Path) -> list[list[Any]] | None:
                 sheets = [i for i, m in enumerate(book.sheets_metadata) if m.typ == SheetTypeEnum.WorkSheet]
                 if not sheets:
                     return None
-                rows = book.get_sheet_by_index(sheets[0]).to_python(skip_empty_area=False)
+                sheet = book.get_sheet_by_index(sheets[0])
+                if sheet.start == (0, 0):
+                    rows: Sequence[list[Any]] = SheetRows(sheet)
+                else:            # iter_rows() leaves out empty leading columns: pad them as openpyxl has them
+                    rows = [_as_openpyxl_row(row) for row in sheet.to_python(skip_empty_area=False)]
         except (CalamineError, OSError, ValueError):
             return None
         except BaseException as exc:      # a Rust panic on a malformed file is a BaseException (pyo3)
@@ -62,14 +70,32 @@ def read_rows(path: Path) -> list[list[Any]] | None:
             raise
         if errors.result():
             return None
-    for row in rows:
-        kinds = set(map(type, row))
-        if float in kinds or date in kinds:
-            for i, cell in enumerate(row):       # only those cells: a call per cell was a tenth of reading
-                kind = type(cell)
-                if kind is float or kind is date:
-                    row[i] = _as_openpyxl(cell)
     return rows
+
+
+class SheetRows:
+    """A sheet read from A1: its rows (``len``, iterable again), each converted as it is reached."""
+    __slots__ = ("_sheet",)
+
+    def __init__(self, sheet):
+        self._sheet = sheet
+
+    def __len__(self) -> int:
+        return self._sheet.height
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return map(_as_openpyxl_row, self._sheet.iter_rows())
+
+
+def _as_openpyxl_row(row: list[Any]) -> list[Any]:
+    """The row with its float and date cells as openpyxl reads them (in place)."""
+    kinds = set(map(type, row))
+    if float in kinds or date in kinds:
+        for i, cell in enumerate(row):       # only those cells: a call per cell was a tenth of reading
+            kind = type(cell)
+            if kind is float or kind is date:
+                row[i] = _as_openpyxl(cell)
+    return row
 
 
 def _as_openpyxl(cell: Any) -> Any:
