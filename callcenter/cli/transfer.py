@@ -18,7 +18,7 @@ from ..transfer import sample
 from ..transfer.exporter import default_export_path, export_tickets, month_bounds
 from ..transfer.importer import ImportRejected, import_tickets
 from ..transfer.progress import terminal_progress
-from ..transfer.reader import FileRejected, UnsupportedFile
+from ..transfer.file_errors import FileRejected, UnsupportedFile
 from ..transfer.urban_import import import_urban_cases
 from ..transfer.writer import FORMATS, format_of
 from .common import CliError, ExitCode, async_handler, cli_actor, database

@@ -19,7 +19,7 @@ import asyncpg
 from ..db import intake as repo
 from ..ledger.timezone import OFFICE_TZ
 from ..transfer.importer import ImportRejected, import_tickets
-from ..transfer.reader import FileRejected
+from ..transfer.file_errors import FileRejected
 
 SUFFIXES = (".csv", ".xlsx")
 DONE, REJECTED = "done", "rejected"

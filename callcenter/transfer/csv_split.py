@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 from ..ledger import ticket_record as tr
 from ..ledger.ticket_columns import ColumnParser
 from ..scoring.rules import RuleSet, rule_set_in_force
+from .file_errors import FileRejected
 from .gc_pause import collector_paused
 
 #: Below this many characters a file is read in one pass (a child process costs ≈ 0.3 s to start).
@@ -61,7 +62,6 @@ def csv_rows(reader, name: str, lines_before: int = 0) -> Iterator[Row]:
 
     ``lines_before``: lines of the file before the text ``reader`` reads.
     """
-    from .reader import FileRejected      # reader imports this module
     while True:
         start = reader.line_num + 1 + lines_before
         try:
@@ -224,7 +224,6 @@ def parse_tail(text: str, lines_before: int, name: str, headers: list[Any], cate
     A file-level error (a malformed row) ends the list with a block carrying it, after the
     rows before it, so the importer raises it where one pass would have.
     """
-    from .reader import FileRejected
     with collector_paused():
         header_map = tr.resolve_headers(headers)
         parser = ColumnParser(header_map, categories, lambda day: rule_set_for(rule_sets, day))

@@ -27,7 +27,8 @@ from ..scoring.rules import DEFAULT_RULE_SET, RuleSet
 from .gc_pause import collector_paused
 from .progress import NullProgress, Progress
 from .csv_split import CsvSplit, TailFailed, rule_set_for
-from .reader import FileRejected, open_table
+from .file_errors import FileRejected
+from .reader import open_table
 from .writer import write_table
 
 REJECT_COLUMNS = ("行号", "列", "原因")

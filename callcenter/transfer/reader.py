@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .csv_split import SENTINEL, CsvSplit, csv_rows, cut_point
+from .file_errors import FileRejected, UnsupportedFile
 from .xlsx_fast import read_rows
 
 CSV_SUFFIXES = (".csv", ".txt")
@@ -25,14 +26,6 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 #: Below this share of common (GB2312) characters a GB18030 decode is taken for garbage.
 MIN_COMMON_HANZI_SHARE = 0.8
 _SAMPLE_CHARS = 200_000
-
-
-class FileRejected(ValueError):
-    """The file as a whole cannot be read (format, encoding); nothing in it was imported."""
-
-
-class UnsupportedFile(FileRejected):
-    """Not a file type we read at all (a usage mistake rather than bad content)."""
 
 
 @dataclass

@@ -20,7 +20,8 @@ from ..db import urban as repo
 from ..ledger import ticket_record as tr
 from ..ledger import urban as ub
 from .importer import ImportRejected, NumberClaims, Validated, with_duplicate, write_rejects
-from .reader import FileRejected, open_table
+from .file_errors import FileRejected
+from .reader import open_table
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ...ledger import ticket_record as tr
 from ...ledger import urban as ub
 from ...ledger.timezone import OFFICE_TZ
 from ...transfer.importer import ImportRejected
-from ...transfer.reader import FileRejected
+from ...transfer.file_errors import FileRejected
 from ...transfer.urban_import import import_urban_cases
 from ..core import keys
 from ..core.access import MANAGERS, current_user, require_role
