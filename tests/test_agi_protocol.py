@@ -112,6 +112,13 @@ async def test_get_data_digits_and_timeouts():
     assert wire.data == b"GET DATA q1 6000 1\nGET DATA q2 6000 1\nGET DATA q3 6000 4\n"
 
 
+async def test_get_data_with_more_keys_than_asked_is_garbage_not_an_answer():
+    ch, _ = channel(b"200 result=99999999999999999999999 endpos=-5\n", eof=False)
+    with pytest.raises(ChannelFailure):               # a real Asterisk reads at most max_digits
+        await ch.get_data("ask-contacted", 6000, 1)
+    assert ch.gone is not None
+
+
 async def test_stream_file_escape_digit_and_missing_file():
     ch, _ = channel(b"200 result=50 endpos=100\n", b"200 result=-1 endpos=0\n", eof=False)
     assert await ch.stream_file("ask", "12") == "2"

@@ -223,6 +223,9 @@ class AgiChannel:
         if reply.result == "-1":
             raise ChannelFailure(f"GET DATA {sound} failed")
         digits = reply.result if all(c in "0123456789*#" for c in reply.result) else ""
+        if len(digits) > max_digits:     # Asterisk reads at most max_digits: this reply is not one of its
+            raise self._end(ChannelFailure(f"GET DATA {sound}: {len(digits)} keys where at most {max_digits} "
+                                           f"can be pressed"))
         return DigitsResult(digits, reply.data == "timeout")
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
