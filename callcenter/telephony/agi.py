@@ -43,6 +43,7 @@ CallHandler = Callable[[Channel, CallInfo], Awaitable[object]]
 #: list; quotes, brackets and backslashes group or escape): a list naming one is played a file at a time.
 _PLAYBACK_UNSAFE = re.compile(r'[\s,&"\\()\[\]|]')
 
+
 class AgiChannel:
     """:class:`~callcenter.ivr.channel.Channel` over one FastAGI connection."""
 
