@@ -90,6 +90,9 @@ class PromptPlayer:
         return await self.synthesizer.sound_for(str(value))
 
     async def _speak(self, part: SpokenVariable, escape_digits: str) -> str | None:
+        if part.kind == "tts":
+            sound = await self._synthesised(part)
+            return await self.channel.stream_file(sound, escape_digits) if sound else None
         value = self._value(part)
         if value is None:
             return None
@@ -101,7 +104,4 @@ class PromptPlayer:
             return await self.channel.say_digits(digits, escape_digits) if digits else None
         if part.kind == "say_number" and str(value).lstrip("-").isdigit():
             return await self.channel.say_number(int(value), escape_digits)
-        if part.kind == "tts":
-            sound = await self._synthesised(part)
-            return await self.channel.stream_file(sound, escape_digits) if sound else None
         return None
