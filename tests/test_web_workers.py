@@ -56,7 +56,7 @@ async def two_workers(settings, users, tmp_path):  # noqa: F811
     base = f"http://127.0.0.1:{web_port}"
     try:
         await until_both_answer(base, proc, log_path)
-        yield base, sim, proc
+        yield base, sim, proc, log_path
     finally:
         harness.reap(proc)
         await sim.close()
@@ -126,7 +126,7 @@ async def draft_campaign(pool) -> int:
 
 
 async def test_sessions_csrf_and_campaign_counters_cross_workers(two_workers, db):
-    base, sim, _ = two_workers
+    base, sim, _, log_path = two_workers
     jar = aiohttp.CookieJar(unsafe=True)
     await harness.seed_tickets(db.pool, 6)
     campaign_id = await draft_campaign(db.pool)      # worker 1 will start it with worker 0's token
@@ -158,7 +158,7 @@ async def test_sessions_csrf_and_campaign_counters_cross_workers(two_workers, db
                 placed.append(counters["placed"])
                 if counters["open_tickets"] == 0 and counters["placed"] >= 6:
                     break
-                assert len(placed) < 60, f"counters stuck at {counters}"
+                assert len(placed) < 60, f"counters stuck at {counters}; the service said:\n{log_path.read_text()}"
     assert placed[0] < placed[-1]
 
 
@@ -170,7 +170,7 @@ async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float
 
 
 async def test_screen_pop_and_wall_reach_the_other_worker_and_sigterm_stops_all(two_workers, db):
-    base, sim, proc = two_workers
+    base, sim, proc, _ = two_workers
     now = datetime.now(timezone.utc)
     async with db.pool.acquire() as conn:
         await insert_ticket(conn, "T1", phone=PHONE, called_at=now - timedelta(days=1), title="噪音扰民")

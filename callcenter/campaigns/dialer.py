@@ -153,6 +153,12 @@ class Dialer:
                         log.warning("dialer claim failed, retrying: %s", exc)
                         own = await self._give_back(own)
                         await self._sleep(1.0)
+                    except Exception:
+                        # A defect in one round must not end dialing for good while the pages keep
+                        # serving; what was claimed and not followed, reconciliation finds.
+                        log.exception("dialer claim round failed unexpectedly, retrying in 1 s")
+                        own = await self._give_back(own)
+                        await self._sleep(1.0)
                     finally:
                         self.stats.rounds += 1
                         self.stats.round_seconds += time.monotonic() - started
@@ -178,6 +184,10 @@ class Dialer:
                     self._ready.set()
             except _ROUND_ERRORS as exc:
                 log.warning("dialer housekeeping failed, retrying: %s", exc)
+                await self._sleep(1.0)
+                continue
+            except Exception:
+                log.exception("dialer housekeeping failed unexpectedly, retrying in 1 s")
                 await self._sleep(1.0)
                 continue
             await self._sleep(min(self.opt.refresh_every, self.opt.reconcile_every, 1.0) or self.opt.tick)
@@ -249,13 +259,20 @@ class Dialer:
         async with self.pool.acquire() as conn:
             await queue.heartbeat(conn, self.opt.instance)
             every = await campaign_repo.load_campaigns(conn, states=ALL_STATES)
+            trunks = await campaign_repo.trunks_by_id(conn)
+            # Trunks, their pacing and the running campaigns change together, with no await between:
+            # the claim loop runs beside this and must never see a campaign's trunk without its bucket.
+            self._trunks = trunks
+            self._pace(trunks)
             self._by_id = {c.id: c for c in every}
             self._campaigns = [c for c in every if c.state.value == "running"]
-            self._trunks = await campaign_repo.trunks_by_id(conn)
             for campaign in self._campaigns:   # enrol is idempotent per callback round
                 await queue.enrol(conn, campaign.id, due_at=self.clock())
         await self._check_trunk_limits()
-        for trunk_id, trunk in self._trunks.items():
+
+    def _pace(self, trunks: dict[int, asyncpg.Record]) -> None:
+        """A token bucket per trunk at its calls-per-second limit (kept while the limit is unchanged)."""
+        for trunk_id, trunk in trunks.items():
             bucket = self._buckets.get(trunk_id)
             if bucket is None or bucket.rate != float(trunk["max_cps"]):
                 self._buckets[trunk_id] = TokenBucket(float(trunk["max_cps"]))
@@ -295,11 +312,11 @@ class Dialer:
             if campaign.windows.is_open(now):
                 by_trunk.setdefault(campaign.trunk_id, []).append(campaign.id)
         for trunk_id, campaign_ids in by_trunk.items():
-            trunk = self._trunks.get(trunk_id)
-            if trunk is None:
+            trunk, bucket = self._trunks.get(trunk_id), self._buckets.get(trunk_id)
+            if trunk is None or bucket is None:
                 continue
             # The channel limit itself is enforced by claim_due, across every instance.
-            allowed = self._buckets[trunk_id].take(self.opt.claim_batch)
+            allowed = bucket.take(self.opt.claim_batch)
             if allowed <= 0:
                 continue
             started = time.monotonic()
@@ -313,7 +330,7 @@ class Dialer:
             self.stats.claims += 1
             self.stats.claimed += len(claimed)
             self.stats.tokens_granted += allowed
-            self._buckets[trunk_id].give_back(allowed - len(claimed))   # unused setups stay available
+            bucket.give_back(allowed - len(claimed))   # unused setups stay available
 
     def _start_calls(self, trunk, claimed: list[queue.Claimed]) -> None:
         """A task per claimed attempt, registered at once (synchronously: reconciliation must see them)."""
