@@ -9,7 +9,11 @@ dialplan's [callback-dialout] (channel guard before ringing) into [callback-ivr]
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -190,3 +194,59 @@ async def test_a_spoken_answer_recorded_by_asterisk_reaches_the_recogniser(db, r
     assert (contacted["source"], contacted["transcript"], contacted["intent"]) == ("speech", "네", "yes")
     path = Path(contacted["recording_path"])
     assert path.is_relative_to(recordings) and path.stat().st_size > spoken.stat().st_size // 2
+
+
+async def test_an_operator_sets_up_and_runs_a_campaign_through_the_cli_while_serve_runs(
+        db, settings, real_asterisk, tmp_path):
+    """The README's way, on the real PBX: `serve` first, then trunk, campaign and start from the CLI.
+
+    The trunk is new to a dialer already running, which once ended the dialer (a claim saw the trunk
+    before its rate bucket).  The CLI and `serve` are processes of their own, as an operator runs them.
+    """
+    people = {"13900000100": ("answered-complete", "called_back"), "13900000102": ("refused", "callback_failed"),
+              "13900000200": ("busy", "callback_failed"), "13900000204": ("invalid-number", "callback_failed")}
+    async with db.pool.acquire() as conn:
+        for i, number in enumerate(people):
+            await insert_ticket(conn, f"C{i:04d}", status="awaiting_callback", phone=number)
+    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home))
+    env.pop("CALLCENTER_CONFIG", None)
+
+    async def cli(*argv: str) -> str:
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter", *argv], env=env,
+                                       capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"callcenter {' '.join(argv)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    log_path = tmp_path / "serve.log"
+    served = h.serve(settings, real_asterisk.ami_port, real_asterisk.agi_port, log_path,
+                     PATH=str(Path(sys.executable).parent))     # no espeak-ng: prompts are the test's tones
+    try:
+        for _ in range(300):                       # the dialer is ready once the AMI link is up
+            assert served.poll() is None, log_path.read_text()
+            if "AMI logged in" in log_path.read_text():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("serve never logged in to the AMI:\n" + log_path.read_text())
+        await cli("trunk", "add", "citizens", "--dial", CITIZENS, "--channels", "4", "--cps", "5")
+        await cli("campaign", "create", "验收回访", "--trunk", "citizens", "--window", "00:00-23:59",
+                  "--max-attempts", "2", "--retry-busy", "1s", "--retry-no-answer", "1s", "--retry-failed", "1s")
+        await cli("campaign", "start", "验收回访")
+
+        async def all_final() -> bool:
+            return await h.open_tickets(db.pool) == 0 and await h.live_attempts(db.pool) == 0
+        await _wait(db.pool, all_final, timeout=60)
+        status = await cli("campaign", "status", "验收回访")
+        served.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(served.wait, 30) == 0, log_path.read_text()[-3000:]
+    finally:
+        h.reap(served)
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("""SELECT a.phone, array_agg(a.outcome ORDER BY a.dialed_at) AS outcomes, t.status
+                                     FROM callback_attempts a JOIN tickets t ON t.id = a.ticket_id
+                                    GROUP BY a.phone, t.status""")
+    got = {r["phone"]: (r["outcomes"], r["status"]) for r in rows}
+    assert got == {number: ([outcome] * (2 if outcome == "busy" else 1), state)
+                   for number, (outcome, state) in people.items()}, log_path.read_text()[-3000:]
+    assert "验收回访 (running)" in status and re.search(r"busy\s+2\b", status), status
+    assert "Traceback" not in log_path.read_text()
