@@ -183,3 +183,42 @@ async def test_finish_with_the_retry_worked_out_settles_in_the_same_statement_on
     assert again["phone"] == first["phone"]
     assert [len(by_ticket[c.ticket_id]) for c in (verdict, other_round)] == [1, 1]
     assert not any(r["settled"] for c in (verdict, other_round) for r in by_ticket[c.ticket_id])
+
+
+async def test_a_stopped_campaigns_tickets_can_be_taken_by_the_next_one(db):
+    """Stopping is for good, but the tickets it leaves 待回访 are not lost to the office: those never
+    dialled, and those whose round the stop cut short (a retry that ended up cancelled, even one written
+    by a call still live at the stop), go to the next campaign.  A ticket still in a round elsewhere, or
+    handed to the desk, does not."""
+    async with db.pool.acquire() as conn:
+        first = await setup_campaign(conn, tickets=4, max_channels=5)
+        trunk = (await camp.get_campaign(conn, first)).trunk_id
+        busy, live_at_stop = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[first], limit=2,
+                                                    instance="a", now=NOW)
+        await dialer.finish(conn, busy.attempt_id, outcome=Outcome.BUSY, ended_at=NOW)
+        assert await dialer.settle(conn, busy.attempt_id, NextStep(NOW + timedelta(minutes=30), None))
+        await camp.change_state(conn, first, "stop", actor="test")      # busy's retry and 2 undialled: cancelled
+        # The call live at the stop ends busy too; its retry is written into the stopped campaign …
+        await dialer.finish(conn, live_at_stop.attempt_id, outcome=Outcome.BUSY, ended_at=NOW)
+        assert await dialer.settle(conn, live_at_stop.attempt_id, NextStep(NOW + timedelta(minutes=30), None))
+        # … and the dialer's housekeeping cancels it.
+        assert await dialer.cancel_left_by_stopped(conn) == 1
+        assert await dialer.cancel_left_by_stopped(conn) == 0
+        assert await conn.fetchval("SELECT count(*) FROM callback_attempts WHERE state = 'pending'") == 0
+
+        second = await camp.create_campaign(conn, camp.CampaignSpec(name="续呼", trunk="main"))
+        await camp.change_state(conn, second, "start", actor="test")
+        assert await dialer.count_eligible(conn, second) == 4
+        assert await dialer.enrol(conn, second, due_at=NOW) == 4
+        assert await dialer.enrol(conn, second, due_at=NOW) == 0        # still once per round
+        rounds = await conn.fetch("SELECT round_attempt FROM callback_attempts WHERE campaign_id = $1", second)
+        assert [r["round_attempt"] for r in rounds] == [1] * 4
+
+        # A third campaign takes none of them: each is in the second one's round now.
+        third = await camp.create_campaign(conn, camp.CampaignSpec(name="第三", trunk="main"))
+        await camp.change_state(conn, third, "start", actor="test")
+        assert await dialer.count_eligible(conn, third) == 0
+        # Nor once the second's round ends without a ticket step (e.g. handed to the desk).
+        await conn.execute("""UPDATE callback_attempts SET state = 'finished', outcome = 'no-answer', settled = true
+                               WHERE campaign_id = $1""", second)
+        assert await dialer.count_eligible(conn, third) == 0

@@ -108,7 +108,8 @@ def _register_campaign(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=run_create)
     for command, text in (("start", "start dialing"), ("pause", "stop placing new calls; live calls finish"),
                           ("resume", "continue a paused campaign"),
-                          ("stop", "finish for good; attempts not yet dialed are cancelled")):
+                          ("stop", "finish for good; attempts not yet dialed are cancelled, and their tickets "
+                                   "go to the next campaign")):
         a = actions.add_parser(command, help=text)
         a.add_argument("name")
         a.set_defaults(handler=run_change_state, command=command)

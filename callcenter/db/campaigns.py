@@ -125,7 +125,8 @@ async def get_campaign(conn: asyncpg.Connection, campaign: int | str) -> Campaig
 
 
 async def change_state(conn: asyncpg.Connection, campaign_id: int, command: str, *, actor: str) -> CampaignState:
-    """start / pause / resume / stop, audited; stopping cancels attempts not yet dialed."""
+    """start / pause / resume / stop, audited; stopping cancels attempts not yet dialed (their tickets
+    are then free for the next campaign: dialer._ELIGIBLE)."""
     async with conn.transaction():
         current = await conn.fetchval("SELECT state FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id)
         if current is None:

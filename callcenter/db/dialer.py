@@ -40,6 +40,9 @@ ANALYZE_AFTER_ENROLLING = 1000      # attempts created at once that call for fre
 
 
 #: The 待回访 tickets a campaign ($1) takes in: its filters, and not yet called since they began waiting.
+#: An attempt a stopped campaign cancelled is no call, and a round it cut short (a later attempt of the
+#: ticket cancelled) is over: those tickets go to the next campaign, in a round of their own.  A ticket
+#: in a round, or whose round ended without moving it on (handed to the desk), is not taken.
 _ELIGIBLE = """
           FROM campaigns c
           JOIN tickets t ON t.status = 'awaiting_callback' AND t.caller_phone <> ''
@@ -51,7 +54,22 @@ _ELIGIBLE = """
            AND (c.category_l1 IS NULL OR t.category_l1 = c.category_l1)
            AND NOT EXISTS (SELECT 1 FROM callback_attempts a
                             WHERE a.ticket_id = t.id
-                              AND a.created_at >= coalesce(t.awaiting_since, t.created_at))"""
+                              AND a.created_at >= coalesce(t.awaiting_since, t.created_at)
+                              AND a.state <> 'cancelled'
+                              AND NOT EXISTS (SELECT 1 FROM callback_attempts later
+                                               WHERE later.ticket_id = a.ticket_id
+                                                 AND later.attempt_no > a.attempt_no
+                                                 AND later.state = 'cancelled'))"""
+
+
+async def cancel_left_by_stopped(conn: asyncpg.Connection) -> int:
+    """Cancel attempts pending in a stopped campaign: the retry of a call still live when the campaign
+    stopped, settled after the stop's own cancelling.  Its ticket is then free for the next campaign."""
+    status = await conn.execute(
+        """UPDATE callback_attempts a SET state = 'cancelled', settled = true, updated_at = now()
+             FROM campaigns c
+            WHERE c.id = a.campaign_id AND c.state = 'finished' AND a.state = 'pending'""")
+    return int(status.split()[-1])
 
 
 async def count_eligible(conn: asyncpg.Connection, campaign_id: int) -> int:
