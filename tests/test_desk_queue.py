@@ -256,3 +256,22 @@ async def test_a_ticket_moved_on_meanwhile_is_left_alone_when_its_attempt_settle
         assert await conn.fetchval("SELECT settled FROM callback_attempts WHERE id = $1", attempt)
         assert await conn.fetchval("SELECT status FROM tickets WHERE id = $1", tid) == "called_back"
         assert await conn.fetchval("SELECT count(*) FROM ticket_events WHERE ticket_id = $1", tid) == 0
+
+
+@pytest.mark.parametrize("outcome, cancelled", [("answered-complete", True), ("refused", True),
+                                                ("invalid-number", True), ("busy", False)])
+async def test_a_persons_closing_call_cancels_the_robots_calls_not_yet_dialled(db, outcome, cancelled):
+    """A callback made by hand (or at the desk) while the robot's retry waits: the robot does not call
+    the citizen again after a person got an answer, a refusal or a wrong number; after a busy line it may."""
+    answers = {"contacted": "yes", "solved": "solved", "satisfaction": "satisfied"} \
+        if outcome == "answered-complete" else {}
+    async with db.pool.acquire() as conn:
+        cid = await _campaign(conn)
+        tid = await insert_ticket(conn, status="awaiting_callback", phone="13800000001")
+        await camp.change_state(conn, cid, "start", actor="test")
+        await queue.enrol(conn, cid, due_at=T0)
+        await desk.record_manual(conn, tid, "a", outcome=outcome, answers=answers, note="用办公座机回访",
+                                 called_at=T0)
+        robot = await conn.fetchval("SELECT state FROM callback_attempts WHERE ticket_id = $1 AND agent IS NULL",
+                                    tid)
+    assert robot == ("cancelled" if cancelled else "pending")

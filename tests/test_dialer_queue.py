@@ -10,6 +10,7 @@ import pytest
 from callcenter.campaigns.outcomes import NextStep, Outcome
 from callcenter.db import campaigns as camp
 from callcenter.db import dialer
+from callcenter.transfer.importer import import_tickets
 
 from .factories import insert_ticket
 
@@ -222,3 +223,28 @@ async def test_a_stopped_campaigns_tickets_can_be_taken_by_the_next_one(db):
         await conn.execute("""UPDATE callback_attempts SET state = 'finished', outcome = 'no-answer', settled = true
                                WHERE campaign_id = $1""", second)
         assert await dialer.count_eligible(conn, third) == 0
+
+
+async def test_a_ticket_the_city_calls_back_first_is_not_called_again(db, tmp_path):
+    """The city's file says 已回访 for a ticket whose retry waits in our queue: the retry is cancelled in
+    the import's own transaction, so no claim dials the citizen about it (any status move does this)."""
+    from .test_import import row, write_csv
+    closed = dict(工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
+    await import_tickets(db.pool, write_csv(tmp_path / "may.csv", [row("A0", **closed),
+                                                                    row("A1", 来电人电话="13800000002", **closed)]))
+    async with db.pool.acquire() as conn:
+        await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 5, 10)
+        cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="main"))
+        await camp.change_state(conn, cid, "start", actor="test")
+        assert await dialer.enrol(conn, cid, due_at=NOW) == 2
+    called = dict(closed, 工单状态="已回访", 是否有效回访="是", 是否联系="是", 是否解决="是", 是否满意="满意")
+    await import_tickets(db.pool, write_csv(tmp_path / "city.csv", [row("A0", **called),
+                                                                     row("A1", 来电人电话="13800000002", **closed)]))
+    async with db.pool.acquire() as conn:
+        states = dict(await conn.fetch("""SELECT t.ticket_no, a.state FROM callback_attempts a
+                                            JOIN tickets t ON t.id = a.ticket_id"""))
+        assert states == {"A0": "cancelled", "A1": "pending"}
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        claimed = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
+        assert [c.ticket_no for c in claimed] == ["A1"]
+        assert (await camp.progress(conn, cid))["open_tickets"] == 1

@@ -195,6 +195,10 @@ async def _store_attempt(conn: asyncpg.Connection, ticket_id: int, campaign_id: 
                   $7, $8, $9, $10
              FROM tickets t WHERE t.id = $2""",
         attempt_id, ticket_id, campaign_id, outcome, at, reached, note, agent, kind, recording_path, ended_at or at)
+    if outcome in _CLOSES_ITEM:
+        # A person settled this callback: the robot's calls of the ticket not yet dialled would repeat it.
+        await conn.execute("""UPDATE callback_attempts SET state = 'cancelled', settled = true, updated_at = now()
+                               WHERE ticket_id = $1 AND state = 'pending'""", ticket_id)
     source = "agent" if kind == "agent" else "manual"
     for question, intent in answers.items():
         await conn.execute(
