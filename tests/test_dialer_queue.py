@@ -10,6 +10,7 @@ import pytest
 from callcenter.campaigns.outcomes import NextStep, Outcome
 from callcenter.db import campaigns as camp
 from callcenter.db import dialer
+from callcenter.ivr.answers import Answer, outcome_of
 from callcenter.transfer.importer import import_tickets
 
 from .factories import insert_ticket
@@ -248,3 +249,24 @@ async def test_a_ticket_the_city_calls_back_first_is_not_called_again(db, tmp_pa
         claimed = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
         assert [c.ticket_no for c in claimed] == ["A1"]
         assert (await camp.progress(conn, cid))["open_tickets"] == 1
+
+
+@pytest.mark.parametrize("stored", [(), (("contacted", "yes"),), (("contacted", None),),
+                                    (("contacted", "yes"), ("solved", "solved"), ("satisfaction", None)),
+                                    (("contacted", "yes"), ("solved", "solved"), ("satisfaction", "satisfied")),
+                                    (("dissatisfaction_reason", None),)])
+async def test_an_answered_call_without_the_ivrs_verdict_is_judged_by_the_ivrs_own_rule(db, stored):
+    """The IVR never ran, or a restart came between: the stored answers decide as the IVR would have —
+    and a citizen who heard no question is not reached (retried, then 回访不成功), never 已回访."""
+    async with db.pool.acquire() as conn:
+        cid = await setup_campaign(conn, tickets=1)
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        [call] = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=1, instance="a", now=NOW)
+        for question, intent in stored:
+            await conn.execute("INSERT INTO callback_answers (attempt_id, question, intent, source) "
+                               "VALUES ($1, $2, $3, 'dtmf')", call.attempt_id, question, intent)
+        judged = await dialer.answered_outcome(conn, call.attempt_id)
+    ivr = outcome_of(("contacted", "solved", "satisfaction"),
+                     [Answer(question, intent, "dtmf") for question, intent in stored])
+    assert judged.value == ivr
+    assert (judged is Outcome.NO_ANSWER) == (not stored)

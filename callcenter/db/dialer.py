@@ -187,12 +187,18 @@ async def ivr_verdict(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> str | 
 
 async def answered_outcome(conn: asyncpg.Connection, attempt_id: uuid.UUID,
                            questions: tuple[str, ...] = ("contacted", "solved", "satisfaction")) -> Outcome:
-    """Complete when every scored question has an understood answer, else partial."""
-    got = await conn.fetchval(
-        """SELECT count(DISTINCT question) FROM callback_answers
-            WHERE attempt_id = $1 AND question = ANY($2::text[]) AND intent IS NOT NULL""",
-        attempt_id, list(questions))
-    return Outcome.ANSWERED_COMPLETE if got == len(questions) else Outcome.ANSWERED_PARTIAL
+    """The stored answers' verdict on an answered call the IVR gave none for (it never ran, it was cut
+    off, a restart came between), by the IVR's own rule (ivr.answers.outcome_of): complete when every
+    scored question has an understood answer, partial with any answer, else not reached — a citizen who
+    picked up and heard no question is not 已回访 once the attempts run out."""
+    row = await conn.fetchrow(
+        """SELECT count(DISTINCT question) FILTER (WHERE question = ANY($2::text[]) AND intent IS NOT NULL)
+                      AS understood,
+                  count(*) AS given
+             FROM callback_answers WHERE attempt_id = $1""", attempt_id, list(questions))
+    if row["understood"] == len(questions):
+        return Outcome.ANSWERED_COMPLETE
+    return Outcome.ANSWERED_PARTIAL if row["given"] else Outcome.NO_ANSWER
 
 
 @dataclass(frozen=True)
