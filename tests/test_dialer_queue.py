@@ -204,8 +204,8 @@ async def test_a_stopped_campaigns_tickets_can_be_taken_by_the_next_one(db):
         await dialer.finish(conn, live_at_stop.attempt_id, outcome=Outcome.BUSY, ended_at=NOW)
         assert await dialer.settle(conn, live_at_stop.attempt_id, NextStep(NOW + timedelta(minutes=30), None))
         # … and the dialer's housekeeping cancels it.
-        assert await dialer.cancel_left_by_stopped(conn) == 1
-        assert await dialer.cancel_left_by_stopped(conn) == 0
+        assert await dialer.cancel_undiallable(conn, NOW) == 1
+        assert await dialer.cancel_undiallable(conn, NOW) == 0
         assert await conn.fetchval("SELECT count(*) FROM callback_attempts WHERE state = 'pending'") == 0
 
         second = await camp.create_campaign(conn, camp.CampaignSpec(name="续呼", trunk="main"))
@@ -270,3 +270,23 @@ async def test_an_answered_call_without_the_ivrs_verdict_is_judged_by_the_ivrs_o
                      [Answer(question, intent, "dtmf") for question, intent in stored])
     assert judged.value == ivr
     assert (judged is Outcome.NO_ANSWER) == (not stored)
+
+
+async def test_a_number_on_the_do_not_call_list_gets_no_robot_call_and_does_not_hold_up_its_campaign(db):
+    """Listed before the campaign: never enrolled.  Listed while its call waits: that call is cancelled
+    (by the listing itself, or by the dialer's sweep when an enrolment ran beside the listing).  The
+    tickets stay 待回访 for a person, and the campaign has nothing left open."""
+    async with db.pool.acquire() as conn:
+        await camp.add_do_not_call(conn, "13800000000", "市民要求不再回访", "test")
+        cid = await setup_campaign(conn, tickets=3)
+        assert await conn.fetchval("SELECT count(*) FROM callback_attempts") == 2      # …00 never enrolled
+        assert await camp.add_do_not_call(conn, "13800000001", "号码错误", "test") == 1
+        # An enrolment that ran beside a listing and did not see it:
+        await conn.execute("INSERT INTO do_not_call (phone) VALUES ('13800000002')")
+        tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+        assert await dialer.cancel_undiallable(conn, tomorrow) == 0     # a day on, the sweep no longer looks …
+        assert await dialer.cancel_undiallable(conn, datetime.now(timezone.utc)) == 1     # … but it does now
+        assert (await camp.progress(conn, cid))["open_tickets"] == 0
+        assert await dialer.enrol(conn, cid, due_at=NOW) == 0
+        statuses = {r["status"] for r in await conn.fetch("SELECT status FROM tickets")}
+    assert statuses == {"awaiting_callback"}

@@ -268,7 +268,7 @@ class Dialer:
             self._campaigns = [c for c in every if c.state.value == "running"]
             for campaign in self._campaigns:   # enrol is idempotent per callback round
                 await queue.enrol(conn, campaign.id, due_at=self.clock())
-            await queue.cancel_left_by_stopped(conn)
+            await queue.cancel_undiallable(conn, self.clock())
         await self._check_trunk_limits()
 
     def _pace(self, trunks: dict[int, asyncpg.Record]) -> None:

@@ -223,6 +223,8 @@ async def run_dnc_add(args: argparse.Namespace) -> int:
         raise CliError(f"not a phone number: {args.phone!r}", ExitCode.USAGE)
     async with database(args) as db:
         async with db.pool.acquire() as conn:
-            await repo.add_do_not_call(conn, phone, args.reason, _actor())
-    print(f"{phone[:3]}****{phone[-4:]} will not be called again")
+            cancelled = await repo.add_do_not_call(conn, phone, args.reason, _actor())
+    print(f"{phone[:3]}****{phone[-4:]} will not be called again"
+          + (f"; {cancelled} robot call(s) not yet dialled cancelled (the tickets stay 待回访 for a person)"
+             if cancelled else ""))
     return 0

@@ -183,13 +183,19 @@ async def add_holiday(conn: asyncpg.Connection, day: date, name: str) -> None:
                        "SET name = excluded.name", day, name)
 
 
-async def add_do_not_call(conn: asyncpg.Connection, phone: str, reason: str, actor: str) -> None:
+async def add_do_not_call(conn: asyncpg.Connection, phone: str, reason: str, actor: str) -> int:
+    """List a number for good; its robot calls not yet dialled are cancelled (their tickets stay 待回访 for
+    a person).  Returns how many were cancelled."""
     async with conn.transaction():
         await conn.execute("INSERT INTO do_not_call (phone, reason, created_by) VALUES ($1, $2, $3) "
                            "ON CONFLICT (phone) DO UPDATE SET reason = excluded.reason", phone, reason, actor)
+        status = await conn.execute(
+            """UPDATE callback_attempts SET state = 'cancelled', settled = true, updated_at = now()
+                WHERE phone = $1 AND state = 'pending'""", phone)
         await conn.execute(
             "INSERT INTO audit_log (actor, action, object_type, object_id, detail) "
             "VALUES ($1, 'dnc.add', 'phone', $2, $3)", actor, phone, {"reason": reason})
+    return int(status.split()[-1])
 
 
 async def answer_counts(conn: asyncpg.Connection, campaign_id: int) -> Counts:

@@ -42,11 +42,13 @@ ANALYZE_AFTER_ENROLLING = 1000      # attempts created at once that call for fre
 #: The 待回访 tickets a campaign ($1) takes in: its filters, and not yet called since they began waiting.
 #: An attempt a stopped campaign cancelled is no call, and a round it cut short (a later attempt of the
 #: ticket cancelled) is over: those tickets go to the next campaign, in a round of their own.  A ticket
-#: in a round, or whose round ended without moving it on (handed to the desk), is not taken.
+#: in a round, or whose round ended without moving it on (handed to the desk), is not taken.  Nor is a
+#: number on the do-not-call list: its tickets wait for a person (a desk or manual entry), not a robot.
 _ELIGIBLE = """
           FROM campaigns c
           JOIN tickets t ON t.status = 'awaiting_callback' AND t.caller_phone <> ''
          WHERE c.id = $1
+           AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = t.caller_phone)
            AND (c.closed_from IS NULL OR t.closed_at >= c.closed_from)
            AND (c.closed_to IS NULL OR t.closed_at < c.closed_to)
            AND (c.department_id IS NULL OR t.department_id = c.department_id)
@@ -62,13 +64,22 @@ _ELIGIBLE = """
                                                  AND later.state = 'cancelled'))"""
 
 
-async def cancel_left_by_stopped(conn: asyncpg.Connection) -> int:
-    """Cancel attempts pending in a stopped campaign: the retry of a call still live when the campaign
-    stopped, settled after the stop's own cancelling.  Its ticket is then free for the next campaign."""
+#: How long after a number joins the do-not-call list the sweep still looks for its calls: an enrolment
+#: that ran beside the listing (and did not see it) is caught on the next round.
+DNC_SWEEP_WINDOW = timedelta(hours=1)
+
+
+async def cancel_undiallable(conn: asyncpg.Connection, now: datetime) -> int:
+    """Cancel attempts pending that no claim will ever dial, so their campaign can end and their tickets
+    are free again: those of a stopped campaign (the retry of a call still live when it stopped, settled
+    after the stop's own cancelling), and those of a number put on the do-not-call list lately (listing
+    cancels its calls itself; this catches one enrolled beside it)."""
     status = await conn.execute(
         """UPDATE callback_attempts a SET state = 'cancelled', settled = true, updated_at = now()
-             FROM campaigns c
-            WHERE c.id = a.campaign_id AND c.state = 'finished' AND a.state = 'pending'""")
+            WHERE a.state = 'pending'
+              AND (a.campaign_id IN (SELECT id FROM campaigns WHERE state = 'finished')
+                   OR a.phone IN (SELECT phone FROM do_not_call WHERE created_at >= $1))""",
+        now - DNC_SWEEP_WINDOW)
     return int(status.split()[-1])
 
 
