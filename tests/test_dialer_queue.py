@@ -290,3 +290,28 @@ async def test_a_number_on_the_do_not_call_list_gets_no_robot_call_and_does_not_
         assert await dialer.enrol(conn, cid, due_at=NOW) == 0
         statuses = {r["status"] for r in await conn.fetch("SELECT status FROM tickets")}
     assert statuses == {"awaiting_callback"}
+
+
+async def test_a_corrected_caller_number_is_the_one_the_waiting_call_dials(db, tmp_path):
+    """The city's file corrects 来电人电话 while the ticket's call waits: the call dials the new number; a
+    number corrected to one on the do-not-call list cancels it."""
+    from .test_import import row, write_csv
+    closed = dict(工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
+    await import_tickets(db.pool, write_csv(tmp_path / "may.csv", [row("A0", **closed),
+                                                                    row("A1", 来电人电话="13800000002", **closed)]))
+    async with db.pool.acquire() as conn:
+        await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 5, 10)
+        cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="main"))
+        await camp.change_state(conn, cid, "start", actor="test")
+        assert await dialer.enrol(conn, cid, due_at=NOW) == 2
+        await camp.add_do_not_call(conn, "13900000009", "号码错误", "test")
+    await import_tickets(db.pool, write_csv(tmp_path / "fixed.csv", [
+        row("A0", 来电人电话="139-0000-0001", **closed), row("A1", 来电人电话="13900000009", **closed)]))
+    async with db.pool.acquire() as conn:
+        waiting = [tuple(r) for r in await conn.fetch(
+            """SELECT t.ticket_no, a.phone, a.state FROM callback_attempts a JOIN tickets t ON t.id = a.ticket_id
+                ORDER BY t.ticket_no""")]
+        trunk = (await camp.get_campaign(conn, cid)).trunk_id
+        claimed = await dialer.claim_due(conn, trunk_id=trunk, campaign_ids=[cid], limit=5, instance="a", now=NOW)
+    assert waiting == [("A0", "13900000001", "pending"), ("A1", "13800000002", "cancelled")]
+    assert [(c.ticket_no, c.phone) for c in claimed] == [("A0", "13900000001")]
