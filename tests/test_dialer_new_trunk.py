@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -44,19 +45,35 @@ async def until(predicate, what: str, seconds: float = 10.0) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def test_a_trunk_added_while_running_is_dialled_though_the_guard_check_is_slow(db, caplog):
-    pbx = SlowGuardPbx([NOW], db.pool, random.Random(3))
-    dialer = Dialer(db.pool, pbx, DialerOptions(instance="new-trunk", tick=0.01, refresh_every=0.05,
+async def one_ticket_campaign(db, trunk: str, phone: str) -> int:
+    """A new trunk, a ticket and a running campaign on it, in one transaction (one refresh sees them all)."""
+    async with db.pool.acquire() as conn, conn.transaction():
+        await camp.upsert_trunk(conn, trunk, "Local/{number}@citizen-sim", 4, 1000)
+        await insert_ticket(conn, f"T-{trunk}", status="awaiting_callback", phone=phone)
+        cid = await camp.create_campaign(conn, camp.CampaignSpec(name=trunk, trunk=trunk, max_attempts=1))
+        await camp.change_state(conn, cid, "start", actor="test")
+    return cid
+
+
+@asynccontextmanager
+async def running_dialer(db, pbx):
+    """Dialer.run() as the service runs it, with short ticks; stopped however the test ends."""
+    dialer = Dialer(db.pool, pbx, DialerOptions(instance="run", tick=0.01, refresh_every=0.05,
                                                 reconcile_every=10**9, ivr_verdict_wait=0),
                     clock=lambda: NOW)
     running = asyncio.create_task(dialer.run())
     try:
+        yield dialer, running
+    finally:
+        await dialer.stop(grace=0)
+        await asyncio.wait_for(running, 5)
+
+
+async def test_a_trunk_added_while_running_is_dialled_though_the_guard_check_is_slow(db, caplog):
+    pbx = SlowGuardPbx([NOW], db.pool, random.Random(3))
+    async with running_dialer(db, pbx) as (dialer, running):
         await until(lambda: dialer._ready.is_set(), "the dialer is ready")
-        async with db.pool.acquire() as conn, conn.transaction():    # one refresh sees them all
-            await camp.upsert_trunk(conn, "new", "Local/{number}@citizen-sim", 4, 1000)
-            await insert_ticket(conn, "T1", status="awaiting_callback", phone="13800000001")
-            cid = await camp.create_campaign(conn, camp.CampaignSpec(name="later", trunk="new", max_attempts=1))
-            await camp.change_state(conn, cid, "start", actor="test")
+        cid = await one_ticket_campaign(db, "new", "13800000001")
         await until(pbx.guard_asked.is_set, "the dialer asks the PBX for its channel guard")
         await asyncio.sleep(0.2)                 # claim rounds run while the answer is outstanding
         assert not running.done(), running.exception()
@@ -66,17 +83,10 @@ async def test_a_trunk_added_while_running_is_dialled_though_the_guard_check_is_
         assert [number for _, number in pbx.originated] == ["13800000001"]
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "dialer" in r.name]
         assert await db.pool.fetchval("SELECT count(*) FROM callback_attempts WHERE campaign_id = $1", cid) == 1
-    finally:
-        await dialer.stop(grace=0)
-        await asyncio.wait_for(running, 5)
 
 
 async def test_an_unexpected_error_in_one_claim_round_does_not_end_dialing(db, caplog, monkeypatch):
-    async with db.pool.acquire() as conn, conn.transaction():
-        await camp.upsert_trunk(conn, "sim", "Local/{number}@citizen-sim", 4, 1000)
-        await insert_ticket(conn, "T1", status="awaiting_callback", phone="13800000002")
-        cid = await camp.create_campaign(conn, camp.CampaignSpec(name="flaky", trunk="sim", max_attempts=1))
-        await camp.change_state(conn, cid, "start", actor="test")
+    await one_ticket_campaign(db, "sim", "13800000002")
     real_claim, failures = queue.claim_due, []
 
     async def claim_failing_once(*args, **kwargs):
@@ -87,15 +97,8 @@ async def test_an_unexpected_error_in_one_claim_round_does_not_end_dialing(db, c
 
     monkeypatch.setattr(dialer_module.queue, "claim_due", claim_failing_once)
     pbx = RecordingPbx([NOW], db.pool, random.Random(5))
-    dialer = Dialer(db.pool, pbx, DialerOptions(instance="flaky", tick=0.01, refresh_every=0.05,
-                                                reconcile_every=10**9, ivr_verdict_wait=0),
-                    clock=lambda: NOW)
-    running = asyncio.create_task(dialer.run())
-    try:
+    async with running_dialer(db, pbx) as (_, running):
         await until(lambda: pbx.originated or running.done(), "the call is placed after the failed round", 15)
         assert not running.done(), running.exception()
         assert failures and [number for _, number in pbx.originated] == ["13800000002"]
         assert any("claim round failed unexpectedly" in r.getMessage() and r.exc_info for r in caplog.records)
-    finally:
-        await dialer.stop(grace=0)
-        await asyncio.wait_for(running, 5)

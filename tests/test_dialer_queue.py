@@ -14,6 +14,7 @@ from callcenter.ivr.answers import Answer, outcome_of
 from callcenter.transfer.importer import import_tickets
 
 from .factories import insert_ticket
+from .test_import import row, write_csv
 
 NOW = datetime(2024, 5, 6, 2, 30, tzinfo=timezone.utc)   # 10:30 Beijing
 
@@ -226,21 +227,28 @@ async def test_a_stopped_campaigns_tickets_can_be_taken_by_the_next_one(db):
         assert await dialer.count_eligible(conn, third) == 0
 
 
-async def test_a_ticket_the_city_calls_back_first_is_not_called_again(db, tmp_path):
-    """The city's file says 已回访 for a ticket whose retry waits in our queue: the retry is cancelled in
-    the import's own transaction, so no claim dials the citizen about it (any status move does this)."""
-    from .test_import import row, write_csv
-    closed = dict(工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
-    await import_tickets(db.pool, write_csv(tmp_path / "may.csv", [row("A0", **closed),
-                                                                    row("A1", 来电人电话="13800000002", **closed)]))
+CLOSED = dict(工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
+
+
+async def imported_and_waiting(db, tmp_path) -> int:
+    """Tickets A0 and A1 imported from the city's file at 待回访, each with its call waiting in a campaign."""
+    await import_tickets(db.pool, write_csv(tmp_path / "may.csv", [row("A0", **CLOSED),
+                                                                    row("A1", 来电人电话="13800000002", **CLOSED)]))
     async with db.pool.acquire() as conn:
         await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 5, 10)
         cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="main"))
         await camp.change_state(conn, cid, "start", actor="test")
         assert await dialer.enrol(conn, cid, due_at=NOW) == 2
-    called = dict(closed, 工单状态="已回访", 是否有效回访="是", 是否联系="是", 是否解决="是", 是否满意="满意")
+    return cid
+
+
+async def test_a_ticket_the_city_calls_back_first_is_not_called_again(db, tmp_path):
+    """The city's file says 已回访 for a ticket whose retry waits in our queue: the retry is cancelled in
+    the import's own transaction, so no claim dials the citizen about it (any status move does this)."""
+    cid = await imported_and_waiting(db, tmp_path)
+    called = dict(CLOSED, 工单状态="已回访", 是否有效回访="是", 是否联系="是", 是否解决="是", 是否满意="满意")
     await import_tickets(db.pool, write_csv(tmp_path / "city.csv", [row("A0", **called),
-                                                                     row("A1", 来电人电话="13800000002", **closed)]))
+                                                                     row("A1", 来电人电话="13800000002", **CLOSED)]))
     async with db.pool.acquire() as conn:
         states = dict(await conn.fetch("""SELECT t.ticket_no, a.state FROM callback_attempts a
                                             JOIN tickets t ON t.id = a.ticket_id"""))
@@ -295,18 +303,11 @@ async def test_a_number_on_the_do_not_call_list_gets_no_robot_call_and_does_not_
 async def test_a_corrected_caller_number_is_the_one_the_waiting_call_dials(db, tmp_path):
     """The city's file corrects 来电人电话 while the ticket's call waits: the call dials the new number; a
     number corrected to one on the do-not-call list cancels it."""
-    from .test_import import row, write_csv
-    closed = dict(工单状态="已办结", 办结时间="2024-05-03 10:00", 办理结果="已解决")
-    await import_tickets(db.pool, write_csv(tmp_path / "may.csv", [row("A0", **closed),
-                                                                    row("A1", 来电人电话="13800000002", **closed)]))
+    cid = await imported_and_waiting(db, tmp_path)
     async with db.pool.acquire() as conn:
-        await camp.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 5, 10)
-        cid = await camp.create_campaign(conn, camp.CampaignSpec(name="五月回访", trunk="main"))
-        await camp.change_state(conn, cid, "start", actor="test")
-        assert await dialer.enrol(conn, cid, due_at=NOW) == 2
         await camp.add_do_not_call(conn, "13900000009", "号码错误", "test")
     await import_tickets(db.pool, write_csv(tmp_path / "fixed.csv", [
-        row("A0", 来电人电话="139-0000-0001", **closed), row("A1", 来电人电话="13900000009", **closed)]))
+        row("A0", 来电人电话="139-0000-0001", **CLOSED), row("A1", 来电人电话="13900000009", **CLOSED)]))
     async with db.pool.acquire() as conn:
         waiting = [tuple(r) for r in await conn.fetch(
             """SELECT t.ticket_no, a.phone, a.state FROM callback_attempts a JOIN tickets t ON t.id = a.ticket_id
