@@ -142,8 +142,13 @@ async def test_an_agent_phone_that_never_answered_leaves_no_call_to_record(db, s
         token = await sign_in(client, "agent")
         item_id = await _claimed_item(client, token)
         await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
+        during = await (await client.post(f"/desk/{item_id}/renew", headers={"X-CSRF-Token": token})).json()
+        assert during["call_live"] is True
         dialer.pbx.calls[0].result.set_result(OriginateResult(False, 3))
         await _until(lambda: _not(_live(db, item_id)), "the unanswered call did not free the item")
+        after = await (await client.post(f"/desk/{item_id}/renew", headers={"X-CSRF-Token": token})).json()
+        assert after["call_live"] is False and after["call_status"] == "您的电话未接听, 没有呼叫市民"
+        assert "您的电话未接听" in await (await client.get("/desk")).text()
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "正在呼叫" in page and len(dialer.pbx.requests) == 2
     finally:

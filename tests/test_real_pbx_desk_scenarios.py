@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.desk.dialing import call_status_label
 from callcenter.telephony.ami import AmiLink
 from callcenter.telephony.pbx import AmiPbx
 from callcenter.web.desk import dial as desk_dial
 
+from .desk_call_outcomes import AGENTS, CITIZENS
 from .test_ami_link import link_config
 from .test_desk_dial import _setup
 from .test_web_helpers import make_app, open_client, sign_in, users  # noqa: F401  (fixture)
@@ -99,6 +101,8 @@ async def test_agents_phone_busy_frees_the_item_and_calls_nobody(db, settings, u
         assert await desk.until_free(item_id, 5) < 3
         row = await desk.row(item_id)
         assert not _dialled(real_asterisk, "13900000611")
+        assert row["call_status"] == AGENTS["desk-agent-busy"][1]
+        assert "您的电话占线" in await (await desk.client.get("/desk")).text()
         # nobody was called: no call waits for its form, and the agent may press 拨打 again
         assert row["call_started_at"] is None and row["call_recording"] is None
         assert "正在呼叫" in await desk.dial(item_id)
@@ -116,22 +120,26 @@ async def test_agents_phone_not_picked_up_ends_at_the_ring_timeout(db, settings,
         took = await desk.until_free(item_id, 8)
         assert 1.5 < took < 5, took
         assert not _dialled(real_asterisk, "13900000612")
-        assert (await desk.row(item_id))["call_started_at"] is None
+        row = await desk.row(item_id)
+        assert row["call_started_at"] is None and row["call_status"] == AGENTS["desk-agent-ring"][1]
     finally:
         await desk.stop()
 
 
-@pytest.mark.parametrize("phone", ["13900000200", "13900000204"])        # busy; the number does not exist
-async def test_citizen_busy_or_unallocated_after_the_agent_answered(db, settings, users, real_asterisk, tmp_path,  # noqa: F811
-                                                                    phone):
+@pytest.mark.parametrize("phone", sorted(CITIZENS))      # busy, congestion, rejected, not allocated
+async def test_citizen_not_reached_after_the_agent_answered(db, settings, users, real_asterisk, tmp_path,  # noqa: F811
+                                                            phone):
     desk, item_id = await _desk(db, settings, real_asterisk, tmp_path, "desk-agent-stay", phone)
     try:
         assert "正在呼叫" in await desk.dial(item_id)
         assert await desk.until_free(item_id, 6) < 3       # not the agent's 5 s: the failed Dial ends the call
         assert _dialled(real_asterisk, phone)
+        status = CITIZENS[phone][1]
+        assert (await desk.row(item_id))["call_status"] == status
+        assert call_status_label(status) in await (await desk.client.get("/desk")).text()
         # the citizen's network was called: that call is recorded before another is made (one attempt each)
         assert "请先登记" in await desk.dial(item_id)
-        outcome = "busy" if phone.endswith("200") else "invalid-number"
+        outcome = "busy" if status == "BUSY" else "invalid-number"
         assert "回访结果已保存" in await desk.record(item_id, outcome)
         async with db.pool.acquire() as conn:
             attempt = await conn.fetchrow("SELECT outcome, dialed_at, ended_at FROM callback_attempts "
@@ -149,6 +157,7 @@ async def test_agent_hanging_up_while_the_citizen_rings_ends_the_call(db, settin
         assert _dialled(real_asterisk, "13900000202")
         channels = real_asterisk.cli("core show channels concise")
         assert "13900000202" not in channels, channels       # the citizen's leg went with the agent's
+        assert (await desk.row(item_id))["call_status"] == "CANCEL"
     finally:
         await desk.stop()
 
@@ -159,6 +168,7 @@ async def test_citizen_hanging_up_first_ends_the_call_and_keeps_the_recording(db
     try:
         assert "正在呼叫" in await desk.dial(item_id)
         assert await desk.until_free(item_id, 6) < 3.5     # the citizen left after 0.5 s; the agent would stay 5 s
+        assert (await desk.row(item_id))["call_status"] == "ANSWER"
         recording = Path((await desk.row(item_id))["call_recording"])
         for _ in range(50):
             if recording.exists() and recording.stat().st_size > 44:

@@ -44,13 +44,14 @@ class Item:
     held_by: str | None
     lease_until: datetime | None
     call_live: bool
+    call_status: str | None = None      # what became of the last call (schema/0031), for the agent
 
     @property
     def reason_label(self) -> str:
         return REASONS.get(self.reason, self.reason)
 
 
-_COLS = "id, ticket_id, campaign_id, reason, note, due_at, held_by, lease_until, call_live"
+_COLS = "id, ticket_id, campaign_id, reason, note, due_at, held_by, lease_until, call_live, call_status"
 
 
 def _item(row: asyncpg.Record | None) -> Item | None:
@@ -144,8 +145,8 @@ async def _settle_unrecorded(conn: asyncpg.Connection, pick: asyncpg.Record) -> 
         conn, pick["ticket_id"], pick["campaign_id"], agent=pick["held_by"], kind="agent", outcome="failed",
         answers={}, note="坐席未登记这通电话的结果(租约已过期)", recording_path=pick["call_recording"],
         at=pick["call_started_at"], ended_at=pick["call_ended_at"] or pick["call_started_at"])
-    await conn.execute("""UPDATE desk_items SET call_started_at = NULL, call_ended_at = NULL, call_recording = NULL
-                           WHERE id = $1""", pick["id"])
+    await conn.execute("""UPDATE desk_items SET call_started_at = NULL, call_ended_at = NULL, call_recording = NULL,
+                                  call_status = NULL WHERE id = $1""", pick["id"])
     await record_audit(conn, pick["held_by"], "desk_call", object_type="callback_attempt",
                        object_id=str(attempt_id), detail={"ticket_id": pick["ticket_id"], "outcome": "failed",
                                                           "unrecorded": True})
@@ -175,17 +176,18 @@ async def start_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
 
 
 async def end_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime,
-                   lease: timedelta = DEFAULT_LEASE, dialled: bool = True) -> bool:
+                   lease: timedelta = DEFAULT_LEASE, dialled: bool = True, call_status: str | None = None) -> bool:
     """The call is over; the agent keeps the item one lease longer to fill in the form.
 
     ``dialled=False``: the agent's own phone never answered, so the citizen was not called: there is
-    no call to record (nor a recording), and the agent may press 拨打 again."""
+    no call to record (nor a recording), and the agent may press 拨打 again.  ``call_status``: what
+    became of it, shown to the agent (desk/dialing.CALL_STATUS_LABELS)."""
     status = await conn.execute(
         """UPDATE desk_items SET call_live = false, lease_until = $3::timestamptz + $4::interval,
                   call_ended_at = CASE WHEN $5 THEN $3 END,
                   call_started_at = CASE WHEN $5 THEN call_started_at END,
-                  call_recording = CASE WHEN $5 THEN call_recording END
-            WHERE id = $1 AND held_by = $2 AND call_live""", item_id, agent, now, lease, dialled)
+                  call_recording = CASE WHEN $5 THEN call_recording END, call_status = $6
+            WHERE id = $1 AND held_by = $2 AND call_live""", item_id, agent, now, lease, dialled, call_status)
     return status.endswith(" 1")
 
 
@@ -257,7 +259,7 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
             await conn.execute(
                 """UPDATE desk_items SET state = 'done', done_at = $2, held_by = NULL, lease_until = NULL,
                           call_live = false, call_recording = NULL, call_started_at = NULL,
-                          call_ended_at = NULL
+                          call_ended_at = NULL, call_status = NULL
                     WHERE id = $1""", item_id, now)
         else:
             due = callback_at if outcome == "callback-requested" else now + RETRY_AFTER
@@ -265,7 +267,7 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
             await conn.execute(
                 """UPDATE desk_items SET held_by = NULL, lease_until = NULL, call_live = false, due_at = $2,
                           reason = coalesce($3, reason), call_recording = NULL, call_started_at = NULL,
-                          call_ended_at = NULL
+                          call_ended_at = NULL, call_status = NULL
                     WHERE id = $1""", item_id, due, reason)
         await record_audit(conn, agent, "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
                            detail={"ticket_id": row["ticket_id"], "outcome": outcome})
@@ -424,7 +426,8 @@ async def begin_dial(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
     """Mark the call up before the Originate is sent (as the robot writes 'dialing' first); never while
     the last call made for the item still waits for its form (each call is one attempt)."""
     status = await conn.execute(
-        """UPDATE desk_items SET call_live = true, call_id = $4, call_started_at = $3, call_recording = $5
+        """UPDATE desk_items SET call_live = true, call_id = $4, call_started_at = $3, call_recording = $5,
+                  call_status = NULL
             WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live
               AND call_started_at IS NULL""",
         item_id, agent, now, call_id, recording)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ...campaigns.ports import LinkLost
 from ...db import desk as repo
-from ...desk.dialing import agent_first_originate, dial_refusal, recording_path
+from ...desk.dialing import agent_first_originate, agent_leg_status, dial_refusal, recording_path
 from ..core import keys
 from ..core.access import ALL_STAFF, current_user, require_role
 from ..core.path_params import path_id
@@ -57,9 +57,18 @@ def _track(app: web.Application, task: asyncio.Task) -> None:
     task.add_done_callback(app[CALLS].discard)
 
 
-async def _end(app: web.Application, item_id: int, agent: str, *, dialled: bool = True) -> None:
+async def _end(app: web.Application, item_id: int, agent: str, *, dialled: bool = True,
+               call_status: str | None = None) -> None:
     async with app[keys.DB].pool.acquire() as conn:
-        await repo.end_call(conn, item_id, agent, now=_now(), dialled=dialled)
+        await repo.end_call(conn, item_id, agent, now=_now(), dialled=dialled, call_status=call_status)
+
+
+def _dial_status(call) -> str | None:
+    """The citizen leg's DialStatus, when the PBX adapter saw it (``dial_status`` is optional)."""
+    future = getattr(call, "dial_status", None)
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return None
+    return future.result()
 
 
 async def _follow(app: web.Application, pbx, call, item_id: int, agent: str, call_id: str) -> None:
@@ -71,7 +80,7 @@ async def _follow(app: web.Application, pbx, call, item_id: int, agent: str, cal
     try:
         result = await asyncio.wait_for(asyncio.shield(call.result), RING_MS / 1000 + 30)
         if not result.answered:
-            await _end(app, item_id, agent, dialled=False)
+            await _end(app, item_id, agent, dialled=False, call_status=agent_leg_status(result.reason))
             return
         await asyncio.wait_for(asyncio.shield(call.hangup), MAX_CALL_S)
     except LinkLost as exc:
@@ -80,7 +89,7 @@ async def _follow(app: web.Application, pbx, call, item_id: int, agent: str, cal
         return
     except Exception as exc:   # noqa: BLE001  (a timeout or anything else: the item must be freed)
         log.info("desk call for item %s ended without a clean hang-up: %r", item_id, exc)
-    await _end(app, item_id, agent)
+    await _end(app, item_id, agent, call_status=_dial_status(call))
 
 
 async def _follow_orphans(app: web.Application, pbx, *, only: int | None = None) -> None:
