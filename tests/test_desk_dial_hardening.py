@@ -227,3 +227,22 @@ async def test_a_lost_link_mid_call_does_not_free_the_item_while_the_call_is_up(
         await _until(lambda: _not(_live(db, item_id)), "the hang-up did not free the item")
     finally:
         await client.close()
+
+
+async def test_an_originate_that_fails_in_the_adapter_does_not_strand_the_item(db, settings, users):  # noqa: F811
+    await _setup(db)
+    dialer = FakeDialer()
+
+    async def broken(request):
+        raise RuntimeError("adapter bug")
+    dialer.pbx.originate = broken
+    client = await _client(db, settings, dialer)
+    try:
+        token = await sign_in(client, "agent")
+        item_id = await _claimed_item(client, token)
+        page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
+        assert "呼叫没有发出" in page and not await _live(db, item_id)
+        async with db.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT call_started_at FROM desk_items WHERE id = $1", item_id) is None
+    finally:
+        await client.close()

@@ -89,5 +89,5 @@ def agent_first_originate(facts: DialFacts, *, agent_interface: str, username: s
         context=DESK_CONTEXT, exten=facts.phone, timeout_ms=timeout_ms,
         variables={"TICKET_ID": str(facts.ticket_id), "DESK_ITEM": str(facts.item_id), "DESK_AGENT": username,
                    "DESK_RECORDING": recording, "TRUNK_NAME": facts.trunk_name,
-                   "TRUNK_DIAL": facts.trunk_dial.format(number=facts.phone),
+                   "TRUNK_DIAL": facts.trunk_dial.replace("{number}", facts.phone),   # as the robot's dialer
                    "TRUNK_MAX_CHANNELS": str(facts.trunk_max_channels)})

@@ -157,17 +157,19 @@ async def dial(request: web.Request) -> web.Response:
             if refusal:
                 raise repo.DeskError(refusal)
             recording = recording_path(PurePosixPath(settings.recordings.resolve()), now, item_id, call_id)
+            request_ = agent_first_originate(facts, agent_interface=settings.agent_interface, username=agent,
+                                             recording=recording, call_id=call_id, timeout_ms=RING_MS)
             if not await repo.begin_dial(conn, item_id, agent, now=now, call_id=call_id, recording=recording):
                 raise repo.DeskError("正在通话中, 或该工单已不由您处理")
     except repo.DeskError as exc:
         await flash(request, "error", f"未拨打: {exc}")
         raise web.HTTPSeeOther("/desk") from None
-    request_ = agent_first_originate(facts, agent_interface=settings.agent_interface, username=agent,
-                                     recording=recording, call_id=call_id, timeout_ms=RING_MS)
-    call = await pbx.originate(request_)
     try:
+        call = await pbx.originate(request_)
         await call.sent
-    except LinkLost:
+    except Exception as exc:     # noqa: BLE001  (LinkLost, or anything: the mark must not outlive the request)
+        if not isinstance(exc, LinkLost):
+            log.exception("desk call for item %s was not sent", item_id)
         await _end(request.app, item_id, agent, dialled=False)
         await flash(request, "error", "电话系统未连接, 呼叫没有发出")
         raise web.HTTPSeeOther("/desk") from None
