@@ -246,3 +246,52 @@ async def test_an_originate_that_fails_in_the_adapter_does_not_strand_the_item(d
             assert await conn.fetchval("SELECT call_started_at FROM desk_items WHERE id = $1", item_id) is None
     finally:
         await client.close()
+
+
+async def test_outside_the_calling_windows_or_on_a_holiday_the_dial_is_refused_in_words(db, settings, users):  # noqa: F811
+    from callcenter.db import campaigns as camp
+    from callcenter.ledger.timezone import OFFICE_TZ
+    local = datetime.now(timezone.utc).astimezone(OFFICE_TZ)
+    closed = (local + timedelta(hours=6)).strftime("%H:00")
+    await _setup(db, windows=[f"{closed}-{closed[:2]}:30"])              # half an hour, six hours from now
+    dialer = FakeDialer()
+    client = await _client(db, settings, dialer)
+    try:
+        token = await sign_in(client, "agent")
+        item_id = await _claimed_item(client, token)
+        page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
+        assert "不在回访时段内" in page and dialer.pbx.requests == []
+        async with db.pool.acquire() as conn:
+            await conn.execute("UPDATE campaigns SET windows = ARRAY['00:00-23:59']")
+            await camp.add_holiday(conn, local.date(), "测试假日")
+        page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
+        assert "节假日" in page and dialer.pbx.requests == []
+        assert not await _live(db, item_id)
+    finally:
+        await client.close()
+
+
+async def test_a_lease_that_lapses_during_the_call_keeps_the_ticket_for_its_form(db, settings, users):  # noqa: F811
+    await _setup(db)
+    dialer = FakeDialer()
+    client = await _client(db, settings, dialer)
+    other = await _client(db, settings, dialer)
+    try:
+        token = await sign_in(client, "agent")
+        item_id = await _claimed_item(client, token)
+        await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
+        call = dialer.pbx.calls[0]
+        call.result.set_result(OriginateResult(True, 4))
+        async with db.pool.acquire() as conn:         # the console was closed mid-call: no renewals for long
+            await conn.execute("UPDATE desk_items SET lease_until = now() - interval '1 hour'")
+        other_token = await sign_in(other, "supervisor")
+        await other.post("/desk/claim", data={"csrf_token": other_token})
+        assert "data-item=" not in await (await other.get("/desk")).text()      # nobody takes a ticket in a call
+        call.hangup.set_result(16)
+        await _until(lambda: _not(_live(db, item_id)), "the hang-up did not free the item")
+        saved = await client.post(f"/desk/{item_id}/record", data={"csrf_token": token, "outcome": "refused",
+                                                                   "note": "市民拒绝"})
+        assert "回访结果已保存" in await saved.text()
+    finally:
+        await client.close()
+        await other.close()
