@@ -227,3 +227,17 @@ async def test_a_restart_during_a_desk_call_follows_it_to_its_end(db, settings, 
         assert time.monotonic() - started > 2.5            # freed at the hang-up (agent leaves at ~5 s), not at start
     finally:
         await desk.stop()
+
+
+async def test_an_agent_interface_that_does_not_exist_frees_the_item_and_says_so(db, settings, users,  # noqa: F811
+                                                                                  real_asterisk, tmp_path):
+    desk, item_id = await _desk(db, settings, real_asterisk, tmp_path, "no-such-context", "13900000614")
+    try:
+        await desk.dial(item_id)
+        assert await desk.until_free(item_id, 5) < 3
+        row = await desk.row(item_id)
+        assert row["call_status"] == "agent-unreachable" and row["call_started_at"] is None
+        assert not _dialled(real_asterisk, "13900000614")
+        assert "您的电话无法接通" in await (await desk.client.get("/desk")).text()
+    finally:
+        await desk.stop()
