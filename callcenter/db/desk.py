@@ -147,9 +147,9 @@ async def _settle_unrecorded(conn: asyncpg.Connection, pick: asyncpg.Record) -> 
         at=pick["call_started_at"], ended_at=pick["call_ended_at"] or pick["call_started_at"])
     await conn.execute("""UPDATE desk_items SET call_started_at = NULL, call_ended_at = NULL, call_recording = NULL,
                                   call_status = NULL WHERE id = $1""", pick["id"])
-    await record_audit(conn, pick["held_by"], "desk_call", object_type="callback_attempt",
-                       object_id=str(attempt_id), detail={"ticket_id": pick["ticket_id"], "outcome": "failed",
-                                                          "unrecorded": True})
+    await record_audit(conn, "system", "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
+                       detail={"ticket_id": pick["ticket_id"], "outcome": "failed", "agent": pick["held_by"],
+                               "unrecorded": True})
 
 
 async def renew(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime,
