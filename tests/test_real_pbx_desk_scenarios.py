@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.db import desk as desk_repo
 from callcenter.desk.dialing import call_status_label
 from callcenter.telephony.ami import AmiLink
 from callcenter.telephony.pbx import AmiPbx
 from callcenter.web.desk import dial as desk_dial
 
 from .desk_call_outcomes import AGENTS, CITIZENS
+from .factories import insert_ticket
 from .test_ami_link import link_config
 from .test_desk_dial import _setup
 from .test_web_helpers import make_app, open_client, sign_in, users  # noqa: F401  (fixture)
@@ -35,8 +37,8 @@ class Dialer:
 class Desk:
     """One service (web app + AMI link) and the agent signed in to its console."""
 
-    def __init__(self, db, settings, real_asterisk, tmp_path, how: str):
-        self.db, self.pbx_proc = db, real_asterisk
+    def __init__(self, db, settings, real_asterisk, tmp_path, how: str, user: str = "agent"):
+        self.db, self.pbx_proc, self.user = db, real_asterisk, user
         self.settings = replace(settings, recordings_dir=tmp_path / "recordings",
                                 agent_interface=f"Local/{{username}}@{how}")
         self.link = self.client = None
@@ -47,7 +49,7 @@ class Desk:
         await self.link.start()
         await self.link.wait_ready(10)
         self.client = await open_client(make_app(self.db, self.settings, dialer=Dialer(AmiPbx(self.link))))
-        self.token = await sign_in(self.client, "agent")
+        self.token = await sign_in(self.client, self.user)
         return self
 
     async def stop(self) -> None:
@@ -241,3 +243,27 @@ async def test_an_agent_interface_that_does_not_exist_frees_the_item_and_says_so
         assert "您的电话无法接通" in await (await desk.client.get("/desk")).text()
     finally:
         await desk.stop()
+
+
+async def test_a_full_trunk_calls_nobody_and_says_so(db, settings, users, real_asterisk, tmp_path):  # noqa: F811
+    first, first_item = await _desk(db, settings, real_asterisk, tmp_path, "desk-agent-stay", "13900000100")
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE trunks SET max_channels = 1")
+        ticket = await insert_ticket(conn, "T2", status="callback_failed", phone="13900000615")
+        await desk_repo.enqueue(conn, ticket, "unreached", campaign_id=await conn.fetchval("SELECT id FROM campaigns"))
+    second = await Desk(db, settings, real_asterisk, tmp_path, "desk-agent-stay", "supervisor").start()
+    try:
+        assert "正在呼叫" in await first.dial(first_item)
+        await asyncio.sleep(1.0)                          # the first call holds the trunk's one channel
+        second_item = await second.claim()
+        assert "正在呼叫" in await second.dial(second_item)
+        await second.until_free(second_item, 8)           # [desk-callback] plays congestion to the agent, 5 s
+        row = await second.row(second_item)
+        assert row["call_status"] == "not-dialled" and row["call_started_at"] is None
+        assert not _dialled(real_asterisk, "13900000615")
+        assert "外呼线路已满" in await (await second.client.get("/desk")).text()
+        await first.until_free(first_item, 8)
+        assert (await first.row(first_item))["call_status"] == "ANSWER"
+    finally:
+        await second.stop()
+        await first.stop()

@@ -61,7 +61,9 @@ CALL_STATUS_LABELS = {
     "agent-busy": "您的电话占线, 没有呼叫市民",
     "agent-noanswer": "您的电话未接听, 没有呼叫市民",
     "agent-unreachable": "您的电话无法接通, 没有呼叫市民",
+    "not-dialled": "外呼线路已满, 没有呼叫市民, 请稍后再拨",
 }
+NOT_DIALLED = "not-dialled"     # the agent answered, but [desk-callback] never dialled the citizen
 
 
 def agent_leg_status(reason: int | None) -> str:

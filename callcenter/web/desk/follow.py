@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ...campaigns.ports import LinkLost
 from ...db import desk as repo
-from ...desk.dialing import agent_leg_status
+from ...desk.dialing import NOT_DIALLED, agent_leg_status
 from ..core import keys
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,14 @@ async def end(app: web.Application, item_id: int, agent: str, *, dialled: bool =
 
 
 def _dial_status(call) -> str | None:
-    """The citizen leg's DialStatus, when the PBX adapter saw it (``dial_status`` is optional)."""
+    """The citizen leg's DialStatus when the PBX adapter reports it (``dial_status`` is optional);
+    NOT_DIALLED when it does and the agent's leg ended without ever ending a Dial (the trunk was full)."""
     future = getattr(call, "dial_status", None)
-    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+    if future is None:
+        return None
+    if not future.done():
+        return NOT_DIALLED
+    if future.cancelled() or future.exception() is not None:
         return None
     return future.result()
 
@@ -80,7 +85,10 @@ async def follow(app: web.Application, pbx, call, item_id: int, agent: str, *, r
         return
     except Exception as exc:   # noqa: BLE001  (a timeout or anything else: the item must be freed)
         log.info("desk call for item %s ended without a clean hang-up: %r", item_id, exc)
-    await end(app, item_id, agent, call_status=_dial_status(call))
+        await end(app, item_id, agent)
+        return
+    status = _dial_status(call)
+    await end(app, item_id, agent, dialled=status != NOT_DIALLED, call_status=status)
 
 
 async def follow_orphans(app: web.Application, pbx, *, only: int | None = None) -> None:
