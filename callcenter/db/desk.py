@@ -191,9 +191,12 @@ async def end_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: d
     return status.endswith(" 1")
 
 
-async def live_calls(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Desk calls marked up (id, held_by, call_id): after a restart, nobody follows them yet."""
-    return await conn.fetch("SELECT id, held_by, call_id FROM desk_items WHERE call_live ORDER BY id")
+async def live_calls(conn: asyncpg.Connection, *, started_before: datetime | None = None) -> list[asyncpg.Record]:
+    """Desk calls marked up (id, held_by, call_id), those begun before ``started_before`` if given:
+    after a restart, nobody follows them yet."""
+    return await conn.fetch(
+        """SELECT id, held_by, call_id FROM desk_items
+            WHERE call_live AND ($1::timestamptz IS NULL OR call_started_at < $1) ORDER BY id""", started_before)
 
 
 def _check_answers(outcome: str, answers: dict[str, str | None]) -> dict[str, str]:

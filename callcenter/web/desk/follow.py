@@ -20,11 +20,13 @@ from ..core import keys
 
 log = logging.getLogger(__name__)
 CALLS = web.AppKey("cc_desk_calls", set)
+STARTED = web.AppKey("cc_desk_started", datetime)
 MAX_CALL_S = 3 * 3600        # a call longer than this is given up on (the item is freed)
 
 
 def setup_app(app: web.Application) -> None:
     app[CALLS] = set()
+    app[STARTED] = _now()       # calls begun since are this run's own: their task follows them
 
     async def start(app: web.Application) -> None:
         pbx = getattr(app.get(keys.DIALER), "pbx", None)
@@ -99,7 +101,9 @@ async def follow_orphans(app: web.Application, pbx, *, only: int | None = None) 
             await asyncio.sleep(0.2)
         others = {t.get_name() for t in app[CALLS] if t is not asyncio.current_task()}
         async with app[keys.DB].pool.acquire() as conn:
-            rows = [r for r in await repo.live_calls(conn)
+            # A call begun by this run may be marked before its task exists: only a previous run's (or ``only``).
+            before = None if only is not None else app[STARTED]
+            rows = [r for r in await repo.live_calls(conn, started_before=before)
                     if (only is None or r["id"] == only) and f"desk-call-{r['call_id']}" not in others]
         if not rows:
             return
