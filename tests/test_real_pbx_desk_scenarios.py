@@ -267,3 +267,22 @@ async def test_a_full_trunk_calls_nobody_and_says_so(db, settings, users, real_a
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_asterisk_restarting_mid_call_frees_the_item_once_the_link_is_back(db, settings, users,  # noqa: F811
+                                                                                 real_asterisk, tmp_path):
+    """Last in the module: it restarts the PBX.  The AMI link drops with the call; the item stays in a call
+    until the link is back and the PBX says the channel is gone — never freed on a guess."""
+    desk, item_id = await _desk(db, settings, real_asterisk, tmp_path, "desk-agent-stay", "13900000100")
+    try:
+        assert "正在呼叫" in await desk.dial(item_id)
+        await asyncio.sleep(1.5)
+        real_asterisk.cli("core restart now")
+        await asyncio.to_thread(real_asterisk.wait_gone_then_booted, 30)
+        await desk.link.wait_ready(15)
+        await desk.until_free(item_id, 10)
+        row = await desk.row(item_id)
+        assert row["call_started_at"] is not None                # the citizen was called: the form is due
+        assert "请先登记" in await desk.dial(item_id)
+    finally:
+        await desk.stop()
