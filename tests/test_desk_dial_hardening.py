@@ -242,7 +242,7 @@ async def test_an_originate_that_fails_in_the_adapter_does_not_strand_the_item(d
         token = await sign_in(client, "agent")
         item_id = await _claimed_item(client, token)
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
-        assert "呼叫没有发出" in page and not await _live(db, item_id)
+        assert "呼叫没有发出: 系统错误" in page and not await _live(db, item_id)
         async with db.pool.acquire() as conn:
             assert await conn.fetchval("SELECT call_started_at FROM desk_items WHERE id = $1", item_id) is None
     finally:

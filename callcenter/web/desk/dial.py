@@ -70,10 +70,12 @@ async def dial(request: web.Request) -> web.Response:
         call = await pbx.originate(request_)
         await call.sent
     except Exception as exc:     # noqa: BLE001  (LinkLost, or anything: the mark must not outlive the request)
-        if not isinstance(exc, LinkLost):
+        lost = isinstance(exc, LinkLost)
+        if not lost:
             log.exception("desk call for item %s was not sent", item_id)
         await follow.end(request.app, item_id, agent, dialled=False)
-        await flash(request, "error", "电话系统未连接, 呼叫没有发出")
+        await flash(request, "error",
+                    "电话系统未连接, 呼叫没有发出" if lost else "呼叫没有发出: 系统错误(已记入日志), 请联系管理员")
         raise web.HTTPSeeOther("/desk") from None
     follow.track(request.app, asyncio.create_task(
         follow.follow(request.app, pbx, call, item_id, agent, ring_s=RING_MS / 1000), name=f"desk-call-{call_id}"))
