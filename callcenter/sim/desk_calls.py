@@ -3,8 +3,11 @@ the two are bridged and MixMonitor writes the recording where ``DESK_RECORDING``
 
 The event shapes follow Asterisk 22's for a Dial from the dialplan (DialBegin/DialEnd on the
 agent's ;1 leg, then a basic bridge with BridgeEnter/BridgeLeave); no real-Asterisk transcript
-of this call is kept yet, so only the outcome (a bridge and a recording file) is checked against
-the real PBX, in tests/test_real_pbx_desk.py.
+of this call is kept yet, so what the service sees is checked against the real PBX instead: a
+bridge and a recording file (tests/test_real_pbx_desk.py), and how a call that goes wrong ends —
+the agent's phone busy or unanswered, the citizen's DialStatus — from one table
+(tests/desk_call_outcomes.py) both tests/test_real_pbx_desk_scenarios.py and
+tests/test_desk_sim_calls.py hold to.
 """
 from __future__ import annotations
 
