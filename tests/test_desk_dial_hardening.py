@@ -14,8 +14,6 @@ from .factories import insert_ticket
 from .test_desk_dial import FakeDialer, _claimed_item, _client, _setup
 from .test_web_helpers import make_app, sign_in, users  # noqa: F401
 
-T0 = datetime.now(timezone.utc) + timedelta(minutes=1)
-
 
 class FollowingPbx:
     """A PBX that knows which channels are up, and lets the test hang one up."""
@@ -122,6 +120,7 @@ async def test_the_daily_cap_counts_a_call_made_but_not_yet_recorded(db):
 async def test_a_call_left_unrecorded_counts_as_the_last_holders_failed_attempt(db):
     tid = await _setup(db)
     async with db.pool.acquire() as conn:
+        T0 = datetime.now(timezone.utc) + timedelta(minutes=1)       # noqa: N806  (the test's clock)
         item = await desk.claim_next(conn, "a", now=T0)
         assert await desk.start_call(conn, item.id, "a", now=T0)
         assert await desk.end_call(conn, item.id, "a", now=T0 + timedelta(seconds=40))
