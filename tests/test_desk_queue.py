@@ -148,9 +148,10 @@ async def test_no_ticket_is_ever_called_by_two_agents(db, ops):
         calling: dict[int, str] = {}                # item → agent with a call up (the test's own record)
         for op, who, step in ops:
             agent = agents[who]
-            rows = await conn.fetch("SELECT id, held_by, lease_until, call_live, due_at FROM desk_items "
-                                    "WHERE state = 'open'")
-            holds = {r["id"]: Hold(r["held_by"], r["lease_until"], r["call_live"]) for r in rows}
+            rows = await conn.fetch("SELECT id, held_by, lease_until, call_live, due_at, "
+                                    "call_started_at IS NOT NULL AND NOT call_live AS unrecorded "
+                                    "FROM desk_items WHERE state = 'open'")
+            holds = {r["id"]: Hold(r["held_by"], r["lease_until"], r["call_live"], r["unrecorded"]) for r in rows}
             due = {r["id"] for r in rows if r["due_at"] <= now}        # a busy line waits before it is offered again
             mine = next((i for i, h in holds.items() if holder(h, now) == agent), None)
             if op == "claim":

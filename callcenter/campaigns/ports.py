@@ -36,6 +36,8 @@ class CallHandle(Protocol):
     sent: asyncio.Future             # True once the Originate left on the wire; exception if it never did
     result: asyncio.Future           # OriginateResult
     hangup: asyncio.Future           # int cause, when our channel hangs up (answered calls)
+    # Optional: ``dial_status`` — the DialStatus (BUSY, NOANSWER, ANSWER…) when our channel's own Dial
+    # in the dialplan ends (the desk's agent leg dialling the citizen); never resolved otherwise.
 
 
 class LinkLost(ConnectionError):

@@ -44,13 +44,14 @@ class Item:
     held_by: str | None
     lease_until: datetime | None
     call_live: bool
+    call_status: str | None = None      # what became of the last call (schema/0031), for the agent
 
     @property
     def reason_label(self) -> str:
         return REASONS.get(self.reason, self.reason)
 
 
-_COLS = "id, ticket_id, campaign_id, reason, note, due_at, held_by, lease_until, call_live"
+_COLS = "id, ticket_id, campaign_id, reason, note, due_at, held_by, lease_until, call_live, call_status"
 
 
 def _item(row: asyncpg.Record | None) -> Item | None:
@@ -121,16 +122,34 @@ async def claim_next(conn: asyncpg.Connection, agent: str, *, now: datetime,
         mine = await held_by(conn, agent, now)
         if mine is not None:
             return mine
+        pick = await conn.fetchrow(
+            """SELECT id, ticket_id, campaign_id, held_by, call_started_at, call_ended_at, call_recording
+                 FROM desk_items
+                WHERE state = 'open' AND due_at <= $1
+                  AND (held_by IS NULL OR (NOT call_live AND lease_until <= $1))
+                ORDER BY due_at, id LIMIT 1
+                  FOR UPDATE SKIP LOCKED""", now)
+        if pick is None:
+            return None
+        if pick["call_started_at"] is not None and pick["held_by"] not in (None, agent):
+            await _settle_unrecorded(conn, pick)
         return _item(await conn.fetchrow(
-            f"""WITH pick AS (
-                    SELECT id FROM desk_items
-                     WHERE state = 'open' AND due_at <= $2
-                       AND (held_by IS NULL OR (NOT call_live AND lease_until <= $2))
-                     ORDER BY due_at, id LIMIT 1
-                       FOR UPDATE SKIP LOCKED)
-                UPDATE desk_items d SET held_by = $1, lease_until = $2::timestamptz + $3::interval
-                  FROM pick WHERE d.id = pick.id
-                RETURNING {', '.join('d.' + c.strip() for c in _COLS.split(','))}""", agent, now, lease))
+            f"""UPDATE desk_items SET held_by = $2, lease_until = $3::timestamptz + $4::interval
+                 WHERE id = $1 RETURNING {_COLS}""", pick["id"], agent, now, lease))
+
+
+async def _settle_unrecorded(conn: asyncpg.Connection, pick: asyncpg.Record) -> None:
+    """The last holder dialled and left without a form: their call still counts (daily cap, statistics),
+    as a failed attempt of theirs, so the next agent neither inherits it nor is blocked by it."""
+    attempt_id = await _store_attempt(
+        conn, pick["ticket_id"], pick["campaign_id"], agent=pick["held_by"], kind="agent", outcome="failed",
+        answers={}, note="坐席未登记这通电话的结果(租约已过期)", recording_path=pick["call_recording"],
+        at=pick["call_started_at"], ended_at=pick["call_ended_at"] or pick["call_started_at"])
+    await conn.execute("""UPDATE desk_items SET call_started_at = NULL, call_ended_at = NULL, call_recording = NULL,
+                                  call_status = NULL WHERE id = $1""", pick["id"])
+    await record_audit(conn, "system", "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
+                       detail={"ticket_id": pick["ticket_id"], "outcome": "failed", "agent": pick["held_by"],
+                               "unrecorded": True})
 
 
 async def renew(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime,
@@ -157,13 +176,27 @@ async def start_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
 
 
 async def end_call(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime,
-                   lease: timedelta = DEFAULT_LEASE) -> bool:
-    """The call is over; the agent keeps the item one lease longer to fill in the form."""
+                   lease: timedelta = DEFAULT_LEASE, dialled: bool = True, call_status: str | None = None) -> bool:
+    """The call is over; the agent keeps the item one lease longer to fill in the form.
+
+    ``dialled=False``: the agent's own phone never answered, so the citizen was not called: there is
+    no call to record (nor a recording), and the agent may press 拨打 again.  ``call_status``: what
+    became of it, shown to the agent (desk/dialing.CALL_STATUS_LABELS)."""
     status = await conn.execute(
         """UPDATE desk_items SET call_live = false, lease_until = $3::timestamptz + $4::interval,
-                  call_ended_at = $3
-            WHERE id = $1 AND held_by = $2 AND call_live""", item_id, agent, now, lease)
+                  call_ended_at = CASE WHEN $5 THEN $3 END,
+                  call_started_at = CASE WHEN $5 THEN call_started_at END,
+                  call_recording = CASE WHEN $5 THEN call_recording END, call_status = $6
+            WHERE id = $1 AND held_by = $2 AND call_live""", item_id, agent, now, lease, dialled, call_status)
     return status.endswith(" 1")
+
+
+async def live_calls(conn: asyncpg.Connection, *, started_before: datetime | None = None) -> list[asyncpg.Record]:
+    """Desk calls marked up (id, held_by, call_id), those begun before ``started_before`` if given:
+    after a restart, nobody follows them yet."""
+    return await conn.fetch(
+        """SELECT id, held_by, call_id FROM desk_items
+            WHERE call_live AND ($1::timestamptz IS NULL OR call_started_at < $1) ORDER BY id""", started_before)
 
 
 def _check_answers(outcome: str, answers: dict[str, str | None]) -> dict[str, str]:
@@ -229,7 +262,7 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
             await conn.execute(
                 """UPDATE desk_items SET state = 'done', done_at = $2, held_by = NULL, lease_until = NULL,
                           call_live = false, call_recording = NULL, call_started_at = NULL,
-                          call_ended_at = NULL
+                          call_ended_at = NULL, call_status = NULL
                     WHERE id = $1""", item_id, now)
         else:
             due = callback_at if outcome == "callback-requested" else now + RETRY_AFTER
@@ -237,7 +270,7 @@ async def record_call(conn: asyncpg.Connection, item_id: int, agent: str, *, out
             await conn.execute(
                 """UPDATE desk_items SET held_by = NULL, lease_until = NULL, call_live = false, due_at = $2,
                           reason = coalesce($3, reason), call_recording = NULL, call_started_at = NULL,
-                          call_ended_at = NULL
+                          call_ended_at = NULL, call_status = NULL
                     WHERE id = $1""", item_id, due, reason)
         await record_audit(conn, agent, "desk_call", object_type="callback_attempt", object_id=str(attempt_id),
                            detail={"ticket_id": row["ticket_id"], "outcome": outcome})
@@ -362,7 +395,7 @@ async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
     from ..desk.dialing import DialFacts
     from .campaigns import get_campaign
     row = await conn.fetchrow(
-        """SELECT d.id, d.ticket_id, t.caller_phone AS phone,
+        """SELECT d.id, d.ticket_id, t.caller_phone AS phone, d.call_live, d.call_started_at,
                   coalesce(d.campaign_id, (SELECT a.campaign_id FROM callback_attempts a
                                             WHERE a.ticket_id = d.ticket_id AND a.campaign_id IS NOT NULL
                                             ORDER BY a.attempt_no DESC LIMIT 1)) AS campaign_id
@@ -370,6 +403,10 @@ async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
             WHERE d.id = $1 AND d.state = 'open' AND d.held_by = $2 AND d.lease_until > $3""", item_id, agent, now)
     if row is None:
         raise DeskError("该工单已不由您处理(租约已过期或已被他人领取)")
+    if row["call_live"]:
+        raise DeskError("正在通话中")
+    if row["call_started_at"] is not None:
+        raise DeskError("请先登记上一通电话的结果, 再拨打下一通")
     if row["campaign_id"] is None:
         raise DeskError("该工单没有回访活动, 无法确定外呼线路与时段; 请在系统外回访后手工录入")
     campaign = await get_campaign(conn, row["campaign_id"])
@@ -380,7 +417,8 @@ async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
     dialed = await conn.fetchval(
         """SELECT (SELECT count(*) FROM callback_attempts WHERE phone = $1 AND dialed_at >= $2)
                 + (SELECT count(*) FROM desk_items d JOIN tickets t ON t.id = d.ticket_id
-                    WHERE t.caller_phone = $1 AND d.call_live)""", row["phone"], day_start)
+                    WHERE t.caller_phone = $1 AND (d.call_live OR d.call_started_at >= $2))""",
+        row["phone"], day_start)     # a desk call not yet recorded is no attempt yet, but it was made
     return DialFacts(row["id"], row["ticket_id"], row["phone"], on_dnc, dialed, campaign.daily_cap_per_number,
                      campaign.windows, campaign.caller_id or trunk["caller_id"], trunk["name"],
                      trunk["dial_template"], trunk["max_channels"])
@@ -388,10 +426,13 @@ async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
 
 async def begin_dial(conn: asyncpg.Connection, item_id: int, agent: str, *, now: datetime, call_id: uuid.UUID,
                      recording: str | None) -> bool:
-    """Mark the call up before the Originate is sent (as the robot writes 'dialing' first)."""
+    """Mark the call up before the Originate is sent (as the robot writes 'dialing' first); never while
+    the last call made for the item still waits for its form (each call is one attempt)."""
     status = await conn.execute(
-        """UPDATE desk_items SET call_live = true, call_id = $4, call_started_at = $3, call_recording = $5
-            WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live""",
+        """UPDATE desk_items SET call_live = true, call_id = $4, call_started_at = $3, call_recording = $5,
+                  call_status = NULL
+            WHERE id = $1 AND state = 'open' AND held_by = $2 AND lease_until > $3 AND NOT call_live
+              AND call_started_at IS NULL""",
         item_id, agent, now, call_id, recording)
     return status.endswith(" 1")
 

@@ -49,6 +49,32 @@ def dial_refusal(facts: DialFacts, now: datetime) -> str | None:
     return None
 
 
+#: What became of a desk call, in words for the agent, who otherwise only hears the line drop: the
+#: DialStatus of the citizen's leg in [desk-callback], or the agent's own phone not answering.
+CALL_STATUS_LABELS = {
+    "ANSWER": "已接通市民",
+    "BUSY": "市民占线",
+    "NOANSWER": "市民未接听(或号码无法接通)",
+    "CHANUNAVAIL": "号码无法接通(空号或线路不可用)",
+    "CONGESTION": "线路拥塞, 未能接通市民",
+    "CANCEL": "您在市民接听前挂断了",
+    "agent-busy": "您的电话占线, 没有呼叫市民",
+    "agent-noanswer": "您的电话未接听, 没有呼叫市民",
+    "agent-unreachable": "您的电话无法接通, 没有呼叫市民",
+    "not-dialled": "外呼线路已满, 没有呼叫市民, 请稍后再拨",
+}
+NOT_DIALLED = "not-dialled"     # the agent answered, but [desk-callback] never dialled the citizen
+
+
+def agent_leg_status(reason: int | None) -> str:
+    """The call_status of an Originate whose agent leg never answered (OriginateResponse Reason)."""
+    return {5: "agent-busy", 3: "agent-noanswer"}.get(reason, "agent-unreachable")
+
+
+def call_status_label(status: str | None) -> str:
+    return CALL_STATUS_LABELS.get(status or "", f"通话结束({status})" if status else "")
+
+
 def recording_path(recordings: PurePosixPath, now: datetime, item_id: int, call_id: uuid.UUID) -> str:
     """An absolute path under CALLCENTER_RECORDINGS: a relative one lands in Asterisk's own monitor dir."""
     if not recordings.is_absolute():
@@ -65,5 +91,5 @@ def agent_first_originate(facts: DialFacts, *, agent_interface: str, username: s
         context=DESK_CONTEXT, exten=facts.phone, timeout_ms=timeout_ms,
         variables={"TICKET_ID": str(facts.ticket_id), "DESK_ITEM": str(facts.item_id), "DESK_AGENT": username,
                    "DESK_RECORDING": recording, "TRUNK_NAME": facts.trunk_name,
-                   "TRUNK_DIAL": facts.trunk_dial.format(number=facts.phone),
+                   "TRUNK_DIAL": facts.trunk_dial.replace("{number}", facts.phone),   # as the robot's dialer
                    "TRUNK_MAX_CHANNELS": str(facts.trunk_max_channels)})

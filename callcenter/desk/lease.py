@@ -17,6 +17,7 @@ class Hold:
     held_by: str | None
     lease_until: datetime | None
     call_live: bool = False
+    unrecorded: bool = False         # a call was made and its form not yet sent (one attempt per call)
 
 
 def holder(hold: Hold, now: datetime) -> str | None:
@@ -35,6 +36,7 @@ def may_claim(hold: Hold, agent: str, now: datetime) -> bool:
 
 
 def may_call(hold: Hold, agent: str, now: datetime) -> bool:
-    """Only the holder of a live lease starts a call, and only one call at a time."""
-    return not hold.call_live and hold.held_by == agent and hold.lease_until is not None \
-        and hold.lease_until > now
+    """Only the holder of a live lease starts a call, only one call at a time, and only once the last call
+    made is recorded."""
+    return not hold.call_live and not hold.unrecorded and hold.held_by == agent \
+        and hold.lease_until is not None and hold.lease_until > now

@@ -3,8 +3,11 @@ the two are bridged and MixMonitor writes the recording where ``DESK_RECORDING``
 
 The event shapes follow Asterisk 22's for a Dial from the dialplan (DialBegin/DialEnd on the
 agent's ;1 leg, then a basic bridge with BridgeEnter/BridgeLeave); no real-Asterisk transcript
-of this call is kept yet, so only the outcome (a bridge and a recording file) is checked against
-the real PBX, in tests/test_real_pbx_desk.py.
+of this call is kept yet, so what the service sees is checked against the real PBX instead: a
+bridge and a recording file (tests/test_real_pbx_desk.py), and how a call that goes wrong ends —
+the agent's phone busy or unanswered, the citizen's DialStatus — from one table
+(tests/desk_call_outcomes.py) both tests/test_real_pbx_desk_scenarios.py and
+tests/test_desk_sim_calls.py hold to.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .ami_wire import event
-from .channels import STATE_RINGING, STATE_UP, SimChannel
+from .channels import STATE_BUSY, STATE_RINGING, STATE_UP, SimChannel
 from .citizens import Pickup
 
 if TYPE_CHECKING:
@@ -24,9 +27,12 @@ if TYPE_CHECKING:
 DESK_CONTEXT = "desk-callback"
 AGENT_ANSWER_S = 0.5        # the agent picks up their own phone at once
 TALK_S = 2.0                # how long a bridged desk call lasts in the simulator
-_CAUSES = {Pickup.BUSY: (17, "BUSY"), Pickup.NO_ANSWER: (19, "NOANSWER"), Pickup.CONGESTION: (34, "CONGESTION"),
-           Pickup.REJECTED: (21, "NOANSWER"), Pickup.UNALLOCATED: (1, "CHANUNAVAIL"),
-           Pickup.INVALID: (1, "CHANUNAVAIL")}
+#: A citizen who does not answer: (their leg's cause, the agent leg's DialStatus, the agent legs' cause), as the
+#: real Asterisk 22 reports them (tests/test_real_pbx_desk_scenarios.py): a number refused or not allocated
+#: ends the Dial as NOANSWER (not CHANUNAVAIL: the trunk's channel was created) and its cause reaches the agent.
+_CAUSES = {Pickup.BUSY: (17, "BUSY", 16), Pickup.NO_ANSWER: (19, "NOANSWER", 16),
+           Pickup.CONGESTION: (34, "CONGESTION", 16), Pickup.REJECTED: (21, "NOANSWER", 21),
+           Pickup.UNALLOCATED: (1, "NOANSWER", 1), Pickup.INVALID: (1, "NOANSWER", 1)}
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,40 @@ def _write_silence(path: str, seconds: float) -> None:
         out.writeframes(b"\x00\x00" * int(8000 * seconds))
 
 
+async def _agent_not_picking_up(engine: "CallEngine", r: "OriginateRequest", one: SimChannel, two: SimChannel,
+                               pickup: Pickup, report: Callable[[bool], None]) -> None:
+    """The agent's own phone is busy or rings out: the Originate fails and nobody else is called.
+
+    As the real Asterisk 22 does (tests/test_real_pbx_desk_scenarios.py): busy fails at once with
+    Reason 5 (agent leg cause 17); an unanswered phone rings until the Originate's timeout, Reason 3,
+    both legs cause 19."""
+    report(False)
+    if pickup is Pickup.BUSY:
+        engine._originate_response(r, one, 5)
+        engine._hangup(one, 0)
+        two.state = STATE_BUSY
+        engine._ev("Newstate", two)
+        engine._hangup(two, 17)
+        return
+    one.state = STATE_RINGING
+    engine._ev("Newstate", one)
+    await engine._sleep(r.timeout_s)
+    engine._originate_response(r, one, 3)
+    engine._hangup(one, 19)
+    engine._hangup(two, 19)
+
+
 async def run_desk_call(engine: "CallEngine", r: "OriginateRequest", one: SimChannel, two: SimChannel,
                         report: Callable[[bool], None]) -> None:
-    """The whole call after the Originate's Newchannels: agent answers, citizen rings, bridge, hang-up."""
+    """The whole call after the Originate's Newchannels: agent answers, citizen rings, bridge, hang-up.
+
+    An agent whose username the citizen book scripts as busy or not answering does not pick up."""
     variables = dict(r.variables)
     engine._prelude_two(r, one, two)
+    agent = engine.book.by_number.get(r.number)
+    if agent is not None and agent.pickup in (Pickup.BUSY, Pickup.NO_ANSWER):
+        await _agent_not_picking_up(engine, r, one, two, agent.pickup, report)
+        return
     engine._local_bridge(one, two)
     await engine._sleep(AGENT_ANSWER_S)
     engine._exten(two, "Answer", "")
@@ -76,11 +111,11 @@ async def run_desk_call(engine: "CallEngine", r: "OriginateRequest", one: SimCha
     engine._ev("Newstate", citizen)
     await engine._sleep(min(script.ring_seconds, 60))
     if script.pickup is not Pickup.ANSWER:
-        cause, status = _CAUSES.get(script.pickup, (19, "NOANSWER"))
+        cause, status, agent_cause = _CAUSES.get(script.pickup, (19, "NOANSWER", 16))
         engine.emit(event("DialEnd", "call,all", one.block() + citizen.block("Dest") + [("DialStatus", status)]))
         engine._hangup(citizen, cause)
-        engine._hangup(one, 16)
-        engine._hangup(two, 16)
+        engine._hangup(two, agent_cause)
+        engine._hangup(one, agent_cause)
         return
     citizen.state = STATE_UP
     engine._ev("Newstate", citizen)

@@ -42,7 +42,8 @@ class AmiCall:
         self.sent: asyncio.Future = loop.create_future()
         self.result: asyncio.Future = loop.create_future()
         self.hangup: asyncio.Future = loop.create_future()
-        for future in (self.sent, self.result, self.hangup):
+        self.dial_status: asyncio.Future = loop.create_future()
+        for future in (self.sent, self.result, self.hangup, self.dial_status):
             future.add_done_callback(_quiet)
         if handle is None:                      # AmiNotReady: nothing was written
             self.sent.set_exception(LinkLost("AMI link not ready; the Originate was not sent"))
@@ -53,6 +54,13 @@ class AmiCall:
         handle.response.add_done_callback(self._on_response)
         handle.hangup.add_done_callback(self._on_hangup)
         handle.outcome.add_done_callback(self._on_outcome)
+        handle.add_listener(self._on_event)
+
+    def _on_event(self, message: AmiMessage) -> None:
+        # Our channel's own Dial from the dialplan (the desk's agent leg dialling the citizen) ended.
+        if message.event == "DialEnd" and message.get("Uniqueid") == self.handle.channel_id \
+                and message.get("DialStatus") and not self.dial_status.done():
+            self.dial_status.set_result(message.get("DialStatus"))
 
     def _on_response(self, future: asyncio.Future) -> None:
         # Reason 4 means answered: the IVR is already talking, don't wait for the hang-up to say so.

@@ -13,6 +13,7 @@ from functools import lru_cache
 from aiohttp import web
 
 from ...db import desk as repo
+from ...desk.dialing import call_status_label
 from ...desk.escalation import REASONS
 from ...desk.script_form import FormQuestion, form_questions
 from ...inputs import InputError, clean_text
@@ -77,7 +78,7 @@ async def console(request: web.Request) -> web.Response:
     return await render("desk/console.html", request, {
         "item": item, "card": card, "waiting": waiting, "questions": script_form(),
         "outcomes": OUTCOME_CHOICES, "reasons": REASONS, "intent_labels": INTENT_LABELS,
-        "action_label": action_label,
+        "action_label": action_label, "call_status_label": call_status_label,
         "full": user.role in MANAGERS})
 
 
@@ -95,9 +96,14 @@ async def claim(request: web.Request) -> web.Response:
 @require_role(*ALL_STAFF)
 async def renew(request: web.Request) -> web.Response:
     item_id = path_id(request, "item_id")
+    agent = current_user(request).username
     async with request.app[keys.DB].pool.acquire() as conn:
-        ok = await repo.renew(conn, item_id, current_user(request).username, now=_now())
-    return web.json_response({"held": ok}, status=200 if ok else 409)
+        ok = await repo.renew(conn, item_id, agent, now=_now())
+        item = await repo.held_by(conn, agent, _now()) if ok else None
+    mine = item is not None and item.id == item_id
+    return web.json_response({"held": ok, "call_live": mine and item.call_live,
+                              "call_status": call_status_label(item.call_status) if mine else ""},
+                             status=200 if ok else 409)
 
 
 @routes.post("/desk/{item_id:[^/]+}/release", name="desk_release")
