@@ -21,7 +21,7 @@ from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ
 from ..ledger.ticket_record import FieldError, normalize_phone
 from .hub import WALL, WALL_REFRESH, Hub, agent_topic
-from .state import CallFinished, HotlineState, ScreenPop, StartRecording, StateChanged, service_level
+from .state import CallFinished, HotlineState, RingEnded, ScreenPop, StartRecording, StateChanged, service_level
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class HotlineService:
         self.ami = None
         self.pool = None
         self._recordings: dict[str, str] = {}
+        self._pops: dict[tuple[str, str], asyncio.Task] = {}     # (agent, Uniqueid) → screen-pop being sent
         self._tasks: set[asyncio.Task] = set()
         self._wall_pending = False
         self.errors = 0
@@ -152,7 +153,11 @@ class HotlineService:
     def _on_event(self, message) -> None:
         for effect in self.state.apply(message, self.clock()):
             if isinstance(effect, ScreenPop):
-                self._spawn(self._screen_pop(effect, self.clock()))
+                key = (effect.agent, effect.uniqueid)
+                self._pops[key] = self._spawn(self._screen_pop(effect, self.clock()))
+                self._pops[key].add_done_callback(lambda _t, key=key: self._pops.pop(key, None))
+            elif isinstance(effect, RingEnded):
+                self._spawn(self._ring_ended(effect, self._pops.get((effect.agent, effect.uniqueid))))
             elif isinstance(effect, StartRecording):
                 self._spawn(self._start_recording(effect))
             elif isinstance(effect, CallFinished):
@@ -181,11 +186,17 @@ class HotlineService:
             "type": "screen_pop", "uniqueid": pop.uniqueid, "phone": phone, "queue": pop.queue,
             "agent_called_at": called_at, **history})
 
+    async def _ring_ended(self, effect: RingEnded, pop: asyncio.Task | None) -> None:
+        """Withdraw the pop, after it: a ring that ends while the history is still being read must not
+        leave the pop showing on the console."""
+        if pop is not None:
+            await asyncio.gather(pop, return_exceptions=True)
+        self.hub.publish(agent_topic(effect.agent), {"type": "ring_ended", "uniqueid": effect.uniqueid})
+
     async def _start_recording(self, effect: StartRecording) -> None:
         """MixMonitor with an absolute path under the recordings directory, where the call pages look
         (a relative name would land in Asterisk's own spool, which the service never reads)."""
-        stamp = datetime.now(timezone.utc).astimezone(OFFICE_TZ).strftime("%Y%m%d")
-        path = Path(self.recordings_dir) / "hotline" / stamp / f"{effect.uniqueid}.wav"
+        path = self._recording_path(effect.uniqueid, time.time())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)    # same host; on a shared mount Asterisk creates it
         except OSError:
@@ -201,6 +212,19 @@ class HotlineService:
         else:
             log.warning("hotline: MixMonitor refused for %s: %s", effect.uniqueid, result.response.get("Message"))
 
+    def _recording_path(self, uniqueid: str, started: float) -> Path:
+        stamp = datetime.fromtimestamp(started, timezone.utc).astimezone(OFFICE_TZ).strftime("%Y%m%d")
+        return Path(self.recordings_dir) / "hotline" / stamp / f"{uniqueid}.wav"
+
+    def _recording_of(self, c) -> str | None:
+        """The recording this process started, or, for a talk that began before it (a restart), the one
+        its predecessor started where it always does."""
+        path = self._recordings.pop(c.uniqueid, None)
+        if path is None and c.outcome == "answered" and self.recordings_dir is not None:
+            found = self._recording_path(c.uniqueid, c.ended_at - c.talk_s)
+            path = str(found) if found.exists() else None
+        return path
+
     async def _store_call(self, effect: CallFinished) -> None:
         c = effect.call
         row = repo.CallRow(
@@ -209,7 +233,7 @@ class HotlineService:
             joined_at=datetime.fromtimestamp(c.joined_at, timezone.utc),
             ended_at=datetime.fromtimestamp(c.ended_at, timezone.utc), wait_seconds=c.wait_s,
             talk_seconds=c.talk_s, agent=c.agent, outcome=c.outcome,
-            recording_path=self._recordings.pop(c.uniqueid, None), abandoned_stage=c.abandoned_stage)
+            recording_path=self._recording_of(c), abandoned_stage=c.abandoned_stage)
         async with self.pool.acquire() as conn:
             call_id, task_id = await repo.record_call(conn, row)
         if c.agent:

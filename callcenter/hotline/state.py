@@ -105,6 +105,14 @@ class ScreenPop:
 
 
 @dataclass(frozen=True)
+class RingEnded:
+    """An agent's phone stopped ringing without them taking the call (ring timeout, the caller gone,
+    another agent faster): the screen-pop on their console must be withdrawn."""
+    agent: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
 class StartRecording:
     channel: str
     uniqueid: str
@@ -120,7 +128,7 @@ class StateChanged:
     """The live picture changed (wall refresh)."""
 
 
-Effect = ScreenPop | StartRecording | CallFinished | StateChanged
+Effect = ScreenPop | RingEnded | StartRecording | CallFinished | StateChanged
 CHANGED = StateChanged()
 
 
@@ -216,10 +224,15 @@ class HotlineState:
             caller.wait_s = now - caller.joined_at
         return [CHANGED]
 
-    def _ringing_stop(self, uid: str) -> None:
+    def _ringing_stop(self, uid: str, taken_by: str | None = None) -> list[Effect]:
+        """Every phone still ringing for ``uid`` stops; all but the one that took the call are told."""
+        ended: list[Effect] = []
         for agent in self.agents.values():
             if agent.ringing_for == uid:
                 agent.ringing_for = None
+                if agent.interface != taken_by:
+                    ended.append(RingEnded(agent.name, uid))
+        return ended
 
     def _on_AgentCalled(self, e: Event, now: float) -> list[Effect]:
         uid = e.get("Uniqueid") or ""
@@ -229,19 +242,24 @@ class HotlineState:
         number = caller.caller_num if caller else e.get("CallerIDNum") or ""
         return [ScreenPop(agent.name, agent.interface, uid, number, e.get("Queue") or ""), CHANGED]
 
-    def _agent_of(self, e: Event) -> Agent:
+    def _agent_of(self, e: Event, *, member: bool = True) -> Agent:
+        """The agent an event names.  One we have not seen added is a member when the queue rings or
+        connects it (we joined late); an ended ring or talk may be of a member already removed
+        (signed out mid-call), who must not come back on the wall: it gets a detached Agent."""
         interface = e.get("Interface") or ""
         agent = self.agents.get(interface)
-        if agent is None:        # an event for a member we have not seen added (we joined late)
+        if agent is None:
             agent = Agent(interface, e.get("MemberName") or interface, e.get("Queue") or "")
-            self.agents[interface] = agent
+            if member:
+                self.agents[interface] = agent
         return agent
 
     def _on_AgentRingNoAnswer(self, e: Event, now: float) -> list[Effect]:
-        agent = self._agent_of(e)
-        if agent.ringing_for == (e.get("Uniqueid") or ""):
+        agent = self._agent_of(e, member=False)
+        uid = e.get("Uniqueid") or ""
+        if agent.ringing_for == uid:
             agent.ringing_for = None
-        return [CHANGED]
+        return [RingEnded(agent.name, uid), CHANGED]     # even if we missed the ring: the pop may be up
 
     def _on_AgentConnect(self, e: Event, now: float) -> list[Effect]:
         uid = e.get("Uniqueid") or ""
@@ -250,26 +268,28 @@ class HotlineState:
             caller = self.callers[uid] = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "",
                                                 e.get("Queue") or "", joined_at=now - (_num(e.get("HoldTime")) or 0))
         agent = self._agent_of(e)
-        self._ringing_stop(uid)
+        ended = self._ringing_stop(uid, taken_by=agent.interface)
         agent.talking_to = uid
         caller.waiting = False
         caller.agent, caller.interface, caller.answered_at = agent.name, agent.interface, now
         hold = _num(e.get("HoldTime"))
         caller.wait_s = hold if hold is not None else now - caller.joined_at
-        return [StartRecording(caller.channel, uid), CHANGED]
+        return [*ended, StartRecording(caller.channel, uid), CHANGED]
 
     def _on_AgentComplete(self, e: Event, now: float) -> list[Effect]:
         """The talk is over.  Asterisk builds this event from the channels' latest snapshots when it
         handles the hangup; a channel already destroyed by then has none, and its whole block is left
         out (no ``Channel``/``Uniqueid`` for the caller, or no ``Dest…`` for the member), which happens
         under load.  ``Interface`` is always there: the member then says which call ended."""
-        agent = self._agent_of(e)
+        agent = self._agent_of(e, member=False)
         uid = e.get("Uniqueid") or agent.talking_to or ""
         caller = self.callers.get(uid)
         if agent.talking_to == uid:
             agent.talking_to = None
         if caller is None:
-            return [CHANGED]
+            caller = self._answered_before_we_knew(e, uid, now)
+            if caller is None:
+                return [CHANGED]
         talk = _num(e.get("TalkTime"))
         caller.talk_s = talk if talk is not None else now - (caller.answered_at or now)
         hold = _num(e.get("HoldTime"))
@@ -278,15 +298,26 @@ class HotlineState:
         caller.agent, caller.interface = agent.name, agent.interface
         return [self._finish(caller, ANSWERED, now), CHANGED]
 
+    def _answered_before_we_knew(self, e: Event, uid: str, now: float) -> Caller | None:
+        """A talk that began before this process followed the queue (a restart, a lost link): the
+        event itself says who called and for how long, so the call still reaches the ledger."""
+        if not uid or not e.get("Channel"):
+            return None
+        talk, hold = _num(e.get("TalkTime")) or 0.0, _num(e.get("HoldTime")) or 0.0
+        caller = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "", e.get("Queue") or "",
+                        joined_at=now - talk - hold, waiting=False, answered_at=now - talk)
+        self.callers[uid] = caller
+        return caller
+
     def _on_QueueCallerAbandon(self, e: Event, now: float) -> list[Effect]:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         hold = _num(e.get("HoldTime"))
         caller.wait_s = hold if hold is not None else now - caller.joined_at
         caller.waiting = False
-        return [self._finish(caller, ABANDONED, now), CHANGED]
+        return [*ended, self._finish(caller, ABANDONED, now), CHANGED]
 
     def _on_UserEvent(self, e: Event, now: float) -> list[Effect]:
         if (e.get("UserEvent") or "") == "HotlineAbandoned":
@@ -296,11 +327,11 @@ class HotlineState:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None or caller.answered_at is not None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         if caller.wait_s is None:
             caller.wait_s = now - caller.joined_at
         caller.waiting = False
-        return [self._finish(caller, CALLBACK, now), CHANGED]
+        return [*ended, self._finish(caller, CALLBACK, now), CHANGED]
 
     def _abandoned_before_queue(self, e: Event, now: float) -> list[Effect]:
         """Hung up in the greeting or the consent prompt: no queue event will ever say so."""
@@ -320,7 +351,7 @@ class HotlineState:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         if caller.answered_at is not None:      # talk ended without AgentComplete (missed): keep what we know
             caller.talk_s = now - caller.answered_at
             for agent in self.agents.values():
@@ -329,7 +360,7 @@ class HotlineState:
             return [self._finish(caller, ANSWERED, now), CHANGED]
         if caller.wait_s is None:
             caller.wait_s = now - caller.joined_at
-        return [self._finish(caller, ABANDONED, now), CHANGED]
+        return [*ended, self._finish(caller, ABANDONED, now), CHANGED]
 
     def _finish(self, caller: Caller, outcome: str, now: float) -> CallFinished:
         del self.callers[caller.uniqueid]
@@ -348,5 +379,5 @@ def service_level(wait_answered: list[float], abandoned: int, threshold: float =
     return sum(1 for w in wait_answered if w <= threshold) / offered
 
 
-__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "StartRecording", "CallFinished",
+__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "RingEnded", "StartRecording", "CallFinished",
            "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]

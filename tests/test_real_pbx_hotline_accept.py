@@ -1,0 +1,220 @@
+"""Hotline acceptance scenarios on the real Asterisk 22: what a customer's tester does to a counseling queue.
+
+An agent who never picks up, a caller who hangs up while an agent rings, an
+agent who signs out mid-call, the service restarted (or resynced after a lost
+link) while a counselor talks, a withheld number, and the recording reaching
+the transcriber whole.  Agents ``slowpoke`` (rings forever) and ``talker``
+(talks 6 s) are in tests/fixtures/real_pbx/test-extensions.conf; the test
+queue rings a member 5 s (tests/real_asterisk.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import wave
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from callcenter.hotline.hub import agent_topic
+from callcenter.hotline.service import HotlineService
+from callcenter.telephony.ami import AmiLink
+
+from .test_ami_link import link_config
+from .test_hotline_e2e import until
+from .test_real_pbx_hotline import call_in
+
+pytestmark = pytest.mark.real_asterisk
+AGENTS = "Local/{username}@agents"
+
+
+@asynccontextmanager
+async def following(pbx, db, settings, recordings: Path, **kw):
+    """An AMI link and a HotlineService on it (no web: the hub is read directly)."""
+    link = AmiLink(link_config(pbx.ami_port, ping_interval=1.0))
+    await link.start()
+    await link.wait_ready(10)
+    service = HotlineService(interface_template=AGENTS, recordings_dir=recordings, **kw)
+    await service.start(link, db.pool, settings)
+    try:
+        yield link, service
+    finally:
+        await service.stop()
+        await link.close()
+
+
+@pytest.fixture
+async def empty_queue(real_asterisk):
+    """Each test starts and ends with nobody in the queue (the PBX is shared by the module)."""
+    yield
+    link = AmiLink(link_config(real_asterisk.ami_port, ping_interval=1.0))
+    await link.start()
+    await link.wait_ready(10)
+    try:
+        status = await link.send_action({"Action": "QueueStatus", "Queue": "counsel"})
+        for e in status.events:
+            if e.event == "QueueMember":
+                await link.send_action({"Action": "QueueRemove", "Queue": "counsel", "Interface": e.get("Location")})
+    finally:
+        await link.close()
+
+
+async def sign_in(link, name: str) -> None:
+    result = await link.send_action({"Action": "QueueAdd", "Queue": "counsel", "Interface": AGENTS.format(username=name),
+                                     "MemberName": name, "Paused": "false"})
+    assert result.response.get("Response") == "Success", result.response
+
+
+async def rows(db) -> dict[str, dict]:
+    async with db.pool.acquire() as conn:
+        return {r["uniqueid"]: dict(r) for r in await conn.fetch("SELECT * FROM hotline_calls")}
+
+
+async def stored(service, db, n: int, timeout: float = 20) -> dict[str, dict]:
+    async def enough():
+        await service.drain()
+        got = await rows(db)
+        return got if len(got) >= n else None
+    return await until(enough, timeout)
+
+
+def messages(queue: asyncio.Queue) -> list[dict]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+def status_of(service, name: str) -> str | None:
+    return next((a["status"] for a in service.live()["agents"] if a["name"] == name), None)
+
+
+async def test_an_agent_who_does_not_pick_up_is_told_and_the_next_agent_gets_the_call(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        slow = service.hub.subscribe(agent_topic("slowpoke"))
+        await sign_in(link, "slowpoke")
+        await until(lambda: service.state.agent_by_name("slowpoke"), 10)
+        call_in(real_asterisk, "wait", "13800000101")
+        await until(lambda: status_of(service, "slowpoke") == "ringing", 10)
+        await sign_in(link, "talker")                  # rrmemory: after slowpoke's ring times out, talker's turn
+        await until(lambda: service.state.agent_by_name("talker")
+                    and service.state.agent_by_name("talker").talking_to, 15)
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"]) == ("answered", "talker")
+        assert status_of(service, "slowpoke") != "ringing"
+        kinds = [m["type"] for m in messages(slow)]
+        assert kinds[0] == "screen_pop"
+        assert "ring_ended" in kinds, kinds            # the pop on the console that rang in vain is withdrawn
+        assert "call_ended" not in kinds
+
+
+async def test_a_caller_who_hangs_up_while_an_agent_rings_is_abandoned_and_the_pop_withdrawn(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        slow = service.hub.subscribe(agent_topic("slowpoke"))
+        await sign_in(link, "slowpoke")
+        await until(lambda: service.state.agent_by_name("slowpoke"), 10)
+        call_in(real_asterisk, "abandon", "13800000102")          # gone 2.5 s after answer, within the 5 s ring
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"], row["caller_phone"]) == ("abandoned", None, "13800000102")
+        await until(lambda: status_of(service, "slowpoke") not in (None, "ringing"), 10)
+        kinds = [m["type"] for m in messages(slow)]
+        assert kinds[0] == "screen_pop" and "ring_ended" in kinds, kinds
+        assert not service.state.callers
+
+
+async def test_an_agent_who_signs_out_mid_call_leaves_the_wall_and_the_call_is_kept(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000103")
+        await until(lambda: service.state.agent_by_name("talker")
+                    and service.state.agent_by_name("talker").talking_to, 15)
+        await link.send_action({"Action": "QueueRemove", "Queue": "counsel",
+                                "Interface": AGENTS.format(username="talker")})
+        await until(lambda: service.state.agent_by_name("talker") is None, 5)
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"]) == ("answered", "talker")
+        await asyncio.sleep(0.5)                     # any late event for the member has come by now
+        assert service.live()["agents"] == [], service.live()["agents"]
+
+
+async def test_a_resync_mid_call_keeps_the_agent_in_call_on_the_wall(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    """What the service does after the AMI link drops and comes back: QueueStatus rebuilds the picture."""
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000104")
+        await until(lambda: status_of(service, "talker") == "in_call", 15)
+        await service.resync()
+        assert status_of(service, "talker") == "in_call", service.live()["agents"]
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"]) == ("answered", "talker")
+        await until(lambda: status_of(service, "talker") == "idle", 5)
+
+
+async def test_a_service_restarted_mid_call_rebuilds_the_wall_and_still_stores_the_call(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, first):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000105")
+        await until(lambda: status_of(first, "talker") == "in_call", 15)
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, second):
+        await until(lambda: second.state.agent_by_name("talker"), 5)
+        assert status_of(second, "talker") == "in_call", second.live()["agents"]
+        got = await stored(second, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"], row["caller_phone"]) == ("answered", "talker", "13800000105")
+        assert row["talk_seconds"] > 1
+        await until(lambda: status_of(second, "talker") == "idle", 5)
+
+
+async def test_a_withheld_number_pops_an_empty_history_and_opens_no_call_back(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        pops = service.hub.subscribe(agent_topic("talker"))
+        await sign_in(link, "talker")
+        real_asterisk.originate("Local/wait@callers", "00", "hotline-anon")
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        assert (row["outcome"], row["caller_phone"]) == ("answered", "")
+        pop = next(m for m in messages(pops) if m["type"] == "screen_pop")
+        assert (pop["phone"], pop["tickets"], pop["repeat"]["is_repeat"]) == ("", [], False)
+
+
+class CapturingAsr:
+    """Stands in for the ASR pool: notes how much audio the file holds when transcription starts."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, float]] = []
+
+    async def run(self, job) -> dict:
+        with wave.open(job.wav_path, "rb") as w:
+            self.seen.append((job.wav_path, w.getnframes(), Path(job.wav_path).stat().st_size))
+        return {"free": {"text": "测试转写"}}
+
+
+async def test_the_recording_is_whole_when_it_is_transcribed(db, settings, real_asterisk, empty_queue, tmp_path):
+    asr = CapturingAsr()
+    async with following(real_asterisk, db, settings, tmp_path / "rec", asr=asr) as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000106")
+        got = await stored(service, db, 1)
+        (row,) = got.values()
+        await until(lambda: asr.seen, 10)
+        await service.drain()
+        (path, frames, size), = asr.seen
+        assert path == row["recording_path"]
+        await asyncio.sleep(1.0)                       # whatever Asterisk still had to write is written now
+        with wave.open(path, "rb") as w:
+            final = (w.getnframes(), Path(path).stat().st_size)
+        assert frames > 0 and (frames, size) == final, ((frames, size), final)
+        async with db.pool.acquire() as conn:
+            done = await conn.fetchrow("SELECT transcription_status, transcript FROM hotline_calls WHERE id = $1",
+                                       row["id"])
+        assert tuple(done) == ("done", "测试转写")
