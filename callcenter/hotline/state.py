@@ -23,6 +23,9 @@ OUTCOMES = (ANSWERED, ABANDONED, CALLBACK)
 DEVICE_STATUS = {"0": "unknown", "1": "idle", "2": "in_call", "3": "busy", "4": "invalid",
                  "5": "unavailable", "6": "ringing", "7": "ringing", "8": "on_hold"}
 
+#: How many finished Uniqueids are remembered, so a late AgentComplete never ends a call twice.
+MAX_ENDED = 2000
+
 #: Answered within this many seconds counts towards the service level (12345 practice: 20 s).
 SERVICE_LEVEL_SECONDS = 20
 
@@ -144,6 +147,7 @@ class HotlineState:
     """Callers waiting, agents, and calls in progress; feed it every queue event with the time it arrived."""
     callers: dict[str, Caller] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)          # by Interface
+    ended: dict[str, None] = field(default_factory=dict)            # the latest finished Uniqueids, oldest first
 
     def apply(self, event: Event, now: float) -> list[Effect]:
         name = event.get("Event") or ""
@@ -301,7 +305,7 @@ class HotlineState:
     def _answered_before_we_knew(self, e: Event, uid: str, now: float) -> Caller | None:
         """A talk that began before this process followed the queue (a restart, a lost link): the
         event itself says who called and for how long, so the call still reaches the ledger."""
-        if not uid or not e.get("Channel"):
+        if not uid or not e.get("Channel") or uid in self.ended:     # ended already (its Hangup came first)
             return None
         talk, hold = _num(e.get("TalkTime")) or 0.0, _num(e.get("HoldTime")) or 0.0
         caller = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "", e.get("Queue") or "",
@@ -364,6 +368,9 @@ class HotlineState:
 
     def _finish(self, caller: Caller, outcome: str, now: float) -> CallFinished:
         del self.callers[caller.uniqueid]
+        self.ended[caller.uniqueid] = None
+        if len(self.ended) > MAX_ENDED:
+            del self.ended[next(iter(self.ended))]
         return CallFinished(FinishedCall(
             uniqueid=caller.uniqueid, caller_num=caller.caller_num, queue=caller.queue, channel=caller.channel,
             joined_at=caller.joined_at, ended_at=now, outcome=outcome, wait_s=round(caller.wait_s or 0.0, 3),
