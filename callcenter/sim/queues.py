@@ -401,7 +401,8 @@ class QueueEngine:
             q.hold_total += held
             q.talk_total += talked
             truth.outcome, truth.talk_s = "answered", talked
-            self._emit("QueueMemberStatus", AGENT, member.fields())
+            if q.members.get(member.interface) is member:     # Asterisk 22: none for a member removed mid-call
+                self._emit("QueueMemberStatus", AGENT, member.fields())
             self.engine._hangup(agent, 16)
             hangup()
         if q.config.wrapuptime:
