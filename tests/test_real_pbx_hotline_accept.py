@@ -29,9 +29,9 @@ AGENTS = "Local/{username}@agents"
 
 
 @asynccontextmanager
-async def following(pbx, db, settings, recordings: Path, **kw):
+async def following(pbx, db, settings, recordings: Path, link_kw: dict | None = None, **kw):
     """An AMI link and a HotlineService on it (no web: the hub is read directly)."""
-    link = AmiLink(link_config(pbx.ami_port, ping_interval=1.0))
+    link = AmiLink(link_config(pbx.ami_port, **{"ping_interval": 1.0, **(link_kw or {})}))
     await link.start()
     await link.wait_ready(10)
     service = HotlineService(interface_template=AGENTS, recordings_dir=recordings, **kw)
@@ -155,6 +155,27 @@ async def test_a_resync_mid_call_keeps_the_agent_in_call_on_the_wall(
         got = await stored(service, db, 1)
         (row,) = got.values()
         assert (row["outcome"], row["agent"]) == ("answered", "talker")
+        await until(lambda: status_of(service, "talker") == "idle", 5)
+
+
+async def test_a_call_that_ends_while_the_link_is_down_is_stored_when_it_is_back(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    slow_reconnect = {"backoff_initial": 6.0, "backoff_max": 6.0}
+    async with following(real_asterisk, db, settings, tmp_path / "rec", link_kw=slow_reconnect) as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000107")
+        await until(lambda: status_of(service, "talker") == "in_call", 15)
+        await asyncio.sleep(2)
+        link._protocol.close()          # the link drops; it is back in ~6 s, after talker's 6.4 s talk ended
+        await until(lambda: not link.ready, 2)
+        assert not await rows(db)
+        await until(lambda: link.ready, 10)
+        assert "13800000107" not in real_asterisk.cli("core show channels verbose")    # it did end unseen
+        got = await stored(service, db, 1, timeout=20)
+        (row,) = got.values()
+        assert (row["outcome"], row["agent"], row["caller_phone"]) == ("answered", "talker", "13800000107")
+        assert row["talk_seconds"] > 3
+        assert not service.state.callers
         await until(lambda: status_of(service, "talker") == "idle", 5)
 
 

@@ -138,20 +138,21 @@ class HotlineService:
         except Exception:
             log.warning("hotline: QueueStatus failed; live state may be stale until the next event", exc_info=True)
             return
-        fresh = HotlineState()
-        now = self.clock()
-        for item in result.events:
-            fresh.apply(item, now)
-        for uid, caller in self.state.callers.items():      # keep what we knew of calls in progress
-            if uid in fresh.callers or caller.answered_at is not None:
-                fresh.callers[uid] = caller
-        self.state = fresh
-        self._wall_changed()
+        try:
+            live = {e.get("Uniqueid") for e in (await self.ami.send_action({"Action": "CoreShowChannels"})).events}
+        except Exception:                   # without it, calls in progress are kept as they were
+            log.warning("hotline: CoreShowChannels failed after a reconnect", exc_info=True)
+            live = None
+        self.state, effects = self.state.resynced(result.events, live, self.clock())
+        self._act(effects)
 
     # -- events → effects ---------------------------------------------------------------
 
     def _on_event(self, message) -> None:
-        for effect in self.state.apply(message, self.clock()):
+        self._act(self.state.apply(message, self.clock()))
+
+    def _act(self, effects) -> None:
+        for effect in effects:
             if isinstance(effect, ScreenPop):
                 key = (effect.agent, effect.uniqueid)
                 self._pops[key] = self._spawn(self._screen_pop(effect, self.clock()))

@@ -156,6 +156,29 @@ class HotlineState:
             return []
         return handler(event, now)
 
+    def resynced(self, status_items, live: set[str] | None, now: float) -> tuple["HotlineState", list[Effect]]:
+        """The state rebuilt from a QueueStatus answer after events may have been lost (a reconnect).
+
+        Members and waiting callers are the PBX's; calls in progress are kept from what we knew, with
+        their agents shown in call.  A talk whose caller's channel is gone (``live``: the Uniqueids
+        of CoreShowChannels, None when unknown) ended while we were not listening: it is finished
+        now as answered, or it would never reach the ledger nor leave the wall."""
+        fresh = HotlineState(ended=self.ended)
+        for item in status_items:
+            fresh.apply(item, now)
+        effects: list[Effect] = []
+        for uid, caller in self.callers.items():
+            if uid in fresh.callers:
+                fresh.callers[uid] = caller
+            elif caller.answered_at is not None:
+                fresh.callers[uid] = caller
+                if live is not None and uid not in live:
+                    caller.talk_s = now - caller.answered_at
+                    effects.append(fresh._finish(caller, ANSWERED, now))
+                elif caller.interface in fresh.agents:
+                    fresh.agents[caller.interface].talking_to = uid
+        return fresh, [*effects, CHANGED]
+
     # -- views ------------------------------------------------------------------------
 
     def waiting(self, now: float) -> list[dict]:
