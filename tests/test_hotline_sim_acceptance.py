@@ -44,3 +44,17 @@ async def test_an_agent_who_does_not_pick_up_has_the_pop_withdrawn(db, settings)
         kinds = [m["type"] for m in messages(pops)]
         assert kinds[0] == "screen_pop" and "ring_ended" in kinds, kinds
         assert len(await rows(db)) == 1
+
+
+async def test_a_withheld_number_pressing_1_stays_in_the_queue_as_on_asterisk(db, settings):
+    """[hotline-exit] matches only a callable caller ID (docker/asterisk/extensions.conf)."""
+    from callcenter.sim.queues import CallerScript
+    async with running_hotline(db, settings, time_scale=0.1, talk_seconds=2) as (sim, link, service):
+        for number in ("anonymous", "13800000203"):
+            sim.engine.queues.inbound(number, script=CallerScript(patience=4, press_one_after=1))
+        got = await stored(service, db, 2)
+        assert sorted((r["caller_phone"], r["outcome"]) for r in got.values()) == [
+            ("", "abandoned"), ("13800000203", "callback_requested")]
+        async with db.pool.acquire() as conn:
+            assert [r["caller_phone"] for r in await conn.fetch("SELECT caller_phone FROM callback_tasks")] == [
+                "13800000203"]

@@ -239,3 +239,17 @@ async def test_the_recording_is_whole_when_it_is_transcribed(db, settings, real_
             done = await conn.fetchrow("SELECT transcription_status, transcript FROM hotline_calls WHERE id = $1",
                                        row["id"])
         assert tuple(done) == ("done", "测试转写")
+
+
+async def test_a_withheld_number_pressing_1_is_not_promised_a_call_back(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    """No number, no call back: the key is ignored and the caller keeps their place in the queue."""
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        real_asterisk.originate("Local/press1@callers", "00", "hotline-anon")      # presses 1, hangs up 3 s later
+        call_in(real_asterisk, "press1", "13800000108")
+        got = await stored(service, db, 2)
+        by_phone = {r["caller_phone"]: r["outcome"] for r in got.values()}
+        assert by_phone == {"": "abandoned", "13800000108": "callback_requested"}, by_phone
+        async with db.pool.acquire() as conn:
+            tasks = [r["caller_phone"] for r in await conn.fetch("SELECT caller_phone FROM callback_tasks")]
+        assert tasks == ["13800000108"]
