@@ -192,6 +192,8 @@ async def test_a_service_restarted_mid_call_rebuilds_the_wall_and_still_stores_t
         (row,) = got.values()
         assert (row["outcome"], row["agent"], row["caller_phone"]) == ("answered", "talker", "13800000105")
         assert row["talk_seconds"] > 1
+        assert row["recording_path"] and Path(row["recording_path"]).exists()     # the first process started it
+        assert row["transcription_status"] == "pending"
         await until(lambda: status_of(second, "talker") == "idle", 5)
 
 
@@ -253,3 +255,24 @@ async def test_a_withheld_number_pressing_1_is_not_promised_a_call_back(
         async with db.pool.acquire() as conn:
             tasks = [r["caller_phone"] for r in await conn.fetch("SELECT caller_phone FROM callback_tasks")]
         assert tasks == ["13800000108"]
+
+
+async def test_a_paused_agent_is_not_rung_and_takes_the_waiting_caller_once_back(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        pops = service.hub.subscribe(agent_topic("talker"))
+        await sign_in(link, "talker")
+        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="talker"),
+                                "Paused": "true", "Reason": "培训"})
+        await until(lambda: status_of(service, "talker") == "paused", 5)
+        call_in(real_asterisk, "wait", "13800000109")
+        await until(lambda: service.live()["waiting"], 10)
+        await asyncio.sleep(2)                                   # the queue would have rung an available agent
+        assert messages(pops) == [] and status_of(service, "talker") == "paused"
+        assert [c["caller_num"] for c in service.live()["waiting"]] == ["13800000109"]
+        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="talker"),
+                                "Paused": "false"})
+        await until(lambda: status_of(service, "talker") == "in_call", 10)
+        assert service.live()["waiting"] == []
+        (row,) = (await stored(service, db, 1)).values()
+        assert (row["outcome"], row["agent"]) == ("answered", "talker") and row["wait_seconds"] >= 2
