@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,12 +36,20 @@ class HotlineError(RuntimeError):
     """A console action the PBX refused (the message is Asterisk's)."""
 
 
+#: An out-of-area mobile as Chinese carriers present it: a trunk 0 before the 11 digits ("外地手机加0").
+_TRUNK_ZERO_MOBILE = re.compile(r"01[3-9]\d{9}")
+
+
 def caller_phone(raw: str) -> str:
-    """Caller ID as the ledger stores phones; a number the rules reject is kept as its digits."""
+    """Caller ID as the ledger stores phones; a number the rules reject is kept as its digits.
+
+    A mobile with the carrier's trunk 0 is the same person as on their tickets: the 0 goes (no
+    area code starts 01 but Beijing's 010, so this is never a landline)."""
     try:
-        return normalize_phone(raw)
+        phone = normalize_phone(raw)
     except FieldError:
-        return "".join(ch for ch in raw if ch.isdigit())
+        phone = "".join(ch for ch in raw if ch.isdigit())
+    return phone[1:] if _TRUNK_ZERO_MOBILE.fullmatch(phone) else phone
 
 
 def _json_value(value: Any) -> Any:
