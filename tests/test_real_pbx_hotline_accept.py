@@ -3,9 +3,9 @@
 An agent who never picks up, a caller who hangs up while an agent rings, an
 agent who signs out mid-call, the service restarted (or resynced after a lost
 link) while a counselor talks, a withheld number, and the recording reaching
-the transcriber whole.  Agents ``slowpoke`` (rings forever) and ``talker``
-(talks 6 s) are in tests/fixtures/real_pbx/test-extensions.conf; the test
-queue rings a member 5 s (tests/real_asterisk.py).
+the transcriber whole.  Agents ``slowpoke`` (rings forever), ``agent`` (talks
+2 s) and ``talker`` (talks 6 s) are in tests/fixtures/real_pbx/test-extensions.conf;
+the test queue rings a member 5 s (tests/real_asterisk.py).
 """
 from __future__ import annotations
 
@@ -97,12 +97,12 @@ async def test_an_agent_who_does_not_pick_up_is_told_and_the_next_agent_gets_the
         await until(lambda: service.state.agent_by_name("slowpoke"), 10)
         call_in(real_asterisk, "wait", "13800000101")
         await until(lambda: status_of(service, "slowpoke") == "ringing", 10)
-        await sign_in(link, "talker")                  # rrmemory: after slowpoke's ring times out, talker's turn
-        await until(lambda: service.state.agent_by_name("talker")
-                    and service.state.agent_by_name("talker").talking_to, 15)
+        await sign_in(link, "agent")                  # rrmemory: after slowpoke's ring times out, agent's turn
+        await until(lambda: service.state.agent_by_name("agent")
+                    and service.state.agent_by_name("agent").talking_to, 15)
         got = await stored(service, db, 1)
         (row,) = got.values()
-        assert (row["outcome"], row["agent"]) == ("answered", "talker")
+        assert (row["outcome"], row["agent"]) == ("answered", "agent")
         assert status_of(service, "slowpoke") != "ringing"
         kinds = [m["type"] for m in messages(slow)]
         assert kinds[0] == "screen_pop"
@@ -200,8 +200,8 @@ async def test_a_service_restarted_mid_call_rebuilds_the_wall_and_still_stores_t
 async def test_a_withheld_number_pops_an_empty_history_and_opens_no_call_back(
         db, settings, real_asterisk, empty_queue, tmp_path):
     async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
-        pops = service.hub.subscribe(agent_topic("talker"))
-        await sign_in(link, "talker")
+        pops = service.hub.subscribe(agent_topic("agent"))
+        await sign_in(link, "agent")
         real_asterisk.originate("Local/wait@callers", "00", "hotline-anon")
         got = await stored(service, db, 1)
         (row,) = got.values()
@@ -225,7 +225,7 @@ class CapturingAsr:
 async def test_the_recording_is_whole_when_it_is_transcribed(db, settings, real_asterisk, empty_queue, tmp_path):
     asr = CapturingAsr()
     async with following(real_asterisk, db, settings, tmp_path / "rec", asr=asr) as (link, service):
-        await sign_in(link, "talker")
+        await sign_in(link, "agent")
         call_in(real_asterisk, "wait", "13800000106")
         got = await stored(service, db, 1)
         (row,) = got.values()
@@ -260,19 +260,19 @@ async def test_a_withheld_number_pressing_1_is_not_promised_a_call_back(
 async def test_a_paused_agent_is_not_rung_and_takes_the_waiting_caller_once_back(
         db, settings, real_asterisk, empty_queue, tmp_path):
     async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
-        pops = service.hub.subscribe(agent_topic("talker"))
-        await sign_in(link, "talker")
-        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="talker"),
+        pops = service.hub.subscribe(agent_topic("agent"))
+        await sign_in(link, "agent")
+        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="agent"),
                                 "Paused": "true", "Reason": "培训"})
-        await until(lambda: status_of(service, "talker") == "paused", 5)
+        await until(lambda: status_of(service, "agent") == "paused", 5)
         call_in(real_asterisk, "wait", "13800000109")
         await until(lambda: service.live()["waiting"], 10)
         await asyncio.sleep(2)                                   # the queue would have rung an available agent
-        assert messages(pops) == [] and status_of(service, "talker") == "paused"
+        assert messages(pops) == [] and status_of(service, "agent") == "paused"
         assert [c["caller_num"] for c in service.live()["waiting"]] == ["13800000109"]
-        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="talker"),
+        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="agent"),
                                 "Paused": "false"})
-        await until(lambda: status_of(service, "talker") == "in_call", 10)
+        await until(lambda: status_of(service, "agent") == "in_call", 10)
         assert service.live()["waiting"] == []
         (row,) = (await stored(service, db, 1)).values()
-        assert (row["outcome"], row["agent"]) == ("answered", "talker") and row["wait_seconds"] >= 2
+        assert (row["outcome"], row["agent"]) == ("answered", "agent") and row["wait_seconds"] >= 2
