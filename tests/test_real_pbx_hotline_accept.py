@@ -276,3 +276,22 @@ async def test_a_paused_agent_is_not_rung_and_takes_the_waiting_caller_once_back
         assert service.live()["waiting"] == []
         (row,) = (await stored(service, db, 1)).values()
         assert (row["outcome"], row["agent"]) == ("answered", "agent") and row["wait_seconds"] >= 2
+
+
+async def test_a_pbx_restart_files_every_call_it_cut_and_keeps_the_counselors_signed_in(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    """Asterisk restarts under a call in progress and a caller waiting: both calls are in the ledger once
+    the link is back, and the signed-in counselor is still in the queue (queues.conf persistentmembers)."""
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000110")
+        await until(lambda: status_of(service, "talker") == "in_call", 15)
+        call_in(real_asterisk, "wait", "13800000111")             # talker is busy: this one waits
+        await until(lambda: service.live()["waiting"], 10)
+        real_asterisk.cli("core restart now")
+        await asyncio.get_running_loop().run_in_executor(None, real_asterisk.wait_gone_then_booted, 30)
+        got = await stored(service, db, 2, timeout=30)
+        assert {r["caller_phone"]: r["outcome"] for r in got.values()} == {
+            "13800000110": "answered", "13800000111": "abandoned"}
+        assert not service.state.callers and service.live()["waiting"] == []
+        await until(lambda: status_of(service, "talker") == "idle", 10)
