@@ -200,3 +200,25 @@ def test_a_late_agent_complete_after_the_hangup_does_not_end_the_call_again():
         {"Event": "Hangup", "Uniqueid": "1"},
         _queue_event("AgentComplete", "1", HoldTime="1", TalkTime="2", **MEMBER_A)])
     assert len([e for e in effects if isinstance(e, CallFinished)]) == 1
+
+
+def test_a_resync_finishes_the_calls_that_ended_unseen_and_keeps_the_rest():
+    state = HotlineState()
+    feed(state, [
+        {"Event": "QueueMemberAdded", "Queue": "counsel", "Status": "1", **MEMBER_A},
+        _queue_event("QueueCallerJoin", "talking"), _queue_event("AgentConnect", "talking", HoldTime="1", **MEMBER_A),
+        _queue_event("QueueCallerJoin", "cut"), _queue_event("QueueCallerJoin", "taken-unseen"),
+        _queue_event("QueueCallerJoin", "still")])
+    status = [AmiMessage([("Event", "QueueMember"), ("Queue", "counsel"), ("Name", "a"),
+                          ("Location", "Local/a@agents"), ("Status", "2"), ("Paused", "0")]),
+              AmiMessage([("Event", "QueueEntry"), ("Queue", "counsel"), ("Uniqueid", "still"),
+                          ("Channel", "PJSIP/t-still"), ("CallerIDNum", "138still"), ("Wait", "5")])]
+    state, effects = state.resynced(status, {"talking", "taken-unseen", "still"}, 1010.0)
+    finished = [(e.call.uniqueid, e.call.outcome) for e in effects if isinstance(e, CallFinished)]
+    assert finished == [("cut", ABANDONED)]
+    assert state.agent_by_name("a").talking_to == "talking"
+    assert [c["uniqueid"] for c in state.waiting(1010.0)] == ["still"]
+    later = state.apply(AmiMessage(list(_queue_event("AgentComplete", "taken-unseen", HoldTime="6", TalkTime="3",
+                                                     **MEMBER_A).items())), 1012.0)
+    (call,) = [e.call for e in later if isinstance(e, CallFinished)]
+    assert (call.outcome, call.agent, call.wait_s, call.joined_at) == (ANSWERED, "a", 6, 1004.0)

@@ -295,3 +295,21 @@ async def test_a_pbx_restart_files_every_call_it_cut_and_keeps_the_counselors_si
             "13800000110": "answered", "13800000111": "abandoned"}
         assert not service.state.callers and service.live()["waiting"] == []
         await until(lambda: status_of(service, "talker") == "idle", 10)
+
+
+async def test_a_pbx_crash_files_the_calls_it_cut_once_the_link_is_back(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    """SIGKILL: no event tells the calls' end; the resync after the reconnect must (CoreShowChannels)."""
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        await sign_in(link, "talker")
+        call_in(real_asterisk, "wait", "13800000112")
+        await until(lambda: status_of(service, "talker") == "in_call", 15)
+        call_in(real_asterisk, "wait", "13800000113")
+        await until(lambda: service.live()["waiting"], 10)
+        real_asterisk.kill()
+        await asyncio.get_running_loop().run_in_executor(None, real_asterisk.start)
+        got = await stored(service, db, 2, timeout=30)
+        assert {r["caller_phone"]: r["outcome"] for r in got.values()} == {
+            "13800000112": "answered", "13800000113": "abandoned"}
+        assert not service.state.callers and service.live()["waiting"] == []
+        await until(lambda: status_of(service, "talker") == "idle", 10)

@@ -160,9 +160,10 @@ class HotlineState:
         """The state rebuilt from a QueueStatus answer after events may have been lost (a reconnect).
 
         Members and waiting callers are the PBX's; calls in progress are kept from what we knew, with
-        their agents shown in call.  A talk whose caller's channel is gone (``live``: the Uniqueids
-        of CoreShowChannels, None when unknown) ended while we were not listening: it is finished
-        now as answered, or it would never reach the ledger nor leave the wall."""
+        their agents shown in call.  A caller whose channel is gone (``live``: the Uniqueids of
+        CoreShowChannels, None when unknown) ended while we were not listening (a lost link, a PBX
+        crash): finished now, answered if we saw the answer, else abandoned, or it would never
+        reach the ledger nor leave the wall."""
         fresh = HotlineState(ended=self.ended)
         for item in status_items:
             fresh.apply(item, now)
@@ -170,13 +171,23 @@ class HotlineState:
         for uid, caller in self.callers.items():
             if uid in fresh.callers:
                 fresh.callers[uid] = caller
-            elif caller.answered_at is not None:
-                fresh.callers[uid] = caller
-                if live is not None and uid not in live:
+                continue
+            if caller.answered_at is None and live is None:
+                continue                    # out of the queue, fate unknown: its AgentComplete still tells
+            gone = live is not None and uid not in live
+            fresh.callers[uid] = caller
+            if caller.answered_at is not None:
+                if gone:
                     caller.talk_s = now - caller.answered_at
                     effects.append(fresh._finish(caller, ANSWERED, now))
                 elif caller.interface in fresh.agents:
                     fresh.agents[caller.interface].talking_to = uid
+            elif gone:                      # hung up (or the PBX went down) unanswered while we were away
+                caller.waiting = False
+                caller.wait_s = now - caller.joined_at
+                effects.append(fresh._finish(caller, ABANDONED, now))
+            else:                           # left the queue but still up: answered unseen, or pressing 1
+                caller.waiting = False
         return fresh, [*effects, CHANGED]
 
     # -- views ------------------------------------------------------------------------
