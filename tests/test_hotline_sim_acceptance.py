@@ -9,7 +9,6 @@ from callcenter.sim.queues import AgentScript
 
 from .test_hotline_e2e import running_hotline, until
 from .test_real_pbx_hotline_accept import messages, rows, stored
-from .test_web_helpers import users  # noqa: F401  (fixture)
 
 
 async def test_a_member_signed_out_mid_call_gets_no_status_after_removal_and_leaves_the_wall(db, settings):

@@ -60,9 +60,14 @@ async def empty_queue(real_asterisk):
 
 
 async def sign_in(link, name: str) -> None:
-    result = await link.send_action({"Action": "QueueAdd", "Queue": "counsel", "Interface": AGENTS.format(username=name),
-                                     "MemberName": name, "Paused": "false"})
+    result = await link.send_action({"Action": "QueueAdd", "Queue": "counsel", "MemberName": name,
+                                     "Interface": AGENTS.format(username=name), "Paused": "false"})
     assert result.response.get("Response") == "Success", result.response
+
+
+async def pause(link, name: str, paused: bool, reason: str = "") -> None:
+    await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username=name),
+                            "Paused": "true" if paused else "false", "Reason": reason})
 
 
 async def rows(db) -> dict[str, dict]:
@@ -262,16 +267,14 @@ async def test_a_paused_agent_is_not_rung_and_takes_the_waiting_caller_once_back
     async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
         pops = service.hub.subscribe(agent_topic("agent"))
         await sign_in(link, "agent")
-        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="agent"),
-                                "Paused": "true", "Reason": "培训"})
+        await pause(link, "agent", True, "培训")
         await until(lambda: status_of(service, "agent") == "paused", 5)
         call_in(real_asterisk, "wait", "13800000109")
         await until(lambda: service.live()["waiting"], 10)
         await asyncio.sleep(2)                                   # the queue would have rung an available agent
         assert messages(pops) == [] and status_of(service, "agent") == "paused"
         assert [c["caller_num"] for c in service.live()["waiting"]] == ["13800000109"]
-        await link.send_action({"Action": "QueuePause", "Queue": "counsel", "Interface": AGENTS.format(username="agent"),
-                                "Paused": "false"})
+        await pause(link, "agent", False)
         await until(lambda: status_of(service, "agent") == "in_call", 10)
         assert service.live()["waiting"] == []
         (row,) = (await stored(service, db, 1)).values()

@@ -420,5 +420,5 @@ def service_level(wait_answered: list[float], abandoned: int, threshold: float =
     return sum(1 for w in wait_answered if w <= threshold) / offered
 
 
-__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "RingEnded", "StartRecording", "CallFinished",
-           "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]
+__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "RingEnded", "StartRecording",
+           "CallFinished", "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]
