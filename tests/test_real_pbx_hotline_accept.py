@@ -246,6 +246,12 @@ async def test_the_recording_is_whole_when_it_is_transcribed(db, settings, real_
             done = await conn.fetchrow("SELECT transcription_status, transcript FROM hotline_calls WHERE id = $1",
                                        row["id"])
         assert tuple(done) == ("done", "测试转写")
+        pops = service.hub.subscribe(agent_topic("agent"))
+        call_in(real_asterisk, "wait", "13800000106")          # the same caller again: the agent sees that call
+        pop = await until(lambda: next((m for m in messages(pops) if m["type"] == "screen_pop"), None), 15)
+        assert [(c["uniqueid"], c["recording_path"], c["transcription_status"]) for c in pop["calls"]] == [
+            (row["uniqueid"], path, "done")]
+        await stored(service, db, 2)
 
 
 async def test_a_withheld_number_pressing_1_is_not_promised_a_call_back(
