@@ -131,6 +131,23 @@ async def test_a_caller_who_hangs_up_while_an_agent_rings_is_abandoned_and_the_p
         assert not service.state.callers
 
 
+async def test_a_caller_who_presses_1_while_an_agent_rings_gets_a_call_back_task_and_the_pop_goes(
+        db, settings, real_asterisk, empty_queue, tmp_path):
+    async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
+        slow = service.hub.subscribe(agent_topic("slowpoke"))
+        await sign_in(link, "slowpoke")
+        await until(lambda: service.state.agent_by_name("slowpoke"), 10)
+        call_in(real_asterisk, "press1", "13800000114")           # presses 1 within slowpoke's 5 s ring
+        (row,) = (await stored(service, db, 1)).values()
+        assert (row["outcome"], row["agent"]) == ("callback_requested", None)
+        async with db.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT caller_phone FROM callback_tasks WHERE call_id = $1",
+                                       row["id"]) == "13800000114"
+        kinds = [m["type"] for m in messages(slow)]
+        assert kinds[0] == "screen_pop" and "ring_ended" in kinds, kinds
+        await until(lambda: status_of(service, "slowpoke") not in (None, "ringing"), 10)
+
+
 async def test_an_agent_who_signs_out_mid_call_leaves_the_wall_and_the_call_is_kept(
         db, settings, real_asterisk, empty_queue, tmp_path):
     async with following(real_asterisk, db, settings, tmp_path / "rec") as (link, service):
