@@ -60,3 +60,34 @@ async def test_agent_takes_one_call_in_a_real_browser(db, settings, users):  # n
         record = await conn.fetchrow("SELECT r.topic, c.outcome, c.agent FROM counseling_records r "
                                      "JOIN hotline_calls c ON c.id = r.call_id")
     assert tuple(record) == ("漏水纠纷引发失眠", "answered", "agent")
+
+
+async def test_a_ring_the_agent_did_not_take_leaves_no_pop_behind(db, settings, users):  # noqa: F811
+    """The caller gives up while this agent's phone rings: the pop goes away (ring_ended), no stale caller."""
+    from callcenter.sim.queues import AgentScript, CallerScript
+    problems: list[str] = []
+    async with running_hotline(db, settings, time_scale=0.2, talk_seconds=5) as (sim, link, service):
+        sim.engine.queues.agents["agent"] = AgentScript(answers=False)
+        sim.engine.queues.callers["13800000002"] = CallerScript(patience=5)
+        runner = await start_web(make_app(db, settings, hotline=service, ami=link), "127.0.0.1", 0)
+        base = "http://%s:%s" % runner.addresses[0][:2]
+        try:
+            async with chromium() as browser:
+                page = await new_page(browser)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                await page.goto(f"{base}/login?next=/console")
+                await page.fill("input[name=username]", "agent")
+                await page.fill("input[name=password]", PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/console")
+                await page.click("#queue-login")
+                await page.wait_for_selector("#queue-logout")
+                await page.wait_for_selector("body[data-console-ready='1']")
+
+                sim.engine.queues.inbound("13800000002")
+                await page.wait_for_selector("#pop:not([hidden])")
+                await page.wait_for_selector("#pop", state="hidden", timeout=10000)
+                assert await page.input_value("#record-uniqueid") == ""
+        finally:
+            await runner.cleanup()
+    assert problems == []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from callcenter.hotline.state import (ABANDONED, ANSWERED, CALLBACK, CallFinished, HotlineState, ScreenPop,
-                                      StartRecording, service_level)
+from callcenter.hotline.state import (ABANDONED, ANSWERED, CALLBACK, CallFinished, HotlineState, RingEnded,
+                                      ScreenPop, StartRecording, service_level)
 from callcenter.sim import transcripts
 from callcenter.telephony.ami_parser import AmiMessage
 
@@ -116,6 +116,8 @@ def test_every_call_finishes_once_per_entry_and_waiting_is_consistent(actions):
         }[kind]
         if kind in ("join", "connect") and uid not in state.callers:
             entered[uid] += 1         # a connect we saw no join for still starts a call (late start-up)
+        elif kind == "complete" and uid not in state.callers and uid not in entered:
+            entered[uid] += 1         # a talk that began before we followed the queue still ends as a call
         elif kind == "join":
             continue                  # Asterisk never re-joins a live Uniqueid
         for effect in state.apply(AmiMessage(list(event.items())), float(step)):
@@ -150,3 +152,73 @@ def test_a_caller_gone_before_the_queue_is_an_abandoned_call_with_its_stage():
     assert (call.uniqueid, call.outcome, call.abandoned_stage, call.caller_num) == \
         ("1700000000.7", ABANDONED, "consent", "13800000013")
     assert (call.joined_at, call.ended_at, call.wait_s, call.agent) == (998.0, 1000.0, 2.0, None)
+
+
+MEMBER_A = {"Interface": "Local/a@agents", "MemberName": "a"}
+MEMBER_B = {"Interface": "Local/b@agents", "MemberName": "b"}
+
+
+def test_a_ring_that_ends_untaken_tells_that_agent_and_only_that_agent():
+    state = HotlineState()
+    effects = feed(state, [
+        {"Event": "QueueMemberAdded", "Queue": "counsel", "Status": "1", **MEMBER_A},
+        {"Event": "QueueMemberAdded", "Queue": "counsel", "Status": "1", **MEMBER_B},
+        _queue_event("QueueCallerJoin", "1"), _queue_event("QueueCallerJoin", "2"),
+        _queue_event("AgentCalled", "1", **MEMBER_A), _queue_event("AgentRingNoAnswer", "1", **MEMBER_A),
+        _queue_event("AgentCalled", "1", **MEMBER_B), _queue_event("AgentConnect", "1", HoldTime="6", **MEMBER_B),
+        _queue_event("AgentCalled", "2", **MEMBER_A), _queue_event("QueueCallerAbandon", "2", HoldTime="9")])
+    assert [e for e in effects if isinstance(e, RingEnded)] == [RingEnded("a", "1"), RingEnded("a", "2")]
+    assert state.agent_by_name("a").display_status == "idle"
+
+
+def test_a_member_signed_out_mid_call_does_not_come_back_when_the_talk_ends():
+    state = HotlineState()
+    effects = feed(state, [
+        {"Event": "QueueMemberAdded", "Queue": "counsel", "Status": "1", **MEMBER_A},
+        _queue_event("QueueCallerJoin", "1"), _queue_event("AgentConnect", "1", HoldTime="1", **MEMBER_A),
+        {"Event": "QueueMemberRemoved", "Queue": "counsel", **MEMBER_A},
+        _queue_event("AgentComplete", "1", HoldTime="1", TalkTime="5", **MEMBER_A)])
+    assert [(e.call.outcome, e.call.agent) for e in effects if isinstance(e, CallFinished)] == [(ANSWERED, "a")]
+    assert state.agents == {}
+
+
+def test_a_talk_begun_before_we_followed_the_queue_ends_as_an_answered_call_once():
+    state = HotlineState()
+    effects = feed(state, [
+        _queue_event("AgentComplete", "1", HoldTime="4", TalkTime="30", **MEMBER_A),
+        _queue_event("AgentComplete", "1", HoldTime="4", TalkTime="30", **MEMBER_A)])
+    (call,) = [e.call for e in effects if isinstance(e, CallFinished)]
+    assert (call.outcome, call.agent, call.caller_num, call.wait_s, call.talk_s) == (ANSWERED, "a", "1381", 4, 30)
+    assert (call.joined_at, call.ended_at) == (966.0, 1000.0)
+    assert not state.callers
+
+
+def test_a_late_agent_complete_after_the_hangup_does_not_end_the_call_again():
+    state = HotlineState()
+    effects = feed(state, [
+        _queue_event("QueueCallerJoin", "1"), _queue_event("AgentConnect", "1", HoldTime="1", **MEMBER_A),
+        {"Event": "Hangup", "Uniqueid": "1"},
+        _queue_event("AgentComplete", "1", HoldTime="1", TalkTime="2", **MEMBER_A)])
+    assert len([e for e in effects if isinstance(e, CallFinished)]) == 1
+
+
+def test_a_resync_finishes_the_calls_that_ended_unseen_and_keeps_the_rest():
+    state = HotlineState()
+    feed(state, [
+        {"Event": "QueueMemberAdded", "Queue": "counsel", "Status": "1", **MEMBER_A},
+        _queue_event("QueueCallerJoin", "talking"), _queue_event("AgentConnect", "talking", HoldTime="1", **MEMBER_A),
+        _queue_event("QueueCallerJoin", "cut"), _queue_event("QueueCallerJoin", "taken-unseen"),
+        _queue_event("QueueCallerJoin", "still")])
+    status = [AmiMessage([("Event", "QueueMember"), ("Queue", "counsel"), ("Name", "a"),
+                          ("Location", "Local/a@agents"), ("Status", "2"), ("Paused", "0")]),
+              AmiMessage([("Event", "QueueEntry"), ("Queue", "counsel"), ("Uniqueid", "still"),
+                          ("Channel", "PJSIP/t-still"), ("CallerIDNum", "138still"), ("Wait", "5")])]
+    state, effects = state.resynced(status, {"talking", "taken-unseen", "still"}, 1010.0)
+    finished = [(e.call.uniqueid, e.call.outcome) for e in effects if isinstance(e, CallFinished)]
+    assert finished == [("cut", ABANDONED)]
+    assert state.agent_by_name("a").talking_to == "talking"
+    assert [c["uniqueid"] for c in state.waiting(1010.0)] == ["still"]
+    later = state.apply(AmiMessage(list(_queue_event("AgentComplete", "taken-unseen", HoldTime="6", TalkTime="3",
+                                                     **MEMBER_A).items())), 1012.0)
+    (call,) = [e.call for e in later if isinstance(e, CallFinished)]
+    assert (call.outcome, call.agent, call.wait_s, call.joined_at) == (ANSWERED, "a", 6, 1004.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..ledger.privacy import mask_phone
 from ..ledger.timezone import OFFICE_TZ
 from ..ledger.ticket_record import FieldError, normalize_phone
 from .hub import WALL, WALL_REFRESH, Hub, agent_topic
-from .state import CallFinished, HotlineState, ScreenPop, StartRecording, StateChanged, service_level
+from .state import CallFinished, HotlineState, RingEnded, ScreenPop, StartRecording, StateChanged, service_level
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,20 @@ class HotlineError(RuntimeError):
     """A console action the PBX refused (the message is Asterisk's)."""
 
 
+#: An out-of-area mobile as Chinese carriers present it: a trunk 0 before the 11 digits ("外地手机加0").
+_TRUNK_ZERO_MOBILE = re.compile(r"01[3-9]\d{9}")
+
+
 def caller_phone(raw: str) -> str:
-    """Caller ID as the ledger stores phones; a number the rules reject is kept as its digits."""
+    """Caller ID as the ledger stores phones; a number the rules reject is kept as its digits.
+
+    A mobile with the carrier's trunk 0 is the same person as on their tickets: the 0 goes (no
+    area code starts 01 but Beijing's 010, so this is never a landline)."""
     try:
-        return normalize_phone(raw)
+        phone = normalize_phone(raw)
     except FieldError:
-        return "".join(ch for ch in raw if ch.isdigit())
+        phone = "".join(ch for ch in raw if ch.isdigit())
+    return phone[1:] if _TRUNK_ZERO_MOBILE.fullmatch(phone) else phone
 
 
 def _json_value(value: Any) -> Any:
@@ -66,6 +75,7 @@ class HotlineService:
         self.ami = None
         self.pool = None
         self._recordings: dict[str, str] = {}
+        self._pops: dict[tuple[str, str], asyncio.Task] = {}     # (agent, Uniqueid) → screen-pop being sent
         self._tasks: set[asyncio.Task] = set()
         self._wall_pending = False
         self.errors = 0
@@ -137,22 +147,27 @@ class HotlineService:
         except Exception:
             log.warning("hotline: QueueStatus failed; live state may be stale until the next event", exc_info=True)
             return
-        fresh = HotlineState()
-        now = self.clock()
-        for item in result.events:
-            fresh.apply(item, now)
-        for uid, caller in self.state.callers.items():      # keep what we knew of calls in progress
-            if uid in fresh.callers or caller.answered_at is not None:
-                fresh.callers[uid] = caller
-        self.state = fresh
-        self._wall_changed()
+        try:
+            live = {e.get("Uniqueid") for e in (await self.ami.send_action({"Action": "CoreShowChannels"})).events}
+        except Exception:                   # without it, calls in progress are kept as they were
+            log.warning("hotline: CoreShowChannels failed after a reconnect", exc_info=True)
+            live = None
+        self.state, effects = self.state.resynced(result.events, live, self.clock())
+        self._act(effects)
 
     # -- events → effects ---------------------------------------------------------------
 
     def _on_event(self, message) -> None:
-        for effect in self.state.apply(message, self.clock()):
+        self._act(self.state.apply(message, self.clock()))
+
+    def _act(self, effects) -> None:
+        for effect in effects:
             if isinstance(effect, ScreenPop):
-                self._spawn(self._screen_pop(effect, self.clock()))
+                key = (effect.agent, effect.uniqueid)
+                self._pops[key] = self._spawn(self._screen_pop(effect, self.clock()))
+                self._pops[key].add_done_callback(lambda _t, key=key: self._pops.pop(key, None))
+            elif isinstance(effect, RingEnded):
+                self._spawn(self._ring_ended(effect, self._pops.get((effect.agent, effect.uniqueid))))
             elif isinstance(effect, StartRecording):
                 self._spawn(self._start_recording(effect))
             elif isinstance(effect, CallFinished):
@@ -181,11 +196,17 @@ class HotlineService:
             "type": "screen_pop", "uniqueid": pop.uniqueid, "phone": phone, "queue": pop.queue,
             "agent_called_at": called_at, **history})
 
+    async def _ring_ended(self, effect: RingEnded, pop: asyncio.Task | None) -> None:
+        """Withdraw the pop, after it: a ring that ends while the history is still being read must not
+        leave the pop showing on the console."""
+        if pop is not None:
+            await asyncio.gather(pop, return_exceptions=True)
+        self.hub.publish(agent_topic(effect.agent), {"type": "ring_ended", "uniqueid": effect.uniqueid})
+
     async def _start_recording(self, effect: StartRecording) -> None:
         """MixMonitor with an absolute path under the recordings directory, where the call pages look
         (a relative name would land in Asterisk's own spool, which the service never reads)."""
-        stamp = datetime.now(timezone.utc).astimezone(OFFICE_TZ).strftime("%Y%m%d")
-        path = Path(self.recordings_dir) / "hotline" / stamp / f"{effect.uniqueid}.wav"
+        path = self._recording_path(effect.uniqueid, time.time())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)    # same host; on a shared mount Asterisk creates it
         except OSError:
@@ -201,6 +222,19 @@ class HotlineService:
         else:
             log.warning("hotline: MixMonitor refused for %s: %s", effect.uniqueid, result.response.get("Message"))
 
+    def _recording_path(self, uniqueid: str, started: float) -> Path:
+        stamp = datetime.fromtimestamp(started, timezone.utc).astimezone(OFFICE_TZ).strftime("%Y%m%d")
+        return Path(self.recordings_dir) / "hotline" / stamp / f"{uniqueid}.wav"
+
+    def _recording_of(self, c) -> str | None:
+        """The recording this process started, or, for a talk that began before it (a restart), the one
+        its predecessor started where it always does."""
+        path = self._recordings.pop(c.uniqueid, None)
+        if path is None and c.outcome == "answered" and self.recordings_dir is not None:
+            found = self._recording_path(c.uniqueid, c.ended_at - c.talk_s)
+            path = str(found) if found.exists() else None
+        return path
+
     async def _store_call(self, effect: CallFinished) -> None:
         c = effect.call
         row = repo.CallRow(
@@ -209,7 +243,7 @@ class HotlineService:
             joined_at=datetime.fromtimestamp(c.joined_at, timezone.utc),
             ended_at=datetime.fromtimestamp(c.ended_at, timezone.utc), wait_seconds=c.wait_s,
             talk_seconds=c.talk_s, agent=c.agent, outcome=c.outcome,
-            recording_path=self._recordings.pop(c.uniqueid, None), abandoned_stage=c.abandoned_stage)
+            recording_path=self._recording_of(c), abandoned_stage=c.abandoned_stage)
         async with self.pool.acquire() as conn:
             call_id, task_id = await repo.record_call(conn, row)
         if c.agent:

@@ -23,6 +23,9 @@ OUTCOMES = (ANSWERED, ABANDONED, CALLBACK)
 DEVICE_STATUS = {"0": "unknown", "1": "idle", "2": "in_call", "3": "busy", "4": "invalid",
                  "5": "unavailable", "6": "ringing", "7": "ringing", "8": "on_hold"}
 
+#: How many finished Uniqueids are remembered, so a late AgentComplete never ends a call twice.
+MAX_ENDED = 2000
+
 #: Answered within this many seconds counts towards the service level (12345 practice: 20 s).
 SERVICE_LEVEL_SECONDS = 20
 
@@ -105,6 +108,14 @@ class ScreenPop:
 
 
 @dataclass(frozen=True)
+class RingEnded:
+    """An agent's phone stopped ringing without them taking the call (ring timeout, the caller gone,
+    another agent faster): the screen-pop on their console must be withdrawn."""
+    agent: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
 class StartRecording:
     channel: str
     uniqueid: str
@@ -120,7 +131,7 @@ class StateChanged:
     """The live picture changed (wall refresh)."""
 
 
-Effect = ScreenPop | StartRecording | CallFinished | StateChanged
+Effect = ScreenPop | RingEnded | StartRecording | CallFinished | StateChanged
 CHANGED = StateChanged()
 
 
@@ -136,6 +147,7 @@ class HotlineState:
     """Callers waiting, agents, and calls in progress; feed it every queue event with the time it arrived."""
     callers: dict[str, Caller] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)          # by Interface
+    ended: dict[str, None] = field(default_factory=dict)            # the latest finished Uniqueids, oldest first
 
     def apply(self, event: Event, now: float) -> list[Effect]:
         name = event.get("Event") or ""
@@ -143,6 +155,40 @@ class HotlineState:
         if handler is None:
             return []
         return handler(event, now)
+
+    def resynced(self, status_items, live: set[str] | None, now: float) -> tuple["HotlineState", list[Effect]]:
+        """The state rebuilt from a QueueStatus answer after events may have been lost (a reconnect).
+
+        Members and waiting callers are the PBX's; calls in progress are kept from what we knew, with
+        their agents shown in call.  A caller whose channel is gone (``live``: the Uniqueids of
+        CoreShowChannels, None when unknown) ended while we were not listening (a lost link, a PBX
+        crash): finished now, answered if we saw the answer, else abandoned, or it would never
+        reach the ledger nor leave the wall."""
+        fresh = HotlineState(ended=self.ended)
+        for item in status_items:
+            fresh.apply(item, now)
+        effects: list[Effect] = []
+        for uid, caller in self.callers.items():
+            if uid in fresh.callers:
+                fresh.callers[uid] = caller
+                continue
+            if caller.answered_at is None and live is None:
+                continue                    # out of the queue, fate unknown: its AgentComplete still tells
+            gone = live is not None and uid not in live
+            fresh.callers[uid] = caller
+            if caller.answered_at is not None:
+                if gone:
+                    caller.talk_s = now - caller.answered_at
+                    effects.append(fresh._finish(caller, ANSWERED, now))
+                elif caller.interface in fresh.agents:
+                    fresh.agents[caller.interface].talking_to = uid
+            elif gone:                      # hung up (or the PBX went down) unanswered while we were away
+                caller.waiting = False
+                caller.wait_s = now - caller.joined_at
+                effects.append(fresh._finish(caller, ABANDONED, now))
+            else:                           # left the queue but still up: answered unseen, or pressing 1
+                caller.waiting = False
+        return fresh, [*effects, CHANGED]
 
     # -- views ------------------------------------------------------------------------
 
@@ -216,10 +262,15 @@ class HotlineState:
             caller.wait_s = now - caller.joined_at
         return [CHANGED]
 
-    def _ringing_stop(self, uid: str) -> None:
+    def _ringing_stop(self, uid: str, taken_by: str | None = None) -> list[Effect]:
+        """Every phone still ringing for ``uid`` stops; all but the one that took the call are told."""
+        ended: list[Effect] = []
         for agent in self.agents.values():
             if agent.ringing_for == uid:
                 agent.ringing_for = None
+                if agent.interface != taken_by:
+                    ended.append(RingEnded(agent.name, uid))
+        return ended
 
     def _on_AgentCalled(self, e: Event, now: float) -> list[Effect]:
         uid = e.get("Uniqueid") or ""
@@ -229,19 +280,24 @@ class HotlineState:
         number = caller.caller_num if caller else e.get("CallerIDNum") or ""
         return [ScreenPop(agent.name, agent.interface, uid, number, e.get("Queue") or ""), CHANGED]
 
-    def _agent_of(self, e: Event) -> Agent:
+    def _agent_of(self, e: Event, *, member: bool = True) -> Agent:
+        """The agent an event names.  One we have not seen added is a member when the queue rings or
+        connects it (we joined late); an ended ring or talk may be of a member already removed
+        (signed out mid-call), who must not come back on the wall: it gets a detached Agent."""
         interface = e.get("Interface") or ""
         agent = self.agents.get(interface)
-        if agent is None:        # an event for a member we have not seen added (we joined late)
+        if agent is None:
             agent = Agent(interface, e.get("MemberName") or interface, e.get("Queue") or "")
-            self.agents[interface] = agent
+            if member:
+                self.agents[interface] = agent
         return agent
 
     def _on_AgentRingNoAnswer(self, e: Event, now: float) -> list[Effect]:
-        agent = self._agent_of(e)
-        if agent.ringing_for == (e.get("Uniqueid") or ""):
+        agent = self._agent_of(e, member=False)
+        uid = e.get("Uniqueid") or ""
+        if agent.ringing_for == uid:
             agent.ringing_for = None
-        return [CHANGED]
+        return [RingEnded(agent.name, uid), CHANGED]     # even if we missed the ring: the pop may be up
 
     def _on_AgentConnect(self, e: Event, now: float) -> list[Effect]:
         uid = e.get("Uniqueid") or ""
@@ -250,26 +306,28 @@ class HotlineState:
             caller = self.callers[uid] = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "",
                                                 e.get("Queue") or "", joined_at=now - (_num(e.get("HoldTime")) or 0))
         agent = self._agent_of(e)
-        self._ringing_stop(uid)
+        ended = self._ringing_stop(uid, taken_by=agent.interface)
         agent.talking_to = uid
         caller.waiting = False
         caller.agent, caller.interface, caller.answered_at = agent.name, agent.interface, now
         hold = _num(e.get("HoldTime"))
         caller.wait_s = hold if hold is not None else now - caller.joined_at
-        return [StartRecording(caller.channel, uid), CHANGED]
+        return [*ended, StartRecording(caller.channel, uid), CHANGED]
 
     def _on_AgentComplete(self, e: Event, now: float) -> list[Effect]:
         """The talk is over.  Asterisk builds this event from the channels' latest snapshots when it
         handles the hangup; a channel already destroyed by then has none, and its whole block is left
         out (no ``Channel``/``Uniqueid`` for the caller, or no ``Dest…`` for the member), which happens
         under load.  ``Interface`` is always there: the member then says which call ended."""
-        agent = self._agent_of(e)
+        agent = self._agent_of(e, member=False)
         uid = e.get("Uniqueid") or agent.talking_to or ""
         caller = self.callers.get(uid)
         if agent.talking_to == uid:
             agent.talking_to = None
         if caller is None:
-            return [CHANGED]
+            caller = self._answered_before_we_knew(e, uid, now)
+            if caller is None:
+                return [CHANGED]
         talk = _num(e.get("TalkTime"))
         caller.talk_s = talk if talk is not None else now - (caller.answered_at or now)
         hold = _num(e.get("HoldTime"))
@@ -278,15 +336,26 @@ class HotlineState:
         caller.agent, caller.interface = agent.name, agent.interface
         return [self._finish(caller, ANSWERED, now), CHANGED]
 
+    def _answered_before_we_knew(self, e: Event, uid: str, now: float) -> Caller | None:
+        """A talk that began before this process followed the queue (a restart, a lost link): the
+        event itself says who called and for how long, so the call still reaches the ledger."""
+        if not uid or not e.get("Channel") or uid in self.ended:     # ended already (its Hangup came first)
+            return None
+        talk, hold = _num(e.get("TalkTime")) or 0.0, _num(e.get("HoldTime")) or 0.0
+        caller = Caller(uid, e.get("Channel") or "", e.get("CallerIDNum") or "", e.get("Queue") or "",
+                        joined_at=now - talk - hold, waiting=False, answered_at=now - talk)
+        self.callers[uid] = caller
+        return caller
+
     def _on_QueueCallerAbandon(self, e: Event, now: float) -> list[Effect]:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         hold = _num(e.get("HoldTime"))
         caller.wait_s = hold if hold is not None else now - caller.joined_at
         caller.waiting = False
-        return [self._finish(caller, ABANDONED, now), CHANGED]
+        return [*ended, self._finish(caller, ABANDONED, now), CHANGED]
 
     def _on_UserEvent(self, e: Event, now: float) -> list[Effect]:
         if (e.get("UserEvent") or "") == "HotlineAbandoned":
@@ -296,11 +365,11 @@ class HotlineState:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None or caller.answered_at is not None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         if caller.wait_s is None:
             caller.wait_s = now - caller.joined_at
         caller.waiting = False
-        return [self._finish(caller, CALLBACK, now), CHANGED]
+        return [*ended, self._finish(caller, CALLBACK, now), CHANGED]
 
     def _abandoned_before_queue(self, e: Event, now: float) -> list[Effect]:
         """Hung up in the greeting or the consent prompt: no queue event will ever say so."""
@@ -320,7 +389,7 @@ class HotlineState:
         caller = self.callers.get(e.get("Uniqueid") or "")
         if caller is None:
             return []
-        self._ringing_stop(caller.uniqueid)
+        ended = self._ringing_stop(caller.uniqueid)
         if caller.answered_at is not None:      # talk ended without AgentComplete (missed): keep what we know
             caller.talk_s = now - caller.answered_at
             for agent in self.agents.values():
@@ -329,10 +398,13 @@ class HotlineState:
             return [self._finish(caller, ANSWERED, now), CHANGED]
         if caller.wait_s is None:
             caller.wait_s = now - caller.joined_at
-        return [self._finish(caller, ABANDONED, now), CHANGED]
+        return [*ended, self._finish(caller, ABANDONED, now), CHANGED]
 
     def _finish(self, caller: Caller, outcome: str, now: float) -> CallFinished:
         del self.callers[caller.uniqueid]
+        self.ended[caller.uniqueid] = None
+        if len(self.ended) > MAX_ENDED:
+            del self.ended[next(iter(self.ended))]
         return CallFinished(FinishedCall(
             uniqueid=caller.uniqueid, caller_num=caller.caller_num, queue=caller.queue, channel=caller.channel,
             joined_at=caller.joined_at, ended_at=now, outcome=outcome, wait_s=round(caller.wait_s or 0.0, 3),
@@ -348,5 +420,5 @@ def service_level(wait_answered: list[float], abandoned: int, threshold: float =
     return sum(1 for w in wait_answered if w <= threshold) / offered
 
 
-__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "StartRecording", "CallFinished",
-           "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]
+__all__ = ["HotlineState", "Caller", "Agent", "FinishedCall", "ScreenPop", "RingEnded", "StartRecording",
+           "CallFinished", "StateChanged", "Effect", "OUTCOMES", "ANSWERED", "ABANDONED", "CALLBACK", "service_level"]

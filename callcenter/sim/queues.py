@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 AGENT, CALL, DIALPLAN, USER = "agent,all", "call,all", "dialplan,all", "user,all"
 #: Dialplan contexts whose Originates enter a queue (docker/asterisk/extensions.conf [hotline]).
 QUEUE_CONTEXTS = {"hotline": "counsel"}
+#: [hotline-exit]'s caller-ID match ``1/_[+0-9]X.``: only a number that can be called back may press 1.
+CALLBACK_CALLER_ID = re.compile(r"[+0-9][0-9].+")
 #: Queue member device states (QueueMemberStatus ``Status``).
 NOT_INUSE, INUSE = 1, 2
 
@@ -330,8 +333,8 @@ class QueueEngine:
             ("Queue", q.config.name), ("Position", str(caller.original_position)), ("Count", str(len(q.waiting)))])
         self._dispatch(q)
         limits = [(script.patience, "abandon"), (max_wait, "timeout")]
-        if script.press_one_after is not None:
-            limits.append((script.press_one_after, "press-1"))
+        if script.press_one_after is not None and CALLBACK_CALLER_ID.fullmatch(channel.caller_num or ""):
+            limits.append((script.press_one_after, "press-1"))     # a withheld number's key is ignored
         limit, why = min(limits, key=lambda pair: pair[0])
         try:
             member, agent, rang = await asyncio.wait_for(asyncio.shield(caller.answered),
@@ -401,7 +404,8 @@ class QueueEngine:
             q.hold_total += held
             q.talk_total += talked
             truth.outcome, truth.talk_s = "answered", talked
-            self._emit("QueueMemberStatus", AGENT, member.fields())
+            if q.members.get(member.interface) is member:     # Asterisk 22: none for a member removed mid-call
+                self._emit("QueueMemberStatus", AGENT, member.fields())
             self.engine._hangup(agent, 16)
             hangup()
         if q.config.wrapuptime:

@@ -31,6 +31,17 @@
     document.getElementById("record-uniqueid").value = m.uniqueid;
   }
 
+  // The phone stopped ringing and this agent did not take the call: withdraw that pop (only that one).
+  function ringEnded(m) {
+    var pop = document.getElementById("pop");
+    if (pop.dataset.uniqueid !== m.uniqueid) { return; }
+    pop.hidden = true;
+    pop.dataset.uniqueid = "";
+    document.getElementById("pop-state").textContent = "";
+    var field = document.getElementById("record-uniqueid");
+    if (field.value === m.uniqueid) { field.value = ""; }
+  }
+
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + location.host + "/console/ws");
@@ -40,7 +51,8 @@
       else if (m.type === "call_ended") {
         document.getElementById("pop-state").textContent = "通话已结束: 请填写情绪疏导记录";
         document.getElementById("record-uniqueid").value = m.uniqueid;
-      } else if (m.type === "hello") { document.body.dataset.consoleReady = "1"; }
+      } else if (m.type === "ring_ended") { ringEnded(m); }
+      else if (m.type === "hello") { document.body.dataset.consoleReady = "1"; }
     };
     ws.onclose = function () { document.body.dataset.consoleReady = ""; setTimeout(connect, 2000); };
   }
