@@ -316,7 +316,8 @@ async def ledger_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 # -- callback tasks and follow-ups ------------------------------------------------------
 
 async def open_tasks(conn: asyncpg.Connection, *, user_id: int | None = None) -> list[dict]:
-    """Open tasks due now or earlier, the agent's own and unassigned ones (all when user_id is None)."""
+    """Open tasks, soonest due first (those due later too: the page shows each with its time), the agent's own
+    and unassigned ones (all when user_id is None)."""
     rows = await conn.fetch(
         """SELECT t.id, t.caller_phone, t.reason, t.due_at, t.note, t.call_id, u.username AS assigned
            FROM callback_tasks t LEFT JOIN users u ON u.id = t.assigned_to
