@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from ..campaigns.lifecycle import CampaignStateError
+from ..campaigns.quiet import quiet
 from ..campaigns.windows import CallingWindows
 from ..db import campaigns as repo
 from ..db import dialer as queue
@@ -202,25 +203,22 @@ async def run_change_state(args: argparse.Namespace) -> int:
 
 
 async def _notes(conn, campaign: repo.Campaign) -> list[str]:
-    """Why a campaign that is not finished dials nothing now, or that it is done: an operator who
-    starts one outside its calling windows, or whose filters match no ticket, is told so, not left
-    watching a silent dialer."""
-    state, counts, now = campaign.state.value, await repo.progress(conn, campaign.id), datetime.now(OFFICE_TZ)
+    """Why a campaign dials nothing now, or that it is done (callcenter.campaigns.quiet), in the CLI's words."""
+    q = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign.id),
+              await queue.count_eligible(conn, campaign.id), datetime.now(OFFICE_TZ))
     notes = []
-    if state == "paused":
+    if q.paused:
         notes.append(f"paused: no new calls until: callcenter campaign resume {campaign.name}")
-    waiting = await queue.count_eligible(conn, campaign.id)
-    if counts["tickets"] == 0 and waiting == 0:
+    if q.nothing_matches:
         notes.append("no ticket waiting at 待回访 matches this campaign's filters: nothing will be dialled"
                      + (" until a ticket passes 结案审核" if campaign.standing else ""))
-    elif state in ("draft", "running") and waiting:
-        notes.append(f"{waiting} ticket(s) waiting at 待回访 match" + (" and join within seconds" if state == "running" else ""))
-    if state == "running" and (counts["tickets"] or waiting) and not campaign.windows.is_open(now):
-        spans = ", ".join(f"{s.start:%H:%M}-{s.end:%H:%M}" for s in campaign.windows.segments)
-        first = campaign.windows.next_open(now).astimezone(OFFICE_TZ)
-        notes.append(f"outside its calling windows now ({spans} Asia/Shanghai, not on holidays): "
-                     f"the first call goes out at {first:%Y-%m-%d %H:%M}")
-    if state == "running" and not campaign.standing and counts["tickets"] and not (counts["open_tickets"] or waiting):
+    elif q.waiting and q.state in ("draft", "running"):
+        notes.append(f"{q.waiting} ticket(s) waiting at 待回访 match"
+                     + (" and join within seconds" if q.state == "running" else ""))
+    if q.next_call_at is not None:
+        notes.append(f"outside its calling windows now ({q.windows} Asia/Shanghai, not on holidays): "
+                     f"the first call goes out at {q.next_call_at:%Y-%m-%d %H:%M}")
+    if q.done:
         notes.append(f"done: every ticket's callback is over; close it with: callcenter campaign stop {campaign.name}")
     return notes
 

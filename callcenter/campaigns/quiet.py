@@ -1,0 +1,39 @@
+"""Why a campaign dials nothing now — paused, no ticket matches, outside its calling windows — or that it is done.
+
+Pure: the CLI (``campaign start`` / ``status``) and the web page word the same facts, each in its
+own language, so an operator who starts a campaign at night, or with filters that match nothing, is
+told so instead of watching a silent dialer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping
+
+from ..ledger.timezone import OFFICE_TZ
+from .windows import CallingWindows
+
+
+@dataclass(frozen=True)
+class Quiet:
+    state: str
+    paused: bool = False
+    nothing_matches: bool = False          # no ticket taken in, none waiting that matches
+    waiting: int = 0                       # tickets at 待回访 that match and are not taken in yet
+    next_call_at: datetime | None = None   # office time; set when the calling windows are shut now
+    windows: str = ""                      # "09:00-12:00, 14:00-20:00"
+    done: bool = False                     # a one-off campaign whose every ticket's callback is over
+
+
+def quiet(state: str, standing: bool, windows: CallingWindows, counts: Mapping[str, int], waiting: int,
+          now: datetime) -> Quiet:
+    """``counts``: callcenter.db.campaigns.progress; ``waiting``: callcenter.db.dialer.count_eligible."""
+    if state == "finished":
+        return Quiet(state)
+    tickets, open_tickets = int(counts.get("tickets", 0)), int(counts.get("open_tickets", 0))
+    shut = state == "running" and bool(tickets or waiting) and not windows.is_open(now)
+    return Quiet(
+        state, paused=state == "paused", nothing_matches=not tickets and not waiting, waiting=waiting,
+        next_call_at=windows.next_open(now).astimezone(OFFICE_TZ) if shut else None,
+        windows=", ".join(f"{s.start:%H:%M}-{s.end:%H:%M}" for s in windows.segments),
+        done=state == "running" and not standing and bool(tickets) and not (open_tickets or waiting))

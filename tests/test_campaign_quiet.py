@@ -1,0 +1,136 @@
+"""An operator is told why a campaign dials nothing (paused, no ticket matches, outside its windows) or that
+it is done — by ``campaign start`` / ``status`` and on the web page — and ``trunk add`` on an existing trunk
+changes only what it is given."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
+
+from callcenter.campaigns.quiet import quiet
+from callcenter.campaigns.windows import CallingWindows
+from callcenter.cli import main
+from callcenter.db import campaigns
+from callcenter.ledger.timezone import OFFICE_TZ
+from tests.factories import insert_ticket
+from tests.test_web_helpers import client, sign_in, users  # noqa: F401
+
+
+async def cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+@pytest.fixture
+async def conn(db_dsn, monkeypatch):
+    monkeypatch.setenv("CALLCENTER_DSN", db_dsn)
+    connection = await asyncpg.connect(db_dsn)
+    yield connection
+    await connection.close()
+
+
+def shut_window() -> tuple[str, str]:
+    """A half-hour window six hours from now (closed now), and when it next opens, as the CLI prints it."""
+    later = datetime.now(OFFICE_TZ) + timedelta(hours=6)
+    opens = later.replace(minute=0, second=0, microsecond=0)
+    return f"{opens:%H}:00-{opens:%H}:30", f"{opens:%Y-%m-%d %H:%M}"
+
+
+async def test_trunk_add_on_an_existing_trunk_changes_only_the_options_given(conn, capsys):
+    assert await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@a", "--channels", "8", "--cps", "5",
+                     "--caller-id", "<01082345678>") == 0
+    assert await cli("trunk", "add", "main", "--channels", "2") == 0
+    row = await conn.fetchrow("SELECT dial_template, max_channels, max_cps, caller_id FROM trunks")
+    assert dict(row) == {"dial_template": "PJSIP/{number}@a", "max_channels": 2, "max_cps": 5.0,
+                         "caller_id": "<01082345678>"}
+    assert "PJSIP/{number}@a, 2 channels, 5 setups/s, caller ID <01082345678>" in capsys.readouterr().out
+    assert await cli("trunk", "add", "fresh", "--channels", "2") == 2           # a new trunk needs --dial
+    assert "give --dial" in capsys.readouterr().err
+    assert await conn.fetchval("SELECT count(*) FROM trunks") == 1
+    assert await cli("trunk", "add", "fresh", "--dial", "PJSIP/{number}@b") == 0
+    assert (await conn.fetchrow("SELECT max_channels, max_cps FROM trunks WHERE name = 'fresh'")) == (10, 2.0)
+
+
+async def test_start_and_status_say_when_no_ticket_matches(conn, capsys):
+    await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001", category_l1="物业管理")
+    await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
+    await cli("campaign", "create", "供暖回访", "--trunk", "main", "--category", "供暖", "--window", "00:00-23:59")
+    await cli("campaign", "create", "物业回访", "--trunk", "main", "--category", "物业管理", "--window", "00:00-23:59")
+    capsys.readouterr()
+    assert await cli("campaign", "start", "供暖回访") == 0
+    out = capsys.readouterr().out
+    assert "running" in out and "no ticket waiting at 待回访 matches this campaign's filters" in out, out
+    assert await cli("campaign", "status", "供暖回访") == 0
+    assert "note: no ticket waiting at 待回访 matches" in capsys.readouterr().out
+    assert await cli("campaign", "start", "物业回访") == 0
+    out = capsys.readouterr().out
+    assert "1 ticket(s) waiting at 待回访 match" in out and "no ticket" not in out, out
+    assert await cli("campaign", "pause", "物业回访") == 0
+    assert "paused: no new calls until: callcenter campaign resume 物业回访" in capsys.readouterr().out
+
+
+async def test_start_outside_the_calling_windows_says_when_the_first_call_goes_out(conn, capsys):
+    window, opens = shut_window()
+    await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001")
+    await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
+    await cli("campaign", "create", "夜间", "--trunk", "main", "--window", window)
+    capsys.readouterr()
+    assert await cli("campaign", "start", "夜间") == 0
+    out = capsys.readouterr().out
+    assert f"outside its calling windows now ({window} Asia/Shanghai" in out and opens in out, out
+    assert await cli("campaign", "status", "夜间") == 0
+    assert f"the first call goes out at {opens}" in capsys.readouterr().out
+
+
+async def test_status_says_done_when_every_callback_is_over(conn, capsys):
+    ticket = await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001")
+    await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
+    await cli("campaign", "create", "c", "--trunk", "main", "--window", "00:00-23:59")
+    await cli("campaign", "start", "c")
+    campaign_id = await conn.fetchval("SELECT id FROM campaigns")
+    await conn.execute(
+        """INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
+                                          due_at, trunk_id, state, outcome, settled, dialed_at, ended_at)
+           SELECT gen_random_uuid(), $1, c.id, 1, 1, '13800000001', c.script, now(), c.trunk_id, 'finished',
+                  'answered-complete', true, now(), now() FROM campaigns c WHERE c.id = $2""", ticket, campaign_id)
+    await conn.execute("UPDATE tickets SET status = 'called_back' WHERE id = $1", ticket)
+    capsys.readouterr()
+    assert await cli("campaign", "status", "c") == 0
+    assert "note: done: every ticket's callback is over" in capsys.readouterr().out
+
+
+def test_quiet_reads_the_counters():
+    always, now = CallingWindows.parse(["00:00-23:59"]), datetime(2026, 12, 7, 12, tzinfo=OFFICE_TZ)
+    morning = CallingWindows.parse(["09:00-10:00"])
+    assert quiet("running", False, always, {"tickets": 0}, 0, now).nothing_matches
+    assert not quiet("running", False, always, {"tickets": 0}, 3, now).nothing_matches
+    assert quiet("running", False, morning, {"tickets": 2, "open_tickets": 2}, 0, now).next_call_at == \
+        datetime(2026, 12, 8, 9, tzinfo=OFFICE_TZ)
+    assert quiet("paused", False, morning, {"tickets": 2, "open_tickets": 2}, 0, now).next_call_at is None
+    assert quiet("running", False, always, {"tickets": 2, "open_tickets": 0}, 0, now).done
+    assert not quiet("running", True, always, {"tickets": 2, "open_tickets": 0}, 0, now).done     # standing
+    assert not quiet("running", False, always, {"tickets": 2, "open_tickets": 1}, 0, now).done
+    assert quiet("finished", False, always, {}, 0, now) == quiet("finished", True, morning, {"tickets": 1}, 5, now)
+
+
+async def test_the_web_page_says_why_a_running_campaign_dials_nothing(client, db):
+    window, opens = shut_window()
+    async with db.pool.acquire() as conn:
+        await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001", category_l1="物业管理")
+        await campaigns.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 4, 1.0)
+        ids = {}
+        for name, category, windows in (("夜间", None, (window,)), ("供暖", "供暖", ("00:00-23:59",)),
+                                        ("物业", "物业管理", ("00:00-23:59",))):
+            ids[name] = await campaigns.create_campaign(conn, campaigns.CampaignSpec(
+                name=name, trunk="main", category_l1=category, windows=windows))
+            await campaigns.change_state(conn, ids[name], "start", actor="test")
+    await sign_in(client, "supervisor")
+    night = await (await client.get(f"/campaigns/{ids['夜间']}")).text()
+    assert 'id="window-closed"' in night and f"下一次拨打时间 {opens}" in night and window in night
+    assert 'id="no-eligible"' not in night
+    heating = await (await client.get(f"/campaigns/{ids['供暖']}")).text()
+    assert 'id="no-eligible"' in heating and "没有符合条件的待回访工单" in heating
+    assert 'id="window-closed"' not in heating              # nothing to call: the window is beside the point
+    fine = await (await client.get(f"/campaigns/{ids['物业']}")).text()
+    assert 'id="no-eligible"' not in fine and 'id="window-closed"' not in fine
