@@ -4,7 +4,8 @@ One run, the order an acceptance tester would try things in: the trunk's channel
 live and a campaign paused mid-call; a second, overlapping campaign started meanwhile (it must wait for the
 channel and leave the first one's tickets alone); the limit raised and the first resumed (the retry born
 while paused is dialled now); the first stopped while its call rings (the outcome is kept, nothing is left
-pending, the second takes the ticket in a round of its own); ``campaign status`` agreeing with the ledger.
+pending, the second takes the ticket in a round of its own); `serve` stopped (SIGTERM) with calls live and
+started again (they finish first, nothing is called twice or lost); ``campaign status`` agreeing with the ledger.
 """
 from __future__ import annotations
 
@@ -82,8 +83,8 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
     live_a = """SELECT count(*) FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
                  WHERE c.name = '甲' AND a.state IN ('dialing', 'answered')"""
     log_path = tmp_path / "serve.log"
-    served = h.serve(settings, real_asterisk.ami_port, real_asterisk.agi_port, log_path,
-                     PATH=str(Path(sys.executable).parent))
+    grace = dict(PATH=str(Path(sys.executable).parent), CALLCENTER_SHUTDOWN_GRACE="20")
+    served = h.serve(settings, real_asterisk.ami_port, real_asterisk.agi_port, log_path, **grace)
     try:
         await cli("trunk", "add", "citizens", "--dial", CITIZENS, "--channels", "3", "--cps", "5",
                   "--caller-id", "<01082345678>")
@@ -111,6 +112,16 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
                                   WHERE phone = $1 AND state IN ('dialing', 'answered')""", RETRIED,
                      what="the retry dialled after resume")
         await cli("campaign", "stop", "甲")          # while it rings
+        # SIGTERM with calls live: they finish within the grace (no citizen cut off), then a new start.
+        async with db.pool.acquire() as conn:
+            live_at_term = await conn.fetchval(
+                "SELECT count(*) FROM callback_attempts WHERE state IN ('dialing', 'answered')")
+        served.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(served.wait, 30) == 0, log_path.read_text()[-3000:]
+        async with db.pool.acquire() as conn:
+            live_after_term = await conn.fetchval(
+                "SELECT count(*) FROM callback_attempts WHERE state IN ('dialing', 'answered')")
+        served = h.serve(settings, real_asterisk.ami_port, real_asterisk.agi_port, log_path, **grace)
         await _until(db.pool, """SELECT count(*) = 0 FROM tickets WHERE status = 'awaiting_callback'""",
                      timeout=40, what="every ticket's callback over")
         await _until(db.pool, """SELECT count(*) = 0 FROM callback_attempts
@@ -133,6 +144,7 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
                  JOIN campaigns c ON c.id = a.campaign_id WHERE c.name = $1 GROUP BY 1""", name)}
             for name in ("甲", "乙")}
     trace = "\n".join(map(str, attempts))
+    assert live_at_term >= 2 and live_after_term == 0, (live_at_term, live_after_term, trace)
     calls = {number: [(a["campaign"], a["outcome"] or a["state"]) for a in attempts if a["phone"] == number]
              for number in tickets}
     assert calls == {
