@@ -134,3 +134,25 @@ async def test_the_web_page_says_why_a_running_campaign_dials_nothing(client, db
     assert 'id="window-closed"' not in heating              # nothing to call: the window is beside the point
     fine = await (await client.get(f"/campaigns/{ids['物业']}")).text()
     assert 'id="no-eligible"' not in fine and 'id="window-closed"' not in fine
+
+
+async def test_a_call_held_by_the_daily_cap_is_named_on_status_and_the_page(conn, db, client, capsys):
+    ticket = await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001")
+    await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
+    await cli("campaign", "create", "c", "--trunk", "main", "--window", "00:00-23:59", "--daily-cap", "1")
+    await cli("campaign", "start", "c")
+    campaign_id = await conn.fetchval("SELECT id FROM campaigns")
+    for no, (state, dialed) in enumerate((("finished", "now()"), ("pending", "NULL")), start=1):
+        await conn.execute(
+            f"""INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
+                                               due_at, trunk_id, state, outcome, settled, dialed_at)
+                SELECT gen_random_uuid(), $1, c.id, {no}, {no}, '13800000001', c.script, now(), c.trunk_id, $3,
+                       CASE WHEN $3 = 'finished' THEN 'busy' END, $3 = 'finished', {dialed}
+                  FROM campaigns c WHERE c.id = $2""", ticket, campaign_id, state)
+    capsys.readouterr()
+    assert await cli("campaign", "status", "c") == 0
+    out = capsys.readouterr().out
+    assert "note: 1 call(s) wait for tomorrow: their number was called 1 time(s) today" in out, out
+    await sign_in(client, "supervisor")
+    page = await (await client.get(f"/campaigns/{campaign_id}")).text()
+    assert 'id="capped"' in page and "1 个电话今天已达每号每天 1 次的上限" in page

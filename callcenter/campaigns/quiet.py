@@ -23,11 +23,13 @@ class Quiet:
     next_call_at: datetime | None = None   # office time; set when the calling windows are shut now
     windows: str = ""                      # "09:00-12:00, 14:00-20:00"
     done: bool = False                     # a one-off campaign whose every ticket's callback is over
+    capped: int = 0                        # calls waiting for tomorrow: their number had its calls today
 
 
 def quiet(state: str, standing: bool, windows: CallingWindows, counts: Mapping[str, int], waiting: int,
-          now: datetime) -> Quiet:
-    """``counts``: callcenter.db.campaigns.progress; ``waiting``: callcenter.db.dialer.count_eligible."""
+          now: datetime, capped: int = 0) -> Quiet:
+    """``counts``: callcenter.db.campaigns.progress; ``waiting``: callcenter.db.dialer.count_eligible;
+    ``capped``: callcenter.db.dialer.capped_today."""
     if state == "finished":
         return Quiet(state)
     tickets, open_tickets = int(counts.get("tickets", 0)), int(counts.get("open_tickets", 0))
@@ -36,4 +38,5 @@ def quiet(state: str, standing: bool, windows: CallingWindows, counts: Mapping[s
         state, paused=state == "paused", nothing_matches=not tickets and not waiting, waiting=waiting,
         next_call_at=windows.next_open(now).astimezone(OFFICE_TZ) if shut else None,
         windows=", ".join(f"{s.start:%H:%M}-{s.end:%H:%M}" for s in windows.segments),
-        done=state == "running" and not standing and bool(tickets) and not (open_tickets or waiting))
+        done=state == "running" and not standing and bool(tickets) and not (open_tickets or waiting),
+        capped=capped if state in ("running", "paused") else 0)

@@ -204,8 +204,9 @@ async def run_change_state(args: argparse.Namespace) -> int:
 
 async def _notes(conn, campaign: repo.Campaign) -> list[str]:
     """Why a campaign dials nothing now, or that it is done (callcenter.campaigns.quiet), in the CLI's words."""
+    now = datetime.now(OFFICE_TZ)
     q = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign.id),
-              await queue.count_eligible(conn, campaign.id), datetime.now(OFFICE_TZ))
+              await queue.count_eligible(conn, campaign.id), now, await queue.capped_today(conn, campaign.id, now))
     notes = []
     if q.paused:
         notes.append(f"paused: no new calls until: callcenter campaign resume {campaign.name}")
@@ -218,6 +219,9 @@ async def _notes(conn, campaign: repo.Campaign) -> list[str]:
     if q.next_call_at is not None:
         notes.append(f"outside its calling windows now ({q.windows} Asia/Shanghai, not on holidays): "
                      f"the first call goes out at {q.next_call_at:%Y-%m-%d %H:%M}")
+    if q.capped:
+        notes.append(f"{q.capped} call(s) wait for tomorrow: their number was called {campaign.daily_cap_per_number} "
+                     "time(s) today, the campaign's daily cap (--daily-cap)")
     if q.done:
         notes.append(f"done: every ticket's callback is over; close it with: callcenter campaign stop {campaign.name}")
     return notes

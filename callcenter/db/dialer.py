@@ -88,6 +88,21 @@ async def count_eligible(conn: asyncpg.Connection, campaign_id: int) -> int:
     return await conn.fetchval("SELECT count(*)" + _ELIGIBLE, campaign_id)
 
 
+def _day_start(now: datetime) -> datetime:
+    """The start of ``now``'s office day: a number's daily cap counts the calls since then."""
+    return datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
+
+
+async def capped_today(conn: asyncpg.Connection, campaign_id: int, now: datetime) -> int:
+    """This campaign's calls waiting whose number has had its daily cap of calls today: they wait for tomorrow
+    (the claim's rule), which an operator watching a campaign that stopped dialling should be told."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
+            WHERE a.campaign_id = $1 AND a.state = 'pending'
+              AND (SELECT count(*) FROM callback_attempts p WHERE p.phone = a.phone AND p.dialed_at >= $2)
+                  >= c.daily_cap_per_number""", campaign_id, _day_start(now))
+
+
 async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
     """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
     status = await conn.execute(
@@ -121,9 +136,8 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
     """
     if limit <= 0 or not campaign_ids:
         return []
-    day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
     rows = await conn.fetch("SELECT * FROM claim_due_attempts($1, $2, $3::bigint[], $4, $5, $6, $7)",
-                            now, trunk_id, campaign_ids, day_start, limit, instance, _TRUNK_LOCK)
+                            now, trunk_id, campaign_ids, _day_start(now), limit, instance, _TRUNK_LOCK)
     return [Claimed(*row) for row in rows]
 
 

@@ -134,8 +134,9 @@ async def campaign_detail(request: web.Request) -> web.Response:
         names = await ticket_queries.unit_names(conn)
         waiting = await dialer_repo.count_eligible(conn, campaign_id)
         campaign = await repo.get_campaign(conn, campaign_id)
+        now = datetime.now(timezone.utc)
         why = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign_id),
-                    waiting, datetime.now(timezone.utc))
+                    waiting, now, await dialer_repo.capped_today(conn, campaign_id, now))
     return await render("campaigns/detail.html", request, {
         "c": row, "live": live, "counter_labels": COUNTER_LABELS, "unit_names": names,
         "state_labels": CAMPAIGN_STATE_LABELS, "commands": commands_for(row["state"]),
