@@ -156,3 +156,22 @@ async def test_a_call_held_by_the_daily_cap_is_named_on_status_and_the_page(conn
     await sign_in(client, "supervisor")
     page = await (await client.get(f"/campaigns/{campaign_id}")).text()
     assert 'id="capped"' in page and "1 个电话今天已达每号每天 1 次的上限" in page
+
+
+async def test_a_standing_campaign_with_nothing_waiting_starts_without_the_empty_warning(client, db):
+    """Nothing at 待回访 is normal for a standing campaign (tickets join as they pass 结案审核): the page says
+    so, and 开始 needs no 仍然开始 — while a filtered campaign with nothing to call still does."""
+    async with db.pool.acquire() as conn:
+        await campaigns.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 4, 1.0)
+        standing = await campaigns.create_campaign(conn, campaigns.CampaignSpec(name="日常", trunk="main",
+                                                                                standing=True))
+        filtered = await campaigns.create_campaign(conn, campaigns.CampaignSpec(name="供暖", trunk="main",
+                                                                                category_l1="供暖"))
+    token = await sign_in(client, "supervisor")
+    page = await (await client.get(f"/campaigns/{standing}")).text()
+    assert "新工单通过结案审核即自动加入" in page and 'id="no-eligible"' not in page
+    assert 'name="confirm_empty"' not in page
+    for campaign_id, state in ((standing, "running"), (filtered, "draft")):
+        await client.post(f"/campaigns/{campaign_id}/state", data={"command": "start", "csrf_token": token})
+        async with db.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == state

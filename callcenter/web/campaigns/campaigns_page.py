@@ -153,8 +153,10 @@ async def campaign_state(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     try:
         async with request.app[keys.DB].pool.acquire() as conn:
-            if (command == "start" and form.get("confirm_empty") != "1"
-                    and await campaign_queries.campaign_state(conn, campaign_id) == "draft"
+            # A standing campaign with nothing waiting is normal: tickets join as they pass 结案审核.
+            row = await campaign_queries.campaign_standing(conn, campaign_id)
+            if (command == "start" and form.get("confirm_empty") != "1" and row is not None
+                    and row["state"] == "draft" and not row["standing"]
                     and await dialer_repo.count_eligible(conn, campaign_id) == 0):
                 raise ValueError(EMPTY_START)
             target = await repo.change_state(conn, campaign_id, command, actor=user.username)
