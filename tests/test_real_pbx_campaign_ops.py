@@ -111,7 +111,8 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
         await _until(db.pool, """SELECT count(*) = 1 FROM callback_attempts
                                   WHERE phone = $1 AND state IN ('dialing', 'answered')""", RETRIED,
                      what="the retry dialled after resume")
-        await cli("campaign", "stop", "甲")          # while it rings
+        stopped = await cli("campaign", "stop", "甲")          # while it rings
+        assert "1 call(s) still live finish and are recorded" in stopped, stopped
         # SIGTERM with calls live: they finish within the grace (no citizen cut off), then a new start.
         async with db.pool.acquire() as conn:
             live_at_term = await conn.fetchval(

@@ -195,11 +195,20 @@ async def run_change_state(args: argparse.Namespace) -> int:
                 raise CliError(str(exc).strip("'\""), ExitCode.REJECTED) from exc
             except CampaignStateError as exc:
                 raise CliError(str(exc), ExitCode.REJECTED) from exc
-            notes = [] if state.value == "finished" else await _notes(conn, await repo.get_campaign(conn, campaign.id))
+            notes = (await _stop_notes(conn, campaign.id) if state.value == "finished"
+                     else await _notes(conn, await repo.get_campaign(conn, campaign.id)))
     print(f"campaign {args.name}: {state.value}")
     for note in notes:
         print(f"  {note}")
     return 0
+
+
+async def _stop_notes(conn, campaign_id: int) -> list[str]:
+    """After a stop: the calls still on the line are not cut off, and are recorded when they end."""
+    counts = await repo.progress(conn, campaign_id)
+    live = counts.get("dialing", 0) + counts.get("answered", 0)
+    return [f"{live} call(s) still live finish and are recorded; calls not yet dialled are cancelled "
+            "and their tickets go to the next campaign"] if live else []
 
 
 async def _notes(conn, campaign: repo.Campaign) -> list[str]:
