@@ -55,8 +55,8 @@ async def test_trunk_add_on_an_existing_trunk_changes_only_the_options_given(con
 async def test_start_and_status_say_when_no_ticket_matches(conn, capsys):
     await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001", category_l1="物业管理")
     await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
-    await cli("campaign", "create", "供暖回访", "--trunk", "main", "--category", "供暖", "--window", "00:00-23:59")
-    await cli("campaign", "create", "物业回访", "--trunk", "main", "--category", "物业管理", "--window", "00:00-23:59")
+    for name, category in (("供暖回访", "供暖"), ("物业回访", "物业管理")):
+        await cli("campaign", "create", name, "--trunk", "main", "--category", category, "--window", "00:00-23:59")
     capsys.readouterr()
     assert await cli("campaign", "start", "供暖回访") == 0
     out = capsys.readouterr().out

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.ivr import session  # noqa: F401  (the IVR the service runs)
 from callcenter.telephony import agi_service
 from tests import campaign_harness as h
 from tests.factories import insert_ticket
@@ -54,7 +53,8 @@ async def _until(pool, query: str, *args, timeout: float = 30, what: str = "") -
                 rows = await conn.fetch("""SELECT c.name, a.phone, a.state, a.outcome, a.dialed_at, a.ended_at
                                              FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
                                             ORDER BY a.created_at""")
-                raise AssertionError(f"not so after {timeout}s: {what or query}\n" + "\n".join(map(str, map(dict, rows))))
+                trace = "\n".join(map(str, map(dict, rows)))
+                raise AssertionError(f"not so after {timeout}s: {what or query}\n{trace}")
         await asyncio.sleep(0.1)
 
 
