@@ -175,3 +175,22 @@ async def test_a_standing_campaign_with_nothing_waiting_starts_without_the_empty
         await client.post(f"/campaigns/{campaign_id}/state", data={"command": "start", "csrf_token": token})
         async with db.pool.acquire() as conn:
             assert await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == state
+
+
+async def test_a_campaign_stopped_or_paused_just_before_the_dialers_enrolment_takes_in_no_ticket(db):
+    """The dialer enrols the campaigns it loaded as running a moment before; one stopped or paused in that
+    moment must take in nothing (a stopped one showed tickets it never called; a paused one held them
+    from the campaign running beside it)."""
+    from callcenter.db import dialer
+    async with db.pool.acquire() as conn:
+        await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001")
+        await campaigns.upsert_trunk(conn, "main", "PJSIP/{number}@trunk", 4, 1.0)
+        ids = [await campaigns.create_campaign(conn, campaigns.CampaignSpec(name=n, trunk="main"))
+               for n in ("停", "停2", "开")]
+        for campaign_id, last in zip(ids, ("stop", "pause", None)):
+            await campaigns.change_state(conn, campaign_id, "start", actor="test")
+            if last:
+                await campaigns.change_state(conn, campaign_id, last, actor="test")
+            await dialer.enrol(conn, campaign_id, due_at=datetime.now(OFFICE_TZ))
+        taken = await conn.fetch("SELECT campaign_id, state FROM callback_attempts")
+    assert [(r["campaign_id"], r["state"]) for r in taken] == [(ids[2], "pending")]

@@ -104,7 +104,11 @@ async def capped_today(conn: asyncpg.Connection, campaign_id: int, now: datetime
 
 
 async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
-    """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
+    """Create round attempt #1 for every matching 待回访 ticket not yet called this round.
+
+    Only while the campaign runs: the dialer's list of running campaigns is a moment old, and a campaign
+    stopped or paused in that moment must not take in tickets (a stopped one would show tickets it never
+    called; a paused one would hold them from another campaign)."""
     status = await conn.execute(
         """
         INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
@@ -113,6 +117,7 @@ async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime)
                coalesce((SELECT max(attempt_no) FROM callback_attempts x WHERE x.ticket_id = t.id), 0) + 1,
                1, t.caller_phone, c.script, $2, c.trunk_id
         """ + _ELIGIBLE + """
+           AND c.state = 'running'
         ON CONFLICT DO NOTHING
         """, campaign_id, due_at)
     inserted = int(status.split()[-1])
