@@ -27,7 +27,7 @@ from tests.real_asterisk import SilentSynthesizer
 
 pytestmark = pytest.mark.real_asterisk
 CITIZENS = "Local/{number}@citizens"
-RETRIED = "13900003001"          # rings 3 s, picks up and hangs up: not reached, retried
+RETRIED = "13900003001"          # rings 4 s, picks up and hangs up: not reached, retried
 SLOW = "13900001001"             # answers 1 1 1 (a whole survey, ~7 s)
 LATER = ("13900001002", "13900001003")
 
@@ -95,10 +95,10 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
         await cli("campaign", "start", "甲")
         await _until(db.pool, live_a.replace("count(*)", "count(*) = 2"), what="both of 甲's calls live")
 
-        # Two calls live: the limit goes down to one, 甲 pauses, 乙 (every ticket at 待回访) starts.
-        lowered = await cli("trunk", "add", "citizens", "--channels", "1")
+        # Two calls live: 甲 pauses, the limit goes down to one, 乙 (every ticket at 待回访) starts.
         await cli("campaign", "pause", "甲")
         paused_at = _now()
+        lowered = await cli("trunk", "add", "citizens", "--channels", "1")
         started = await cli("campaign", "start", "乙")
         assert "2 ticket(s) waiting at 待回访 match" in started, started      # not 甲's two, held by 甲
         await _until(db.pool, f"SELECT ({live_a}) = 0", what="甲's calls end while paused")
