@@ -194,3 +194,20 @@ async def test_a_campaign_stopped_or_paused_just_before_the_dialers_enrolment_ta
             await dialer.enrol(conn, campaign_id, due_at=datetime.now(OFFICE_TZ))
         taken = await conn.fetch("SELECT campaign_id, state FROM callback_attempts")
     assert [(r["campaign_id"], r["state"]) for r in taken] == [(ids[2], "pending")]
+
+
+async def test_status_says_when_no_dialer_is_running(conn, capsys):
+    """The CLI works on the database alone: a campaign started with no `serve` running dials nothing, and says so."""
+    await insert_ticket(conn, "Q1", status="awaiting_callback", phone="13800000001")
+    await cli("trunk", "add", "main", "--dial", "PJSIP/{number}@trunk")
+    await cli("campaign", "create", "c", "--trunk", "main", "--window", "00:00-23:59")
+    capsys.readouterr()
+    await cli("campaign", "start", "c")
+    assert "no dialer is running: nothing is dialled until `callcenter serve` runs" in capsys.readouterr().out
+    await conn.execute("INSERT INTO service_instances (name, last_seen) VALUES ('a', now() - interval '5 minutes')")
+    await cli("campaign", "status", "c")
+    out = capsys.readouterr().out
+    assert "no dialer is running" in out and "(the last one checked in at " in out, out
+    await conn.execute("UPDATE service_instances SET last_seen = now()")
+    await cli("campaign", "status", "c")
+    assert "no dialer" not in capsys.readouterr().out

@@ -215,7 +215,8 @@ async def _notes(conn, campaign: repo.Campaign) -> list[str]:
     """Why a campaign dials nothing now, or that it is done (callcenter.campaigns.quiet), in the CLI's words."""
     now = datetime.now(OFFICE_TZ)
     q = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign.id),
-              await queue.count_eligible(conn, campaign.id), now, await queue.capped_today(conn, campaign.id, now))
+              await queue.count_eligible(conn, campaign.id), now, await queue.capped_today(conn, campaign.id, now),
+              await queue.last_heartbeat(conn))
     notes = []
     if q.paused:
         notes.append(f"paused: no new calls until: callcenter campaign resume {campaign.name}")
@@ -231,6 +232,10 @@ async def _notes(conn, campaign: repo.Campaign) -> list[str]:
     if q.capped:
         notes.append(f"{q.capped} call(s) wait for tomorrow: their number was called {campaign.daily_cap_per_number} "
                      "time(s) today, the campaign's daily cap (--daily-cap)")
+    if q.no_dialer_ever or q.no_dialer_since:
+        notes.append("no dialer is running: nothing is dialled until `callcenter serve` runs"
+                     + (f" (the last one checked in at {q.no_dialer_since:%Y-%m-%d %H:%M:%S})"
+                        if q.no_dialer_since else ""))
     if q.done:
         notes.append(f"done: every ticket's callback is over; close it with: callcenter campaign stop {campaign.name}")
     return notes

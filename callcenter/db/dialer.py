@@ -347,6 +347,11 @@ async def reached_the_ivr(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> bo
              FROM callback_attempts WHERE id = $1""", attempt_id))
 
 
+async def last_heartbeat(conn: asyncpg.Connection) -> datetime | None:
+    """When a dialer (any instance) last checked in: none lately means no `serve` runs to dial."""
+    return await conn.fetchval("SELECT max(last_seen) FROM service_instances")
+
+
 async def heartbeat(conn: asyncpg.Connection, instance: str) -> None:
     await conn.execute(
         """INSERT INTO service_instances (name) VALUES ($1)
