@@ -112,6 +112,11 @@ def test_quiet_reads_the_counters():
     assert not quiet("running", True, always, {"tickets": 2, "open_tickets": 0}, 0, now).done     # standing
     assert not quiet("running", False, always, {"tickets": 2, "open_tickets": 1}, 0, now).done
     assert quiet("finished", False, always, {}, 0, now) == quiet("finished", True, morning, {"tickets": 1}, 5, now)
+    busy = {"tickets": 2, "open_tickets": 1}
+    assert quiet("running", False, always, busy, 0, now, heartbeat=None).no_dialer_ever
+    assert quiet("running", False, always, busy, 0, now, heartbeat=now - timedelta(minutes=1)).no_dialer_since
+    assert not quiet("running", False, always, busy, 0, now, heartbeat=now - timedelta(seconds=5)).no_dialer_since
+    assert not quiet("running", False, always, {"tickets": 2, "open_tickets": 0}, 0, now, heartbeat=None).no_dialer_ever
 
 
 async def test_the_web_page_says_why_a_running_campaign_dials_nothing(client, db):
