@@ -1,4 +1,5 @@
-"""Why a campaign dials nothing now — paused, no ticket matches, outside its calling windows — or that it is done.
+"""Why a campaign dials nothing now — paused, no ticket matches, outside its calling windows, a number at its
+daily cap, no dialer running — or that it is done.
 
 Pure: the CLI (``campaign start`` / ``status``) and the web page word the same facts, each in its
 own language, so an operator who starts a campaign at night, or with filters that match nothing, is
