@@ -123,7 +123,8 @@ def serve(settings, ami_port: int, agi_port: int, log_path, **env: str) -> subpr
     full = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),
                 CALLCENTER_AMI_PORT=str(ami_port), CALLCENTER_AGI_PORT=str(agi_port),
                 CALLCENTER_WEB_PORT=str(free_port()), CALLCENTER_INSTANCE="killed-1",
-                CALLCENTER_SHUTDOWN_GRACE="5", **env)
+                CALLCENTER_SHUTDOWN_GRACE="5")
+    full.update(env)
     full.pop("CALLCENTER_CONFIG", None)
     return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=full,
                             stdout=log_path.open("ab"), stderr=subprocess.STDOUT)

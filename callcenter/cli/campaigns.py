@@ -11,8 +11,10 @@ import re
 from datetime import date, datetime, timedelta
 
 from ..campaigns.lifecycle import CampaignStateError
+from ..campaigns.quiet import quiet
 from ..campaigns.windows import CallingWindows
 from ..db import campaigns as repo
+from ..db import dialer as queue
 from ..inputs import ascii_digits
 from ..ledger.timezone import OFFICE_TZ
 from .common import CliError, ExitCode, async_handler, database
@@ -21,6 +23,9 @@ ORDER = 50
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 CampaignDefaults = repo.CampaignSpec(name="", trunk="")
+#: A new trunk's limits when not given; an existing trunk keeps its own (lowering --channels on a live
+#: trunk must not also reset its pacing and caller ID).
+TRUNK_DEFAULTS = {"dial": None, "channels": 10, "cps": 2.0, "caller_id": ""}
 
 
 def duration(text: str) -> timedelta:
@@ -68,12 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _register_trunk(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("trunk", help="outbound trunks: dial string, channel and rate limits")
     actions = p.add_subparsers(dest="trunk_command", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="create or update a trunk")
+    add = actions.add_parser("add", help="create or update a trunk (an update changes only the options given)")
     add.add_argument("name")
-    add.add_argument("--dial", required=True, help="dial string template, e.g. 'PJSIP/{number}@trunk'")
-    add.add_argument("--channels", type=int, default=10, help="max concurrent channels (default 10)")
-    add.add_argument("--cps", type=float, default=2.0, help="max call setups per second (default 2)")
-    add.add_argument("--caller-id", default="", help="caller ID shown to citizens")
+    add.add_argument("--dial", help="dial string template, e.g. 'PJSIP/{number}@trunk' (required for a new trunk)")
+    add.add_argument("--channels", type=int, help=f"max concurrent channels (default {TRUNK_DEFAULTS['channels']})")
+    add.add_argument("--cps", type=float, help=f"max call setups per second (default {TRUNK_DEFAULTS['cps']:g})")
+    add.add_argument("--caller-id", help="caller ID shown to citizens")
     add.set_defaults(handler=run_trunk_add)
 
 
@@ -128,13 +133,26 @@ def _actor() -> str:
 
 @async_handler
 async def run_trunk_add(args: argparse.Namespace) -> int:
-    if "{number}" not in args.dial:
+    if args.dial is not None and "{number}" not in args.dial:
         raise CliError("--dial must contain {number}, e.g. 'PJSIP/{number}@trunk'", ExitCode.USAGE)
-    if args.channels < 1 or args.cps <= 0:
+    if (args.channels is not None and args.channels < 1) or (args.cps is not None and args.cps <= 0):
         raise CliError("--channels must be ≥ 1 and --cps > 0", ExitCode.USAGE)
     async with database(args) as db:
-        trunk_id = await repo.upsert_trunk(db.pool, args.name, args.dial, args.channels, args.cps, args.caller_id)
-    print(f"trunk {args.name} (id {trunk_id}): {args.dial}, {args.channels} channels, {args.cps} setups/s")
+        async with db.pool.acquire() as conn:
+            async with conn.transaction():
+                old = await repo.trunk_by_name(conn, args.name)
+                kept = (TRUNK_DEFAULTS if old is None else
+                        {"dial": old["dial_template"], "channels": old["max_channels"], "cps": float(old["max_cps"]),
+                         "caller_id": old["caller_id"]})
+                given = {"dial": args.dial, "channels": args.channels, "cps": args.cps, "caller_id": args.caller_id}
+                t = {key: kept[key] if value is None else value for key, value in given.items()}
+                if t["dial"] is None:
+                    raise CliError(f"trunk {args.name} does not exist yet: give --dial, e.g. 'PJSIP/{{number}}@trunk'",
+                                   ExitCode.USAGE)
+                trunk_id = await repo.upsert_trunk(conn, args.name, t["dial"], t["channels"], t["cps"],
+                                                   t["caller_id"])
+    print(f"trunk {args.name} (id {trunk_id}): {t['dial']}, {t['channels']} channels, {t['cps']:g} setups/s"
+          + (f", caller ID {t['caller_id']}" if t["caller_id"] else ""))
     return 0
 
 
@@ -177,8 +195,50 @@ async def run_change_state(args: argparse.Namespace) -> int:
                 raise CliError(str(exc).strip("'\""), ExitCode.REJECTED) from exc
             except CampaignStateError as exc:
                 raise CliError(str(exc), ExitCode.REJECTED) from exc
+            notes = (await _stop_notes(conn, campaign.id) if state.value == "finished"
+                     else await _notes(conn, await repo.get_campaign(conn, campaign.id)))
     print(f"campaign {args.name}: {state.value}")
+    for note in notes:
+        print(f"  {note}")
     return 0
+
+
+async def _stop_notes(conn, campaign_id: int) -> list[str]:
+    """After a stop: the calls still on the line are not cut off, and are recorded when they end."""
+    counts = await repo.progress(conn, campaign_id)
+    live = counts.get("dialing", 0) + counts.get("answered", 0)
+    return [f"{live} call(s) still live finish and are recorded; calls not yet dialled are cancelled "
+            "and their tickets go to the next campaign"] if live else []
+
+
+async def _notes(conn, campaign: repo.Campaign) -> list[str]:
+    """Why a campaign dials nothing now, or that it is done (callcenter.campaigns.quiet), in the CLI's words."""
+    now = datetime.now(OFFICE_TZ)
+    q = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign.id),
+              await queue.count_eligible(conn, campaign.id), now, await queue.capped_today(conn, campaign.id, now),
+              await queue.last_heartbeat(conn))
+    notes = []
+    if q.paused:
+        notes.append(f"paused: no new calls until: callcenter campaign resume {campaign.name}")
+    if q.nothing_matches:
+        notes.append("no ticket waiting at 待回访 matches this campaign's filters: nothing will be dialled"
+                     + (" until a ticket passes 结案审核" if campaign.standing else ""))
+    elif q.waiting and q.state in ("draft", "running"):
+        notes.append(f"{q.waiting} ticket(s) waiting at 待回访 match"
+                     + (" and join within seconds" if q.state == "running" else ""))
+    if q.next_call_at is not None:
+        notes.append(f"outside its calling windows now ({q.windows} Asia/Shanghai, not on holidays): "
+                     f"the first call goes out at {q.next_call_at:%Y-%m-%d %H:%M}")
+    if q.capped:
+        notes.append(f"{q.capped} call(s) wait for tomorrow: their number was called {campaign.daily_cap_per_number} "
+                     "time(s) today, the campaign's daily cap (--daily-cap)")
+    if q.no_dialer_ever or q.no_dialer_since:
+        notes.append("no dialer is running: nothing is dialled until `callcenter serve` runs"
+                     + (f" (the last one checked in at {q.no_dialer_since:%Y-%m-%d %H:%M:%S})"
+                        if q.no_dialer_since else ""))
+    if q.done:
+        notes.append(f"done: every ticket's callback is over; close it with: callcenter campaign stop {campaign.name}")
+    return notes
 
 
 @async_handler
@@ -202,9 +262,12 @@ async def run_status(args: argparse.Namespace) -> int:
             except repo.CampaignNotFound as exc:
                 raise CliError(str(exc).strip("'\""), ExitCode.REJECTED) from exc
             counts = await repo.progress(conn, campaign.id)
+            notes = await _notes(conn, campaign) if campaign.state.value != "finished" else []
     print(f"campaign {campaign.name} ({campaign.state.value}), script {campaign.script}")
     for key in sorted(counts):
         print(f"  {key:20} {counts[key]}")
+    for note in notes:
+        print(f"note: {note}")
     return 0
 
 

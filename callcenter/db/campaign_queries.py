@@ -26,11 +26,6 @@ async def campaign_standing(conn: asyncpg.Connection, campaign_id: int) -> async
     return await conn.fetchrow("SELECT state, standing FROM campaigns WHERE id = $1", campaign_id)
 
 
-async def campaign_state(conn: asyncpg.Connection, campaign_id: int) -> str | None:
-    """A campaign's state (None: no such campaign); cheap enough to poll every second."""
-    return await conn.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id)
-
-
 async def pending_attempts(conn: asyncpg.Connection) -> int:
     """Attempts waiting to be dialed (the dialer's queue, all instances)."""
     return await conn.fetchval("SELECT count(*) FROM callback_attempts WHERE state = 'pending'")

@@ -65,6 +65,10 @@ async def upsert_trunk(conn: asyncpg.Connection, name: str, dial_template: str, 
            RETURNING id""", name, dial_template, max_channels, max_cps, caller_id)
 
 
+async def trunk_by_name(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM trunks WHERE name = $1", name)
+
+
 async def trunks_by_id(conn: asyncpg.Connection) -> dict[int, asyncpg.Record]:
     """Every trunk with its limits, for the dialer's refresh."""
     return {r["id"]: r for r in await conn.fetch("SELECT * FROM trunks")}

@@ -88,8 +88,27 @@ async def count_eligible(conn: asyncpg.Connection, campaign_id: int) -> int:
     return await conn.fetchval("SELECT count(*)" + _ELIGIBLE, campaign_id)
 
 
+def _day_start(now: datetime) -> datetime:
+    """The start of ``now``'s office day: a number's daily cap counts the calls since then."""
+    return datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
+
+
+async def capped_today(conn: asyncpg.Connection, campaign_id: int, now: datetime) -> int:
+    """This campaign's calls waiting whose number has had its daily cap of calls today: they wait for tomorrow
+    (the claim's rule), which an operator watching a campaign that stopped dialling should be told."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
+            WHERE a.campaign_id = $1 AND a.state = 'pending'
+              AND (SELECT count(*) FROM callback_attempts p WHERE p.phone = a.phone AND p.dialed_at >= $2)
+                  >= c.daily_cap_per_number""", campaign_id, _day_start(now))
+
+
 async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
-    """Create round attempt #1 for every matching 待回访 ticket not yet called this round."""
+    """Create round attempt #1 for every matching 待回访 ticket not yet called this round.
+
+    Only while the campaign runs: the dialer's list of running campaigns is a moment old, and a campaign
+    stopped or paused in that moment must not take in tickets (a stopped one would show tickets it never
+    called; a paused one would hold them from another campaign)."""
     status = await conn.execute(
         """
         INSERT INTO callback_attempts (id, ticket_id, campaign_id, attempt_no, round_attempt, phone, script,
@@ -98,6 +117,7 @@ async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime)
                coalesce((SELECT max(attempt_no) FROM callback_attempts x WHERE x.ticket_id = t.id), 0) + 1,
                1, t.caller_phone, c.script, $2, c.trunk_id
         """ + _ELIGIBLE + """
+           AND c.state = 'running'
         ON CONFLICT DO NOTHING
         """, campaign_id, due_at)
     inserted = int(status.split()[-1])
@@ -121,9 +141,8 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
     """
     if limit <= 0 or not campaign_ids:
         return []
-    day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
     rows = await conn.fetch("SELECT * FROM claim_due_attempts($1, $2, $3::bigint[], $4, $5, $6, $7)",
-                            now, trunk_id, campaign_ids, day_start, limit, instance, _TRUNK_LOCK)
+                            now, trunk_id, campaign_ids, _day_start(now), limit, instance, _TRUNK_LOCK)
     return [Claimed(*row) for row in rows]
 
 
@@ -326,6 +345,11 @@ async def reached_the_ivr(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> bo
         """SELECT state = 'answered' OR outcome IS NOT NULL
                   OR EXISTS (SELECT 1 FROM callback_answers WHERE attempt_id = $1)
              FROM callback_attempts WHERE id = $1""", attempt_id))
+
+
+async def last_heartbeat(conn: asyncpg.Connection) -> datetime | None:
+    """When a dialer (any instance) last checked in: none lately means no `serve` runs to dial."""
+    return await conn.fetchval("SELECT max(last_seen) FROM service_instances")
 
 
 async def heartbeat(conn: asyncpg.Connection, instance: str) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ...campaigns.lifecycle import COMMANDS, CampaignStateError
+from ...campaigns.quiet import quiet
 from ...db import campaign_queries
 from ...db import campaigns as repo
 from ...db import dialer as dialer_repo
@@ -131,10 +132,15 @@ async def campaign_detail(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="回访活动不存在")
         live = await _snapshot(conn, campaign_id)
         names = await ticket_queries.unit_names(conn)
-        eligible = await dialer_repo.count_eligible(conn, campaign_id) if row["state"] == "draft" else None
+        waiting = await dialer_repo.count_eligible(conn, campaign_id)
+        campaign = await repo.get_campaign(conn, campaign_id)
+        now = datetime.now(timezone.utc)
+        why = quiet(campaign.state.value, campaign.standing, campaign.windows, await repo.progress(conn, campaign_id),
+                    waiting, now, await dialer_repo.capped_today(conn, campaign_id, now))
     return await render("campaigns/detail.html", request, {
         "c": row, "live": live, "counter_labels": COUNTER_LABELS, "unit_names": names,
-        "state_labels": CAMPAIGN_STATE_LABELS, "commands": commands_for(row["state"]), "eligible": eligible,
+        "state_labels": CAMPAIGN_STATE_LABELS, "commands": commands_for(row["state"]),
+        "eligible": waiting if row["state"] == "draft" else None, "quiet": why,
     })
 
 
@@ -147,8 +153,10 @@ async def campaign_state(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     try:
         async with request.app[keys.DB].pool.acquire() as conn:
-            if (command == "start" and form.get("confirm_empty") != "1"
-                    and await campaign_queries.campaign_state(conn, campaign_id) == "draft"
+            # A standing campaign with nothing waiting is normal: tickets join as they pass 结案审核.
+            row = await campaign_queries.campaign_standing(conn, campaign_id)
+            if (command == "start" and form.get("confirm_empty") != "1" and row is not None
+                    and row["state"] == "draft" and not row["standing"]
                     and await dialer_repo.count_eligible(conn, campaign_id) == 0):
                 raise ValueError(EMPTY_START)
             target = await repo.change_state(conn, campaign_id, command, actor=user.username)
