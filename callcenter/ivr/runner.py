@@ -109,8 +109,8 @@ class _Run:
 
     async def visit(self, node: Node) -> str:
         if isinstance(node, Play):
-            await self.player.play(node.prompt)
-            return node.next
+            key = await self.player.play(node.prompt, "".join(sorted(node.keys)))
+            return node.keys[key] if key in node.keys else node.next
         if isinstance(node, Question):
             intent = await self.ask(node)
             return node.branches[intent] if intent is not None else node.no_answer

@@ -48,9 +48,12 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Play:
+    """Say something.  ``keys`` (key → node) lets a key cut it short, e.g. the greeting's "不需要请按9":
+    without them the prompt plays through as one Playback, which drops every key pressed meanwhile."""
     name: str
     prompt: Prompt
     next: str
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ Node = Union[Play, Question, Record, Branch, Goto, Hangup]
 
 def successors(node: Node) -> list[str]:
     """Every node this one can lead to, in a stable order."""
-    if isinstance(node, (Play, Record, Goto)):
+    if isinstance(node, Play):
+        return list(dict.fromkeys([node.next, *node.keys.values()]))
+    if isinstance(node, (Record, Goto)):
         return [node.next]
     if isinstance(node, Question):
         return list(dict.fromkeys([*node.branches.values(), node.no_answer]))
