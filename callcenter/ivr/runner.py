@@ -15,6 +15,7 @@ broken channel or a storage failure ends the run; what was stored stays.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 
 #: Nodes one call may visit; a guard against loops whose exit depends on an answer never given.
 MAX_STEPS = 200
+#: After a key answers a question, this long passes before the next prompt starts.  Asterisk drops keys
+#: that reach an AGI channel between commands, so a second key pressed with the first ("12", a double
+#: press) is dropped instead of answering the next question before the citizen has heard it.  A
+#: phone's key lasts ~0.1-0.25 s with ~0.1 s between keys: 0.6 s covers a burst of two.
+KEY_SETTLE_S = 0.6
 
 
 class StorageFailed(RuntimeError):
@@ -48,13 +54,17 @@ class RunResult:
 
 async def run_script(script: Script, channel: Channel, context: CallContext, sink: AnswerSink, *,
                      recognizer: Recognizer | None = None, synthesizer: Synthesizer | None = None,
-                     recordings_dir: Path | None = None) -> RunResult:
-    return await _Run(script, channel, context, sink, recognizer or NoSpeech(), synthesizer, recordings_dir).run()
+                     recordings_dir: Path | None = None, key_settle_s: float = 0.0) -> RunResult:
+    """``key_settle_s``: see :data:`KEY_SETTLE_S` (the FastAGI service passes it; in-memory channels need none)."""
+    return await _Run(script, channel, context, sink, recognizer or NoSpeech(), synthesizer, recordings_dir,
+                      key_settle_s).run()
 
 
 class _Run:
     def __init__(self, script: Script, channel: Channel, context: CallContext, sink: AnswerSink,
-                 recognizer: Recognizer, synthesizer: Synthesizer | None, recordings_dir: Path | None):
+                 recognizer: Recognizer, synthesizer: Synthesizer | None, recordings_dir: Path | None,
+                 key_settle_s: float = 0.0):
+        self.key_settle_s = key_settle_s
         self.script = script
         self.channel = channel
         self.context = context
@@ -154,7 +164,10 @@ class _Run:
                 if answer.intent is None:
                     unclear = answer
                     continue
+                keyed_at = asyncio.get_running_loop().time()
                 await self.store(answer)
+                if answer.source == "dtmf" and self.key_settle_s > 0:
+                    await asyncio.sleep(keyed_at + self.key_settle_s - asyncio.get_running_loop().time())
                 return answer.intent
         except ChannelGone:
             if unclear is not None:
