@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from callcenter.db import callbacks
+from callcenter.ivr.runner import KEY_SETTLE_S
 from callcenter.web.core.recording_files import contained_file
 from tests import campaign_harness as h
 from tests.factories import insert_ticket
@@ -47,7 +48,7 @@ async def test_awkward_citizens_on_the_real_pbx(db, settings, real_asterisk):
         return await h.open_tickets(db.pool) == 0 and await h.live_attempts(db.pool) == 0
 
     async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "ivr-1",
-                         originate_timeout_ms=4000):
+                         originate_timeout_ms=4000, key_settle_s=KEY_SETTLE_S):
         await _wait(db.pool, settled, timeout=40)
 
     got = {}
