@@ -234,4 +234,4 @@ async def test_server_ends_cleanly_on_the_greeting_hangup_of_transcript_04(db, s
     peer, answers, outcome = await replay(db, agi, transcripts_dir, "04-answered-hangup-mid-question.agi.txt",
                                           hangup_at="callback/greeting-intro")
     assert answers == {} and outcome == "no-answer"
-    assert peer.sent[-1] == "EXEC Playback callback/greeting-intro&callback/greeting-reported&callback/greeting-problem"
+    assert peer.sent[-1] == "STREAM FILE callback/greeting-intro 9"         # the greeting's first file

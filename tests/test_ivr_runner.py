@@ -87,9 +87,22 @@ async def test_greeting_speaks_ticket_date_and_title_through_the_synthesizer(scr
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel, synthesizer=synth)
     assert synth.texts == ["5月3日", "楼道堆物"]       # 01:30 UTC is 09:30 on 3 May in Beijing
-    # No key stops the greeting, so its five files are one Playback (one round trip to Asterisk).
-    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "/tts/1", "callback/greeting-reported",
-                              "/tts/2", "callback/greeting-problem")
+    # The greeting offers 9 (不需要回访), so each of its five files is a STREAM FILE that a 9 may stop.
+    assert channel.log[:5] == [("STREAM FILE", sound, "9") for sound in (
+        "callback/greeting-intro", "/tts/1", "callback/greeting-reported", "/tts/2", "callback/greeting-problem")]
+
+
+async def test_a_9_during_the_greeting_refuses_before_any_question(script):
+    channel = FakeChannel(inputs=[Barge("9")])
+    result, sink = await run(script, channel)
+    assert (result.outcome, sink.stored, result.path) == ("refused", [], ["greeting", "refused", "end_refused"])
+    assert "GET DATA" not in channel.commands and channel.commands[-1] == "HANGUP"
+
+
+async def test_a_play_node_without_keys_is_still_one_playback(script):
+    channel = FakeChannel(inputs=["1", "1", "1"])
+    await run(script, channel)
+    assert ("STREAM FILE", "callback/thanks", "") in channel.log      # the closing words: no key stops them
 
 
 async def test_a_say_part_splits_the_uninterrupted_prompt_and_keeps_the_order():
@@ -114,8 +127,8 @@ async def test_a_say_part_splits_the_uninterrupted_prompt_and_keeps_the_order():
 async def test_without_a_synthesizer_the_greeting_skips_the_spoken_values(script):
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel)
-    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "callback/greeting-reported",
-                              "callback/greeting-problem")
+    assert channel.log[:3] == [("STREAM FILE", sound, "9") for sound in (
+        "callback/greeting-intro", "callback/greeting-reported", "callback/greeting-problem")]
 
 
 async def test_silence_replays_sorry_prompt_then_accepts_the_key(script):

@@ -185,14 +185,12 @@ class _Run:
         return Answer(node.question, node.dtmf[digits[0]], "dtmf", digits=digits[0])
 
     async def listen_keys(self, node: Question) -> Answer | None:
-        parts = node.prompt.parts
-        digit = await self.player.play_parts(parts[:-1], node.escape_digits)
-        if digit:
-            return self.keyed(node, digit)
-        last, timeout_ms = parts[-1], node.timeout_s * 1000
-        if isinstance(last, SoundPart):
-            return self.keyed(node, (await self.channel.get_data(last.name, timeout_ms, 1)).digits)
-        digit = await self.player.play_part(last, node.escape_digits)
+        """One sound: GET DATA.  Several parts: each with the answer keys, then WAIT FOR DIGIT, so a
+        GET DATA on the wire is always a whole question (a keyed greeting may play just before it)."""
+        parts, timeout_ms = node.prompt.parts, node.timeout_s * 1000
+        if len(parts) == 1 and isinstance(parts[0], SoundPart):
+            return self.keyed(node, (await self.channel.get_data(parts[0].name, timeout_ms, 1)).digits)
+        digit = await self.player.play_parts(parts, node.escape_digits)
         return self.keyed(node, digit or await self.channel.wait_for_digit(timeout_ms))
 
     async def listen_speech(self, node: Question, attempt: int) -> Answer | None:

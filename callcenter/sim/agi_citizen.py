@@ -28,7 +28,8 @@ contain them, or answer GET DATA / WAIT FOR DIGIT / RECORD FILE; speech and
 silence go to the next RECORD FILE (a DTMF-only IVR just times out).  A
 *prompt*, for ``hangup_after_prompts``, is a run of playback commands with the
 same escape digits and no wait for input in between: the IVR's greeting made
-of five sound files is one prompt, each question is one.
+of five sound files is one prompt, each question is one (a GET DATA always
+starts a prompt of its own: the IVR sends it only for a one-sound question).
 """
 from __future__ import annotations
 
@@ -291,8 +292,10 @@ class _Session:
 
     async def cmd_get_data(self, sound: str, timeout_ms: str = "6000", max_digits: str = "1024") -> str:
         timeout_s = _int(timeout_ms, 6000) / 1000
-        # GET DATA after a lead-in that keys could interrupt is the same question's last part.
-        if not self.prompt_escape and self.start_playback("0123456789*#"):
+        # GET DATA is a whole question: the IVR sends it only for a one-sound prompt (a longer one ends
+        # in WAIT FOR DIGIT), so a keyed greeting just before it is a prompt of its own.
+        self.end_prompt()
+        if self.start_playback("0123456789*#"):
             await self.sleep(prompt_seconds(sound) * 0.45)
             await self.hang_up("200 result=-1")
         self.end_prompt()
