@@ -1,6 +1,8 @@
 """The callback script run over an in-memory channel: keys, speech, retries, hang-ups, refusals."""
 from __future__ import annotations
 
+import asyncio
+
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -393,3 +395,31 @@ async def test_recordings_disk_full_still_stores_every_keypress(script, tmp_path
     assert all(answer.source == "dtmf" for answer, _ in sink.stored)
     assert channel.commands.count("RECORD FILE") == 1          # tried once, then keys only for the call
     assert result.outcome == "answered-complete"
+
+
+@pytest.mark.parametrize("each_try", [None, "*", "#", "0"], ids=["silence", "star", "hash", "unused-key"])
+async def test_nothing_usable_at_any_question_asks_each_twice_then_says_goodbye(script, each_try):
+    """Silence, or a key no question uses, at every try: each question is asked twice (once re-asked with
+    the sorry prompt), nothing is stored, the IVR still thanks and hangs up, and the call counts as not
+    reached (no-answer: the dialer tries again)."""
+    channel = FakeChannel(inputs=[each_try] * 6)
+    result, sink = await run(script, channel)
+    asked = [e[1] for e in channel.log if e[0] == "GET DATA"]
+    assert asked == [s for s in ("callback/ask-contacted", "callback/ask-solved", "callback/ask-satisfaction")
+                     for _ in range(2)]
+    assert [e[1] for e in channel.log if e[0] == "STREAM FILE" and e[1] == "callback/sorry-again"] == [
+        "callback/sorry-again"] * 3
+    assert (sink.stored, result.outcome, result.ended_by) == ([], "no-answer", "script")
+    assert ("STREAM FILE", "callback/thanks", "") in channel.log and channel.commands[-1] == "HANGUP"
+
+
+async def test_a_dtmf_answer_waits_the_settle_time_before_the_next_prompt(script):
+    """The pause that lets Asterisk drop a key pressed with the answering one (runner.KEY_SETTLE_S)."""
+    loop = asyncio.get_running_loop()
+    channel = FakeChannel(inputs=["1", "1", "1"])
+    started = loop.time()
+    await run(script, channel, key_settle_s=0.2)
+    assert loop.time() - started >= 3 * 0.2
+    started = loop.time()
+    await run(script, FakeChannel(inputs=["1", "1", "1"]))
+    assert loop.time() - started < 0.2
