@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from callcenter.asr.base import NoSpeech, SpeechUnavailable
 from callcenter.ivr.answers import Answer
 from callcenter.ivr.context import CallContext
-from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak
+from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak, write_silence
 from callcenter.ivr.loader import ScriptLibrary, parse_script
 from callcenter.ivr.prompts import PromptPlayer
 from callcenter.ivr.runner import MAX_STEPS, run_script
@@ -423,3 +422,15 @@ async def test_a_dtmf_answer_waits_the_settle_time_before_the_next_prompt(script
     started = loop.time()
     await run(script, FakeChannel(inputs=["1", "1", "1"]))
     assert loop.time() - started < 0.2
+
+
+async def test_a_silent_citizen_who_hangs_up_while_recorded_was_not_reached(script, tmp_path):
+    """Speech mode: the citizen says nothing, then hangs up while the first answer is being recorded.
+    Nothing was said, so nothing is stored and the call is not reached (as in DTMF mode), rather than
+    an 'answered-partial' call that would count as an effective callback with no answers at all."""
+    hush = tmp_path / "hush.wav"
+    write_silence(hush, 1.0)
+    rec = recognizer(yes=("联系过", 0.95))
+    channel = FakeChannel(inputs=[Speak(hush, hang_up=True)])
+    result, sink = await run(script, channel, recognizer=rec, recordings_dir=tmp_path / "rec")
+    assert (sink.stored, result.outcome, result.ended_by) == ([], "no-answer", "caller-hangup")

@@ -207,7 +207,9 @@ class _Run:
             return await self.listen_keys(node)
         except ChannelGone as gone:
             if gone.endpos:      # cut off mid-answer: keep what was said, for a person to check
-                await self.store(await self.understand(node, Path(f"{base}.wav"), cut_off=True))
+                said = await self.understand(node, Path(f"{base}.wav"), cut_off=True)
+                if said is not None:
+                    await self.store(said)
             raise
         if recorded.digit:
             return self.keyed(node, recorded.digit)
@@ -225,7 +227,9 @@ class _Run:
             log.exception("attempt %s: recognizer failed on %s", self.context.attempt_id, wav)
             return unclear
         if heard.intent is None and not heard.transcript.strip():
-            return unclear if cut_off else None          # silence: ask again
+            # Silence: ask again.  Cut off in silence, nothing was said: no answer, or a citizen who only
+            # listened would make the call 'answered-partial', an effective callback without answers.
+            return None
         intent = heard.intent if heard.intent in node.intents else None
         return Answer(node.question, intent, "speech", transcript=heard.transcript,
                       confidence=heard.confidence, recording_path=str(wav),
