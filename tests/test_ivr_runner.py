@@ -9,12 +9,13 @@ import pytest
 
 from callcenter.asr.base import NoSpeech, SpeechUnavailable
 from callcenter.ivr.answers import Answer
+from callcenter.ivr.channel import CallerHungUp
 from callcenter.ivr.context import CallContext
 from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak, write_silence
 from callcenter.ivr.loader import ScriptLibrary, parse_script
 from callcenter.ivr.prompts import PromptPlayer
 from callcenter.ivr.runner import MAX_STEPS, run_script
-from callcenter.ivr.script import Prompt, SoundPart, SpokenVariable
+from callcenter.ivr.script import Prompt, SoundPart, SpokenVariable, outcome_ahead
 
 AUDIO = Path(__file__).resolve().parent / "fixtures" / "audio"
 
@@ -434,3 +435,25 @@ async def test_a_silent_citizen_who_hangs_up_while_recorded_was_not_reached(scri
     channel = FakeChannel(inputs=[Speak(hush, hang_up=True)])
     result, sink = await run(script, channel, recognizer=rec, recordings_dir=tmp_path / "rec")
     assert (sink.stored, result.outcome, result.ended_by) == ([], "no-answer", "caller-hangup")
+
+
+@pytest.mark.parametrize("inputs, stored", [([Barge("9")], {}), (["9"], {"contacted": "refuse"}),
+                                            (["1", "9"], {"contacted": "yes", "solved": "refuse"})])
+async def test_pressing_9_then_hanging_up_at_once_is_still_a_refusal(script, inputs, stored):
+    """A citizen who presses 9 and hangs up during 好的，不打扰您了 has refused: the goodbye need not be
+    heard to the end (else 'answered-partial' counted an effective callback, or 'no-answer' rang again)."""
+    class LeavesInTheGoodbye(FakeChannel):
+        async def stream_file(self, sound, escape_digits=""):
+            if sound == "callback/goodbye-refused":
+                self.hung_up = True
+                raise CallerHungUp("result=-1 then HANGUP")
+            return await super().stream_file(sound, escape_digits)
+
+    result, sink = await run(script, LeavesInTheGoodbye(inputs=list(inputs)))
+    assert (result.outcome, result.ended_by, sink.intents) == ("refused", "caller-hangup", stored)
+
+
+def test_outcome_ahead_stops_at_anything_that_still_asks(script):
+    assert outcome_ahead(script.nodes, "refused") == "refused"
+    assert outcome_ahead(script.nodes, "thanks") is None                # the answers decide
+    assert outcome_ahead(script.nodes, "greeting") is None              # a question comes first

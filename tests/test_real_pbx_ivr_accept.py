@@ -48,6 +48,8 @@ EXPECTED = {
     "13900000509": ("no-answer", {}),
     "13900000510": ("answered-complete", {"contacted": "no", "solved": "solved", "satisfaction": "satisfied"}),
     "13900000511": ("answered-partial", {"solved": "solved", "satisfaction": "basic"}),
+    "13900000514": ("refused", {"contacted": "refuse"}),
+    "13900000515": ("refused", {}),
 }
 
 

@@ -25,7 +25,7 @@ from .answers import Answer, AnswerSink, outcome_of
 from .channel import CallerHungUp, Channel, ChannelFailure, ChannelGone, RecordingFailed
 from .context import CallContext
 from .prompts import PromptPlayer
-from .script import Branch, Goto, Hangup, Node, Play, Question, Record, Script, SoundPart
+from .script import Branch, Goto, Hangup, Node, Play, Question, Record, Script, SoundPart, outcome_ahead
 from .tts import Synthesizer
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ class _Run:
             for _ in range(MAX_STEPS):
                 node = self.script.nodes[name]
                 self.result.path.append(name)
+                self.forced = self.forced or outcome_ahead(self.script.nodes, name)
                 if isinstance(node, Hangup):
-                    self.forced = node.outcome
                     await self.channel.hangup()
                     break
                 name = await self.visit(node)

@@ -131,6 +131,22 @@ def successors(node: Node) -> list[str]:
     return []
 
 
+def outcome_ahead(nodes: Mapping[str, Node], name: str) -> str | None:
+    """The outcome of the hangup this node leads to with nothing more to ask (plays and gotos only), or
+    None.  The refusal is settled once the call enters its goodbye: a citizen who pressed 9 and hangs
+    up at once has refused, whether or not the goodbye was heard to the end."""
+    seen: set[str] = set()
+    while name in nodes and name not in seen:
+        seen.add(name)
+        node = nodes[name]
+        if isinstance(node, Hangup):
+            return node.outcome
+        if not isinstance(node, (Play, Goto)):
+            return None
+        name = node.next
+    return None
+
+
 @dataclass(frozen=True)
 class Script:
     name: str
