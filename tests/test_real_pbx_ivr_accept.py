@@ -4,7 +4,8 @@ Each citizen in tests/fixtures/real_pbx/test-extensions.conf (13900000500…) do
 thing: presses a key during the greeting, a key then '#', two keys at once, '*' again and again,
 hangs up at each point, explains 不满意 after the beep, answers slowly or not at all.  All of them
 are called in one campaign (one attempt each, so the run takes as long as the slowest citizen);
-afterwards the ledger must hold what each one said and the right verdict.
+afterwards the ledger must hold what each one said and the right verdict.  A second test does the
+same with speech on (the recogniser loaded), where prompts and recordings take the keys.
 """
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ from tests.test_real_pbx_campaign import CITIZENS, _no_tts, _wait  # noqa: F401 
 
 pytestmark = pytest.mark.real_asterisk
 
-# number → (verdict, the answers stored: question → intent)
+# number → (verdict, the answers stored: question → intent); what each citizen does is commented in
+# test-extensions.conf: 500 9 in the greeting, 501 2 in the greeting (ignored), 502 1# each time, 503 12 at
+# once, 504 * twice, 505 不满意 + reason + #, 506 hangs up in the reason, 507 in the thanks, 508 in question 3,
+# 509 when re-asked, 510 answers 5 s after the prompt (inside 6 s), 511 silent through both tries, 514 9 then
+# hangs up in the goodbye, 515 9 in the greeting then hangs up.
 EXPECTED = {
     "13900000500": ("refused", {}),
     "13900000501": ("answered-complete", {"contacted": "yes", "solved": "solved", "satisfaction": "satisfied"}),
