@@ -54,6 +54,7 @@ class ServiceOptions:
     ami: dict[str, Any] = field(default_factory=dict)    # AmiLinkConfig overrides (e.g. faster pings in tests)
     shared_web: bool = False                  # other web processes share the port (serve's CALLCENTER_WEB_WORKERS)
     web_connections: str | None = None        # with shared_web: their connection table (callcenter.web.core.balance)
+    key_settle_s: float | None = None         # the IVR's pause after an answering key (None: runner.KEY_SETTLE_S)
 
 
 class Service:
@@ -94,7 +95,7 @@ class Service:
         self.recognizer = build_recognizer(settings)
         await self.recognizer.start()
         self.agi = callback_agi_server(settings, self.db.pool, recognizer=self.recognizer,
-                                       on_verdict=self._verdict_given)
+                                       on_verdict=self._verdict_given, key_settle_s=self.options.key_settle_s)
         await self.agi.start()
         if self.agi.port != settings.agi_port:      # port 0 asked for a free one: dial plans must use it
             self.settings = settings = replace(settings, agi_port=self.agi.port)

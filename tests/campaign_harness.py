@@ -53,8 +53,11 @@ def simulator(agi_port: int, *, book: CitizenBook | None = None, time_scale: flo
 
 
 def service(settings, sim_port: int, agi_port: int, instance: str, *, originate_timeout_ms: int = 30000,
-            **options) -> Service:
-    """The real service wired for tests: fast ticks, fast pings, no web (``options``: more ServiceOptions)."""
+            key_settle_s: float = 0.0, **options) -> Service:
+    """The real service wired for tests: fast ticks, fast pings, no web (``options``: more ServiceOptions).
+
+    ``key_settle_s``: the IVR's pause after an answering key; none against the simulator, whose clock runs
+    hundreds of times faster; the real PBX's tests pass ``runner.KEY_SETTLE_S``, as ``serve`` runs."""
     settings = replace(settings, ami_port=sim_port, agi_port=agi_port, agi_host="127.0.0.1",
                        instance_name=instance)
     return Service(settings, ServiceOptions(
@@ -62,7 +65,7 @@ def service(settings, sim_port: int, agi_port: int, instance: str, *, originate_
         dialer=DialerOptions(instance=instance, tick=0.05, refresh_every=0.2, reconcile_every=1.0,
                              originate_timeout_ms=originate_timeout_ms, orphaned_after=timedelta(seconds=5)),
         ami=dict(ping_interval=0.5, ping_timeout=2.0, backoff_initial=0.05, backoff_max=0.5, settle_grace=0.3),
-        **options))
+        key_settle_s=key_settle_s, **options))
 
 
 async def open_tickets(pool) -> int:

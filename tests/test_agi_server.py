@@ -111,8 +111,7 @@ async def test_hang_up_in_the_greeting(office):
     attempt, result = await office.call(CitizenScript(hangup_after_prompts=0))
     assert await office.answers(attempt) == {}
     assert (await office.attempt_row(attempt))["outcome"] == "no-answer"
-    assert result.commands[-1] == ("EXEC Playback callback/greeting-intro&callback/greeting-reported"
-                                   "&callback/greeting-problem")
+    assert result.commands[-1] == "STREAM FILE callback/greeting-intro 9"     # a 9 may stop the greeting
 
 
 async def test_dissatisfied_reason_is_recorded_where_the_ivr_asked(office, tmp_path):
@@ -131,10 +130,18 @@ async def test_dissatisfied_reason_is_recorded_where_the_ivr_asked(office, tmp_p
 
 
 async def test_refusal(office):
+    attempt, result = await office.call(CitizenScript.keys("1", "9"))
+    assert (await office.attempt_row(attempt))["outcome"] == "refused"
+    assert intents(await office.answers(attempt)) == {"contacted": "yes", "solved": "refuse"}
+    assert 'STREAM FILE callback/goodbye-refused ""' in result.commands
+
+
+async def test_a_9_while_the_greeting_plays_refuses_at_once(office):
+    """The greeting says 如不需要回访，请按9: the citizen need not wait for the first question."""
     attempt, result = await office.call(CitizenScript.keys("9"))
     assert (await office.attempt_row(attempt))["outcome"] == "refused"
-    assert intents(await office.answers(attempt)) == {"contacted": "refuse"}
-    assert 'STREAM FILE callback/goodbye-refused ""' in result.commands
+    assert await office.answers(attempt) == {}
+    assert not any(c.startswith("GET DATA") for c in result.commands)
 
 
 async def test_speech_answers_over_the_wire(office):

@@ -234,4 +234,20 @@ async def test_server_ends_cleanly_on_the_greeting_hangup_of_transcript_04(db, s
     peer, answers, outcome = await replay(db, agi, transcripts_dir, "04-answered-hangup-mid-question.agi.txt",
                                           hangup_at="callback/greeting-intro")
     assert answers == {} and outcome == "no-answer"
-    assert peer.sent[-1] == "EXEC Playback callback/greeting-intro&callback/greeting-reported&callback/greeting-problem"
+    assert peer.sent[-1] == "STREAM FILE callback/greeting-intro 9"         # the greeting's first file
+
+
+async def test_citizen_hash_ends_get_data_as_asterisk_does(tmp_path):
+    """ast_readstring: '#' ends the entry and is left out of it; '#' alone is an empty entry, not a timeout."""
+    ivr = ScriptedIvr(["GET DATA callback/ask-contacted 6000 1", "GET DATA callback/ask-solved 6000 3",
+                       "GET DATA callback/ask-satisfaction 6000 3", "HANGUP"], tmp_path)
+    server = await asyncio.start_server(ivr.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await run_agi_session(f"agi://127.0.0.1:{port}/callback", {"agi_network": "yes"},
+                              CitizenScript.keys("#", "12#", "1#"), {}, time_scale=0)
+        await asyncio.wait_for(ivr.done.wait(), 10)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert ivr.replies[:3] == [["200 result="], ["200 result=12"], ["200 result=1"]]

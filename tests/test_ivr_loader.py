@@ -220,3 +220,20 @@ def test_graph_checks_agree_with_brute_force(graph):
     # Every live node that cannot finish leads into one of the reported loops.
     for node in live - finish:
         assert reachable(graph, node) & in_loops
+
+
+def test_a_play_node_may_name_keys_that_cut_it_short(tmp_path):
+    script = load_script(write(tmp_path, VALID.replace('prompt = "hello"\nnext = "ask"',
+                                                       'prompt = "hello"\nkeys = { "9" = "bye" }\nnext = "ask"')))
+    assert script.nodes["hello"].keys == {"9": "bye"} and script.nodes["bye"].keys == {}
+
+
+@pytest.mark.parametrize("keys, error", [
+    ('{ "9" = "nowhere" }', "[nodes.hello] goes to unknown node 'nowhere'"),
+    ('{ "#" = "bye" }', "`keys`: '#' ends key entry (GET DATA) and cannot be an answer"),
+    ('{ "99" = "bye" }', "`keys`: '99' is not a single phone key"),
+])
+def test_a_play_nodes_keys_are_checked(tmp_path, keys, error):
+    text = VALID.replace('prompt = "hello"\nnext = "ask"', f'prompt = "hello"\nkeys = {keys}\nnext = "ask"')
+    found = problems(tmp_path, text)
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'demo.toml'}:{line_of(text, 'keys =')}: {error}")

@@ -1,6 +1,7 @@
 """The callback script run over an in-memory channel: keys, speech, retries, hang-ups, refusals."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -8,12 +9,13 @@ import pytest
 
 from callcenter.asr.base import NoSpeech, SpeechUnavailable
 from callcenter.ivr.answers import Answer
+from callcenter.ivr.channel import CallerHungUp
 from callcenter.ivr.context import CallContext
-from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak
+from callcenter.ivr.fakes import HANG_UP, Barge, FakeChannel, PhraseRecognizer, Speak, write_silence
 from callcenter.ivr.loader import ScriptLibrary, parse_script
 from callcenter.ivr.prompts import PromptPlayer
 from callcenter.ivr.runner import MAX_STEPS, run_script
-from callcenter.ivr.script import Prompt, SoundPart, SpokenVariable
+from callcenter.ivr.script import Prompt, SoundPart, SpokenVariable, outcome_ahead
 
 AUDIO = Path(__file__).resolve().parent / "fixtures" / "audio"
 
@@ -87,9 +89,22 @@ async def test_greeting_speaks_ticket_date_and_title_through_the_synthesizer(scr
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel, synthesizer=synth)
     assert synth.texts == ["5月3日", "楼道堆物"]       # 01:30 UTC is 09:30 on 3 May in Beijing
-    # No key stops the greeting, so its five files are one Playback (one round trip to Asterisk).
-    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "/tts/1", "callback/greeting-reported",
-                              "/tts/2", "callback/greeting-problem")
+    # The greeting offers 9 (不需要回访), so each of its five files is a STREAM FILE that a 9 may stop.
+    assert channel.log[:5] == [("STREAM FILE", sound, "9") for sound in (
+        "callback/greeting-intro", "/tts/1", "callback/greeting-reported", "/tts/2", "callback/greeting-problem")]
+
+
+async def test_a_9_during_the_greeting_refuses_before_any_question(script):
+    channel = FakeChannel(inputs=[Barge("9")])
+    result, sink = await run(script, channel)
+    assert (result.outcome, sink.stored, result.path) == ("refused", [], ["greeting", "refused", "end_refused"])
+    assert "GET DATA" not in channel.commands and channel.commands[-1] == "HANGUP"
+
+
+async def test_a_play_node_without_keys_is_still_one_playback(script):
+    channel = FakeChannel(inputs=["1", "1", "1"])
+    await run(script, channel)
+    assert ("STREAM FILE", "callback/thanks", "") in channel.log      # the closing words: no key stops them
 
 
 async def test_a_say_part_splits_the_uninterrupted_prompt_and_keeps_the_order():
@@ -114,8 +129,8 @@ async def test_a_say_part_splits_the_uninterrupted_prompt_and_keeps_the_order():
 async def test_without_a_synthesizer_the_greeting_skips_the_spoken_values(script):
     channel = FakeChannel(inputs=["1", "1", "1"])
     await run(script, channel)
-    assert channel.log[0] == ("PLAYBACK", "callback/greeting-intro", "callback/greeting-reported",
-                              "callback/greeting-problem")
+    assert channel.log[:3] == [("STREAM FILE", sound, "9") for sound in (
+        "callback/greeting-intro", "callback/greeting-reported", "callback/greeting-problem")]
 
 
 async def test_silence_replays_sorry_prompt_then_accepts_the_key(script):
@@ -380,3 +395,65 @@ async def test_recordings_disk_full_still_stores_every_keypress(script, tmp_path
     assert all(answer.source == "dtmf" for answer, _ in sink.stored)
     assert channel.commands.count("RECORD FILE") == 1          # tried once, then keys only for the call
     assert result.outcome == "answered-complete"
+
+
+@pytest.mark.parametrize("each_try", [None, "*", "#", "0"], ids=["silence", "star", "hash", "unused-key"])
+async def test_nothing_usable_at_any_question_asks_each_twice_then_says_goodbye(script, each_try):
+    """Silence, or a key no question uses, at every try: each question is asked twice (once re-asked with
+    the sorry prompt), nothing is stored, the IVR still thanks and hangs up, and the call counts as not
+    reached (no-answer: the dialer tries again)."""
+    channel = FakeChannel(inputs=[each_try] * 6)
+    result, sink = await run(script, channel)
+    asked = [e[1] for e in channel.log if e[0] == "GET DATA"]
+    assert asked == [s for s in ("callback/ask-contacted", "callback/ask-solved", "callback/ask-satisfaction")
+                     for _ in range(2)]
+    assert [e[1] for e in channel.log if e[0] == "STREAM FILE" and e[1] == "callback/sorry-again"] == [
+        "callback/sorry-again"] * 3
+    assert (sink.stored, result.outcome, result.ended_by) == ([], "no-answer", "script")
+    assert ("STREAM FILE", "callback/thanks", "") in channel.log and channel.commands[-1] == "HANGUP"
+
+
+async def test_a_dtmf_answer_waits_the_settle_time_before_the_next_prompt(script):
+    """The pause that lets Asterisk drop a key pressed with the answering one (runner.KEY_SETTLE_S)."""
+    loop = asyncio.get_running_loop()
+    channel = FakeChannel(inputs=["1", "1", "1"])
+    started = loop.time()
+    await run(script, channel, key_settle_s=0.2)
+    assert loop.time() - started >= 3 * 0.2
+    started = loop.time()
+    await run(script, FakeChannel(inputs=["1", "1", "1"]))
+    assert loop.time() - started < 0.2
+
+
+async def test_a_silent_citizen_who_hangs_up_while_recorded_was_not_reached(script, tmp_path):
+    """Speech mode: the citizen says nothing, then hangs up while the first answer is being recorded.
+    Nothing was said, so nothing is stored and the call is not reached (as in DTMF mode), rather than
+    an 'answered-partial' call that would count as an effective callback with no answers at all."""
+    hush = tmp_path / "hush.wav"
+    write_silence(hush, 1.0)
+    rec = recognizer(yes=("联系过", 0.95))
+    channel = FakeChannel(inputs=[Speak(hush, hang_up=True)])
+    result, sink = await run(script, channel, recognizer=rec, recordings_dir=tmp_path / "rec")
+    assert (sink.stored, result.outcome, result.ended_by) == ([], "no-answer", "caller-hangup")
+
+
+@pytest.mark.parametrize("inputs, stored", [([Barge("9")], {}), (["9"], {"contacted": "refuse"}),
+                                            (["1", "9"], {"contacted": "yes", "solved": "refuse"})])
+async def test_pressing_9_then_hanging_up_at_once_is_still_a_refusal(script, inputs, stored):
+    """A citizen who presses 9 and hangs up during 好的，不打扰您了 has refused: the goodbye need not be
+    heard to the end (else 'answered-partial' counted an effective callback, or 'no-answer' rang again)."""
+    class LeavesInTheGoodbye(FakeChannel):
+        async def stream_file(self, sound, escape_digits=""):
+            if sound == "callback/goodbye-refused":
+                self.hung_up = True
+                raise CallerHungUp("result=-1 then HANGUP")
+            return await super().stream_file(sound, escape_digits)
+
+    result, sink = await run(script, LeavesInTheGoodbye(inputs=list(inputs)))
+    assert (result.outcome, result.ended_by, sink.intents) == ("refused", "caller-hangup", stored)
+
+
+def test_outcome_ahead_stops_at_anything_that_still_asks(script):
+    assert outcome_ahead(script.nodes, "refused") == "refused"
+    assert outcome_ahead(script.nodes, "thanks") is None                # the answers decide
+    assert outcome_ahead(script.nodes, "greeting") is None              # a question comes first

@@ -25,6 +25,7 @@ from callcenter.asr.pool import WorkerPool
 from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
 from callcenter.ivr import session
+from callcenter.ivr.runner import KEY_SETTLE_S
 from callcenter.ivr.session import CallbackIvr
 from callcenter.telephony import agi_service
 from callcenter.telephony.agi import AgiServer
@@ -97,7 +98,7 @@ async def test_campaign_on_the_real_pbx_stores_what_each_citizen_did(db, setting
         return open_ == 1 and busy == 0          # only the capped third ticket of SAME_NUMBER is left
 
     async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "real-1",
-                         originate_timeout_ms=4000):
+                         originate_timeout_ms=4000, key_settle_s=KEY_SETTLE_S):
         await _wait(db.pool, settled, timeout=60)
 
     async with db.pool.acquire() as conn:
@@ -138,7 +139,8 @@ async def test_the_channel_guard_refuses_before_the_phone_rings(db, settings, re
             for i, number in enumerate(numbers):
                 await insert_ticket(conn, f"G{i}", status="awaiting_callback", phone=number)
         await h.start_campaign(db.pool, channels=6, max_attempts=10, dial=CITIZENS, retry=timedelta(seconds=3))
-        async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "guard-1") as service:
+        async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "guard-1",
+                             key_settle_s=KEY_SETTLE_S) as service:
             await h.wait_until_all_final(db.pool, timeout=60)
             warnings = dict(service.dialer.trunk_warnings)
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.ivr.runner import KEY_SETTLE_S
 from callcenter.telephony import agi_service
 from tests import campaign_harness as h
 from tests.factories import insert_ticket
@@ -79,7 +80,8 @@ async def test_asterisk_restarted_mid_campaign(db, settings, real_asterisk, monk
     since = len(real_asterisk.messages())
     await seed(db.pool, SLOW)
     await h.start_campaign(db.pool, channels=8, max_attempts=3, dial=CITIZENS)
-    async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "restart-1"):
+    async with h.service(settings, real_asterisk.ami_port, real_asterisk.agi_port, "restart-1",
+                         key_settle_s=KEY_SETTLE_S):
         await wait_live(db.pool, 8, 20)
         await asyncio.sleep(1.0)                           # ringing, not yet answered
         real_asterisk.cli("core restart now")

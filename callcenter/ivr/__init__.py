@@ -17,7 +17,8 @@ A script has four tables::
     greeting = ["callback/intro", "{tts:ticket_date}", "callback/reported", "{tts:ticket_title}"]
 
     [nodes.NAME]                  # the call flow; `type` is one of:
-      play      prompt | sound, next
+      play      prompt | sound, next, keys = {digit = node} (optional: a key that cuts it short and
+                goes there, e.g. the greeting's "不需要请按9"; other keys are ignored while it plays)
       question  prompt, dtmf = {digit = intent}, speech = {phrase = intent} (optional),
                 next = "node" | {intent = node, ..., no_answer = node},
                 timeout (s, 6), silence (s, 2), retries (1: re-ask once), retry_prompt, question (name

@@ -33,7 +33,7 @@ _SOUND = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_\-/.]+$")
 _SPOKEN = re.compile(r"^\{([a-z_]+):([a-z_]+)(?::([A-Za-z0-9 _\-]*))?\}$")
 
 _NODE_KEYS = {
-    "play": {"type", "prompt", "sound", "next"},
+    "play": {"type", "prompt", "sound", "next", "keys"},
     "question": {"type", "prompt", "question", "dtmf", "speech", "next", "timeout", "silence",
                  "retries", "retry_prompt", "beep"},
     "record": {"type", "prompt", "question", "next", "max_seconds", "silence", "beep", "escape"},
@@ -314,9 +314,10 @@ class _Loader:
             prompt = Prompt(f"sound:{sound}", (SoundPart(sound),))
         else:
             prompt = self.prompt_ref(table, raw, "prompt", prompts, required=True)
+        keys = self.get_map(table, raw, "keys", _check_question_key)
         if prompt is None or nxt is None:
             return None
-        return Play(name, prompt, nxt)
+        return Play(name, prompt, nxt, keys)
 
     def node_question(self, name, table, raw, prompts) -> Question | None:
         prompt = self.prompt_ref(table, raw, "prompt", prompts, required=True)
@@ -422,6 +423,8 @@ class _Loader:
         """The key of ``node`` that names ``target``, to point the error at the right line."""
         if isinstance(node, Branch):
             return "default" if target == node.default else "cases"
+        if isinstance(node, Play) and target != node.next:
+            return "keys"
         return "next"
 
     def check_references(self, nodes: Mapping[str, Node]) -> None:

@@ -7,11 +7,12 @@ asks a :class:`~.tts.Synthesizer` for a sound file of the text.  A value that
 cannot be spoken (missing, or no synthesiser) is skipped rather than failing
 the call: the sentence loses a detail, the survey goes on.
 
-A prompt no key may interrupt (a play node: the greeting) is played a run of
-files at a time (:meth:`~.channel.Channel.play_sounds`): the greeting's five
-files, two of them synthesised, are one round trip to Asterisk, not five.
-Its titles are therefore synthesised before the greeting starts rather than
-while its first words play.
+A prompt no key may interrupt (a play node without keys: the goodbye) is
+played a run of files at a time (:meth:`~.channel.Channel.play_sounds`): one
+round trip to Asterisk, not one per file.  A prompt keys may interrupt (a
+question; the greeting, which offers 9) is a STREAM FILE per part, since
+Playback drops keys.  Either way the synthesised parts are rendered before the
+first word plays, not in a silence between two files.
 """
 from __future__ import annotations
 
@@ -44,8 +45,14 @@ class PromptPlayer:
         if not escape_digits:
             await self._play_through(parts)
             return None
-        for part in parts:
-            digit = await self.play_part(part, escape_digits)
+        # Synthesised parts are rendered before the first word, not in a silence between two files.
+        ready = {i: await self._synthesised(part) for i, part in enumerate(parts)
+                 if isinstance(part, SpokenVariable) and part.kind == "tts"}
+        for i, part in enumerate(parts):
+            if i in ready:
+                digit = await self.channel.stream_file(ready[i], escape_digits) if ready[i] else None
+            else:
+                digit = await self.play_part(part, escape_digits)
             if digit:
                 return digit
         return None

@@ -15,6 +15,7 @@ broken channel or a storage failure ends the run; what was stored stays.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,18 @@ from .answers import Answer, AnswerSink, outcome_of
 from .channel import CallerHungUp, Channel, ChannelFailure, ChannelGone, RecordingFailed
 from .context import CallContext
 from .prompts import PromptPlayer
-from .script import Branch, Goto, Hangup, Node, Play, Question, Record, Script, SoundPart
+from .script import Branch, Goto, Hangup, Node, Play, Question, Record, Script, SoundPart, outcome_ahead
 from .tts import Synthesizer
 
 log = logging.getLogger(__name__)
 
 #: Nodes one call may visit; a guard against loops whose exit depends on an answer never given.
 MAX_STEPS = 200
+#: After a key answers a question, this long passes before the next prompt starts.  Asterisk drops keys
+#: that reach an AGI channel between commands, so a second key pressed with the first ("12", a double
+#: press) is dropped instead of answering the next question before the citizen has heard it.  A
+#: phone's key lasts ~0.1-0.25 s with ~0.1 s between keys: 0.6 s covers a burst of two.
+KEY_SETTLE_S = 0.6
 
 
 class StorageFailed(RuntimeError):
@@ -48,13 +54,17 @@ class RunResult:
 
 async def run_script(script: Script, channel: Channel, context: CallContext, sink: AnswerSink, *,
                      recognizer: Recognizer | None = None, synthesizer: Synthesizer | None = None,
-                     recordings_dir: Path | None = None) -> RunResult:
-    return await _Run(script, channel, context, sink, recognizer or NoSpeech(), synthesizer, recordings_dir).run()
+                     recordings_dir: Path | None = None, key_settle_s: float = 0.0) -> RunResult:
+    """``key_settle_s``: see :data:`KEY_SETTLE_S` (the FastAGI service passes it; in-memory channels need none)."""
+    return await _Run(script, channel, context, sink, recognizer or NoSpeech(), synthesizer, recordings_dir,
+                      key_settle_s).run()
 
 
 class _Run:
     def __init__(self, script: Script, channel: Channel, context: CallContext, sink: AnswerSink,
-                 recognizer: Recognizer, synthesizer: Synthesizer | None, recordings_dir: Path | None):
+                 recognizer: Recognizer, synthesizer: Synthesizer | None, recordings_dir: Path | None,
+                 key_settle_s: float = 0.0):
+        self.key_settle_s = key_settle_s
         self.script = script
         self.channel = channel
         self.context = context
@@ -85,8 +95,8 @@ class _Run:
             for _ in range(MAX_STEPS):
                 node = self.script.nodes[name]
                 self.result.path.append(name)
+                self.forced = self.forced or outcome_ahead(self.script.nodes, name)
                 if isinstance(node, Hangup):
-                    self.forced = node.outcome
                     await self.channel.hangup()
                     break
                 name = await self.visit(node)
@@ -109,8 +119,8 @@ class _Run:
 
     async def visit(self, node: Node) -> str:
         if isinstance(node, Play):
-            await self.player.play(node.prompt)
-            return node.next
+            key = await self.player.play(node.prompt, "".join(sorted(node.keys)))
+            return node.keys[key] if key in node.keys else node.next
         if isinstance(node, Question):
             intent = await self.ask(node)
             return node.branches[intent] if intent is not None else node.no_answer
@@ -154,7 +164,10 @@ class _Run:
                 if answer.intent is None:
                     unclear = answer
                     continue
+                keyed_at = asyncio.get_running_loop().time()
                 await self.store(answer)
+                if answer.source == "dtmf" and self.key_settle_s > 0:
+                    await asyncio.sleep(keyed_at + self.key_settle_s - asyncio.get_running_loop().time())
                 return answer.intent
         except ChannelGone:
             if unclear is not None:
@@ -172,14 +185,12 @@ class _Run:
         return Answer(node.question, node.dtmf[digits[0]], "dtmf", digits=digits[0])
 
     async def listen_keys(self, node: Question) -> Answer | None:
-        parts = node.prompt.parts
-        digit = await self.player.play_parts(parts[:-1], node.escape_digits)
-        if digit:
-            return self.keyed(node, digit)
-        last, timeout_ms = parts[-1], node.timeout_s * 1000
-        if isinstance(last, SoundPart):
-            return self.keyed(node, (await self.channel.get_data(last.name, timeout_ms, 1)).digits)
-        digit = await self.player.play_part(last, node.escape_digits)
+        """One sound: GET DATA.  Several parts: each with the answer keys, then WAIT FOR DIGIT, so a
+        GET DATA on the wire is always a whole question (a keyed greeting may play just before it)."""
+        parts, timeout_ms = node.prompt.parts, node.timeout_s * 1000
+        if len(parts) == 1 and isinstance(parts[0], SoundPart):
+            return self.keyed(node, (await self.channel.get_data(parts[0].name, timeout_ms, 1)).digits)
+        digit = await self.player.play_parts(parts, node.escape_digits)
         return self.keyed(node, digit or await self.channel.wait_for_digit(timeout_ms))
 
     async def listen_speech(self, node: Question, attempt: int) -> Answer | None:
@@ -196,7 +207,9 @@ class _Run:
             return await self.listen_keys(node)
         except ChannelGone as gone:
             if gone.endpos:      # cut off mid-answer: keep what was said, for a person to check
-                await self.store(await self.understand(node, Path(f"{base}.wav"), cut_off=True))
+                said = await self.understand(node, Path(f"{base}.wav"), cut_off=True)
+                if said is not None:
+                    await self.store(said)
             raise
         if recorded.digit:
             return self.keyed(node, recorded.digit)
@@ -214,7 +227,9 @@ class _Run:
             log.exception("attempt %s: recognizer failed on %s", self.context.attempt_id, wav)
             return unclear
         if heard.intent is None and not heard.transcript.strip():
-            return unclear if cut_off else None          # silence: ask again
+            # Silence: ask again.  Cut off in silence, nothing was said: no answer, or a citizen who only
+            # listened would make the call 'answered-partial', an effective callback without answers.
+            return None
         intent = heard.intent if heard.intent in node.intents else None
         return Answer(node.question, intent, "speech", transcript=heard.transcript,
                       confidence=heard.confidence, recording_path=str(wav),

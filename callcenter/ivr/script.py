@@ -48,9 +48,12 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Play:
+    """Say something.  ``keys`` (key → node) lets a key cut it short, e.g. the greeting's "不需要请按9":
+    without them the prompt plays through as one Playback, which drops every key pressed meanwhile."""
     name: str
     prompt: Prompt
     next: str
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,31 @@ Node = Union[Play, Question, Record, Branch, Goto, Hangup]
 
 def successors(node: Node) -> list[str]:
     """Every node this one can lead to, in a stable order."""
-    if isinstance(node, (Play, Record, Goto)):
+    if isinstance(node, Play):
+        return list(dict.fromkeys([node.next, *node.keys.values()]))
+    if isinstance(node, (Record, Goto)):
         return [node.next]
     if isinstance(node, Question):
         return list(dict.fromkeys([*node.branches.values(), node.no_answer]))
     if isinstance(node, Branch):
         return list(dict.fromkeys([*node.cases.values(), node.default]))
     return []
+
+
+def outcome_ahead(nodes: Mapping[str, Node], name: str) -> str | None:
+    """The outcome of the hangup this node leads to with nothing more to ask (plays and gotos only), or
+    None.  The refusal is settled once the call enters its goodbye: a citizen who pressed 9 and hangs
+    up at once has refused, whether or not the goodbye was heard to the end."""
+    seen: set[str] = set()
+    while name in nodes and name not in seen:
+        seen.add(name)
+        node = nodes[name]
+        if isinstance(node, Hangup):
+            return node.outcome
+        if not isinstance(node, (Play, Goto)):
+            return None
+        name = node.next
+    return None
 
 
 @dataclass(frozen=True)

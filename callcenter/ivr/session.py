@@ -22,7 +22,7 @@ from .answers import Answer
 from .channel import CallInfo, Channel, ChannelGone
 from .context import CallContext
 from .loader import ScriptLibrary
-from .runner import RunResult, run_script
+from .runner import KEY_SETTLE_S, RunResult, run_script
 from .tts import Synthesizer
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class CallbackIvr:
     # Told (attempt id, outcome) as soon as the script has its verdict: the dialer of the same process
     # then finishes the call at once instead of polling the database for it.
     on_verdict: Callable[[Any, str], None] | None = None
+    key_settle_s: float = KEY_SETTLE_S       # a key's companions pressed with it are dropped (runner.KEY_SETTLE_S)
 
     async def __call__(self, channel: Channel, call: CallInfo) -> RunResult | None:
         try:
@@ -112,7 +113,7 @@ class CallbackIvr:
                                          called_at=facts.called_at, category=facts.category)
         result = await run_script(script, channel, context, AttemptAnswers(self.pool, facts.attempt_id),
                                   recognizer=self.recognizer or NoSpeech(), synthesizer=self.synthesizer,
-                                  recordings_dir=self.recordings_dir)
+                                  recordings_dir=self.recordings_dir, key_settle_s=self.key_settle_s)
         if self.on_verdict is not None and result.outcome in callbacks.IVR_OUTCOMES:
             # Before our own write, not after: every answer is committed already, and the dialer writes
             # this same outcome (``coalesce``: a verdict already stored wins), so the order cannot change

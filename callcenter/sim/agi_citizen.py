@@ -9,7 +9,8 @@ ANSWER, NOOP, EXEC      ``200 result=0`` (an unknown application: ``result=-2``)
 EXEC Playback a&b       the files in turn, keys ignored; ``200 result=0``, a hang-up ``result=-1``
 HANGUP                  ``200 result=1``, then the socket closes (the IVR hung up)
 STREAM FILE f esc       ``200 result=0 endpos=N``; a key in ``esc``: ``result=<ASCII>``
-GET DATA f ms [max]     ``200 result=<digits>``; ``200 result= (timeout)`` on silence
+GET DATA f ms [max]     ``200 result=<digits>`` ('#' ends them, ``200 result=`` if first);
+                        ``200 result= (timeout)`` on silence
 WAIT FOR DIGIT ms       ``200 result=<ASCII>`` or ``200 result=0``
 SAY DIGITS/NUMBER/...   ``200 result=0`` or ``result=<ASCII>``
 RECORD FILE f fmt esc   writes ``f.fmt``; ``200 result=0 (timeout) endpos=N``, or
@@ -28,7 +29,8 @@ contain them, or answer GET DATA / WAIT FOR DIGIT / RECORD FILE; speech and
 silence go to the next RECORD FILE (a DTMF-only IVR just times out).  A
 *prompt*, for ``hangup_after_prompts``, is a run of playback commands with the
 same escape digits and no wait for input in between: the IVR's greeting made
-of five sound files is one prompt, each question is one.
+of five sound files is one prompt, each question is one (a GET DATA always
+starts a prompt of its own: the IVR sends it only for a one-sound question).
 """
 from __future__ import annotations
 
@@ -291,8 +293,10 @@ class _Session:
 
     async def cmd_get_data(self, sound: str, timeout_ms: str = "6000", max_digits: str = "1024") -> str:
         timeout_s = _int(timeout_ms, 6000) / 1000
-        # GET DATA after a lead-in that keys could interrupt is the same question's last part.
-        if not self.prompt_escape and self.start_playback("0123456789*#"):
+        # GET DATA is a whole question: the IVR sends it only for a one-sound prompt (a longer one ends
+        # in WAIT FOR DIGIT), so a keyed greeting just before it is a prompt of its own.
+        self.end_prompt()
+        if self.start_playback("0123456789*#"):
             await self.sleep(prompt_seconds(sound) * 0.45)
             await self.hang_up("200 result=-1")
         self.end_prompt()
@@ -302,7 +306,9 @@ class _Session:
             await self.sleep(prompt_seconds(sound) * 0.5)
             await self.hang_up("200 result=-1")
         if reply.kind is ReplyKind.DIGITS and reply.digits:
-            digits = reply.digits[:max(1, _int(max_digits, 1024))]
+            # '#' ends the entry and is not part of it; '#' first is an empty, not a timed-out, entry
+            # (ast_readstring's AST_GETDATA_EMPTY_END_TERMINATED: ``200 result=``).
+            digits = reply.digits.split("#", 1)[0][:max(1, _int(max_digits, 1024))]
             await self.sleep(prompt_seconds(sound) + 1.0)
             return f"200 result={digits}"
         await self.sleep(prompt_seconds(sound) + timeout_s)

@@ -21,7 +21,8 @@ from .agi import AgiServer
 def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer | None = None,
                         synthesizer: Synthesizer | None = None, scripts: Path | None = None,
                         sounds_dir: Path | None = None,
-                        on_verdict: Callable[[Any, str], None] | None = None) -> AgiServer:
+                        on_verdict: Callable[[Any, str], None] | None = None,
+                        key_settle_s: float | None = None) -> AgiServer:
     """An unstarted :class:`AgiServer` on ``settings.agi_host:agi_port`` serving route ``callback``.
 
     Raises :class:`callcenter.ivr.loader.ScriptError` listing every problem of
@@ -31,10 +32,12 @@ def callback_agi_server(settings: Settings, pool: Any, *, recognizer: Recognizer
     Recordings go to ``settings.recordings/<attempt id>/``; Asterisk
     must be able to write there (same host, or a shared mount at the same path).
     ``on_verdict(attempt_id, outcome)`` is told each call's verdict as the script reaches it (the dialer
-    of the same process).
+    of the same process).  ``key_settle_s``: the pause after an answering key (default
+    :data:`callcenter.ivr.runner.KEY_SETTLE_S`; a simulator on a scaled clock needs none).
     """
     library = ScriptLibrary.from_directory(scripts, sounds_dir=sounds_dir)
     ivr = CallbackIvr(pool, library, recognizer=recognizer,
                       synthesizer=synthesizer or EspeakSynthesizer(settings.home / "tts", separate_process=True),
-                      recordings_dir=settings.recordings, on_verdict=on_verdict)
+                      recordings_dir=settings.recordings, on_verdict=on_verdict,
+                      **({} if key_settle_s is None else {"key_settle_s": key_settle_s}))
     return AgiServer(ivr, host=settings.agi_host, port=settings.agi_port)
