@@ -32,3 +32,30 @@ async def new_page(browser: playwright_api.Browser, **options) -> playwright_api
     page = await browser.new_page(locale="zh-CN", **options)
     page.set_default_timeout(TIMEOUT_MS)
     return page
+
+
+@asynccontextmanager
+async def served_page(app) -> AsyncIterator[tuple[playwright_api.Page, str, list[str]]]:
+    """``app`` served on a free port, and a page of a fresh chromium: (page, base URL, problems — the page's
+    script errors so far, for the test to find empty; it may listen for more)."""
+    from callcenter.web.runner import start_web
+    runner = await start_web(app, "127.0.0.1", 0)
+    problems: list[str] = []
+    try:
+        async with chromium() as browser:
+            page = await new_page(browser)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            yield page, "http://%s:%s" % runner.addresses[0][:2], problems
+    finally:
+        await runner.cleanup()
+
+
+async def sign_in(page: playwright_api.Page, base: str, username: str, *, then: str | None = None) -> None:
+    """Sign in through the login form as ``username`` (the suite's password).  ``then``: the page asked for
+    (``?next=``), waited for; without it, whatever page the user lands on."""
+    from .test_web_helpers import PASSWORD
+    await page.goto(f"{base}/login" + (f"?next={then}" if then else ""))
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}{then}" if then else (lambda url: "/login" not in url))

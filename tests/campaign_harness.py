@@ -121,6 +121,17 @@ async def assert_ledger_matches_the_pbx(pool, sim: Simulator, *, channels: int, 
     assert all(r["state"] == "finished" and r["outcome"] for r in dialed)
 
 
+async def cli(settings, *argv: str) -> str:
+    """`callcenter ARGV` as an operator runs it beside `serve` (its own process, the same database); its
+    output, once it succeeded."""
+    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home))
+    env.pop("CALLCENTER_CONFIG", None)
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter", *argv], env=env,
+                                   capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"callcenter {' '.join(argv)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
 def serve(settings, ami_port: int, agi_port: int, log_path, **env: str) -> subprocess.Popen:
     """`callcenter serve` as a separate process, so it can be killed for real (``env``: more variables)."""
     full = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home),

@@ -3,11 +3,10 @@ it says what became of it without reloading (what the agent typed in the form du
 from __future__ import annotations
 
 from callcenter.campaigns.ports import OriginateResult
-from callcenter.web.runner import start_web
 
-from .browser import chromium, needs_chromium, new_page
+from .browser import needs_chromium, served_page, sign_in
 from .test_desk_dial import FakeDialer, _setup
-from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
+from .test_web_helpers import make_app, users  # noqa: F401
 
 pytestmark = needs_chromium
 
@@ -15,26 +14,14 @@ pytestmark = needs_chromium
 async def test_the_console_says_the_call_is_over_and_keeps_the_form(db, settings, users):  # noqa: F811
     await _setup(db)
     dialer = FakeDialer()
-    problems: list[str] = []
-    runner = await start_web(make_app(db, settings, dialer=dialer), "127.0.0.1", 0)
-    base = "http://%s:%s" % runner.addresses[0][:2]
-    try:
-        async with chromium() as browser:
-            page = await new_page(browser)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            await page.goto(f"{base}/login?next=/desk")
-            await page.fill("input[name=username]", "agent")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/desk")
-            await page.click("#desk-claim")
-            await page.click("#desk-dial")
-            await page.wait_for_selector("#desk-in-call")
-            await page.fill("textarea[name=note]", "通话中记下的")
-            dialer.pbx.calls[0].result.set_result(OriginateResult(False, 5))      # the agent's phone was busy
-            await page.wait_for_selector("#desk-in-call:has-text('通话已结束')", timeout=8000)
-            assert "您的电话占线" in await page.inner_text("#desk-in-call")
-            assert await page.input_value("textarea[name=note]") == "通话中记下的"
-    finally:
-        await runner.cleanup()
+    async with served_page(make_app(db, settings, dialer=dialer)) as (page, base, problems):
+        await sign_in(page, base, "agent", then="/desk")
+        await page.click("#desk-claim")
+        await page.click("#desk-dial")
+        await page.wait_for_selector("#desk-in-call")
+        await page.fill("textarea[name=note]", "通话中记下的")
+        dialer.pbx.calls[0].result.set_result(OriginateResult(False, 5))      # the agent's phone was busy
+        await page.wait_for_selector("#desk-in-call:has-text('通话已结束')", timeout=8000)
+        assert "您的电话占线" in await page.inner_text("#desk-in-call")
+        assert await page.input_value("textarea[name=note]") == "通话中记下的"
     assert problems == []

@@ -19,9 +19,10 @@ from callcenter.db import urban as urban_repo
 from callcenter.ledger import urban as ub
 from callcenter.web.runner import start_web
 
+from .browser import sign_in
 from .factories import insert_ticket
 from .test_browser_web import seed
-from .test_web_helpers import PASSWORD, make_app, users  # noqa: F401
+from .test_web_helpers import make_app, users  # noqa: F401
 
 CHROMIUM = Path(os.environ.get("CALLCENTER_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "layout"
@@ -80,14 +81,6 @@ async def seed_everything(db, settings) -> dict:
                    VALUES ('supervisor', 'recording.listen', 'callback_attempt', $1, $2)""",
                 str(ids["attempt"]), {"answer_id": n, "ip": "127.0.0.1"})
     return ids
-
-
-async def sign_in(page, base: str, role: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", role)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(lambda url: "/login" not in url)
 
 
 async def test_every_page_fits_a_phone_and_a_desktop_for_every_role(db, settings, users):

