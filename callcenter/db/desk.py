@@ -16,7 +16,7 @@ import asyncpg
 
 from ..desk.escalation import REASONS, Answer, EscalationRules, escalation_reason
 from ..desk.lease import DEFAULT_LEASE
-from ..ledger.timezone import OFFICE_TZ
+from ..ledger.timezone import office_day_start
 from .ticket_queries import record_audit
 
 #: What an agent may record for a call, and what it does to the desk item.
@@ -412,7 +412,7 @@ async def dial_facts(conn: asyncpg.Connection, item_id: int, agent: str, *, now:
     campaign = await get_campaign(conn, row["campaign_id"])
     trunk = await conn.fetchrow("SELECT name, dial_template, max_channels, caller_id FROM trunks WHERE id = $1",
                                 campaign.trunk_id)
-    day_start = datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
+    day_start = office_day_start(now)
     on_dnc = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM do_not_call WHERE phone = $1)", row["phone"])
     dialed = await conn.fetchval(
         """SELECT (SELECT count(*) FROM callback_attempts WHERE phone = $1 AND dialed_at >= $2)

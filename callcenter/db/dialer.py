@@ -15,7 +15,7 @@ import asyncpg
 
 from ..campaigns.outcomes import NextStep, Outcome
 from ..ledger import flow
-from ..ledger.timezone import OFFICE_TZ
+from ..ledger.timezone import office_day_start
 from . import desk, tickets
 
 _TRUNK_LOCK = 0x7472  # "tr": namespace of the per-trunk advisory locks
@@ -88,11 +88,6 @@ async def count_eligible(conn: asyncpg.Connection, campaign_id: int) -> int:
     return await conn.fetchval("SELECT count(*)" + _ELIGIBLE, campaign_id)
 
 
-def _day_start(now: datetime) -> datetime:
-    """The start of ``now``'s office day: a number's daily cap counts the calls since then."""
-    return datetime.combine(now.astimezone(OFFICE_TZ).date(), datetime.min.time(), OFFICE_TZ)
-
-
 async def capped_today(conn: asyncpg.Connection, campaign_id: int, now: datetime) -> int:
     """This campaign's calls waiting whose number has had its daily cap of calls today: they wait for tomorrow
     (the claim's rule), which an operator watching a campaign that stopped dialling should be told."""
@@ -100,7 +95,7 @@ async def capped_today(conn: asyncpg.Connection, campaign_id: int, now: datetime
         """SELECT count(*) FROM callback_attempts a JOIN campaigns c ON c.id = a.campaign_id
             WHERE a.campaign_id = $1 AND a.state = 'pending'
               AND (SELECT count(*) FROM callback_attempts p WHERE p.phone = a.phone AND p.dialed_at >= $2)
-                  >= c.daily_cap_per_number""", campaign_id, _day_start(now))
+                  >= c.daily_cap_per_number""", campaign_id, office_day_start(now))
 
 
 async def enrol(conn: asyncpg.Connection, campaign_id: int, *, due_at: datetime) -> int:
@@ -142,7 +137,7 @@ async def claim_due(conn: asyncpg.Connection, *, trunk_id: int, campaign_ids: li
     if limit <= 0 or not campaign_ids:
         return []
     rows = await conn.fetch("SELECT * FROM claim_due_attempts($1, $2, $3::bigint[], $4, $5, $6, $7)",
-                            now, trunk_id, campaign_ids, _day_start(now), limit, instance, _TRUNK_LOCK)
+                            now, trunk_id, campaign_ids, office_day_start(now), limit, instance, _TRUNK_LOCK)
     return [Claimed(*row) for row in rows]
 
 

@@ -16,6 +16,12 @@ def local_date(at: datetime) -> date:
     return at.astimezone(OFFICE_TZ).date()
 
 
+def office_day_start(at: datetime) -> datetime:
+    """The instant the office day of ``at`` began (Beijing midnight): per-day counts, such as a number's
+    daily cap of calls, run from here."""
+    return datetime.combine(local_date(at), datetime.min.time(), OFFICE_TZ)
+
+
 class PerOfficeDay(Generic[T]):
     """``func(at)`` remembered per office day, for a function whose answer depends only on the Beijing date.
 
